@@ -1,0 +1,80 @@
+namespace Engine.Data;
+
+/// <summary>
+/// Float32 features (N × D, each sample of <see cref="SampleShape"/>) with either class-index labels
+/// (classification) or float targets of width <see cref="TargetWidth"/> (regression, multi-label).
+/// </summary>
+public sealed class Dataset
+{
+    public Dataset(float[] features, int[] sampleShape, int count, int[]? labels, float[]? targets, int targetWidth, int classes,
+        InputTransform? transform = null)
+    {
+        long size = 1;
+        foreach (var d in sampleShape) size = checked(size * d);
+        if (features.Length != checked(size * count)) throw new ArgumentException($"features has {features.Length} values, expected {count}×{size}.");
+        if ((labels is null) == (targets is null)) throw new ArgumentException("Exactly one of labels and targets must be given.");
+        if (labels is not null && labels.Length != count) throw new ArgumentException($"labels has {labels.Length} values, expected {count}.");
+        if (targets is not null && targets.Length != checked((long)count * targetWidth)) throw new ArgumentException($"targets has {targets.Length} values, expected {count}×{targetWidth}.");
+        Features = features;
+        SampleShape = sampleShape;
+        FeatureSize = (int)size;
+        Count = count;
+        Labels = labels;
+        Targets = targets;
+        TargetWidth = labels is not null ? 1 : targetWidth;
+        Classes = classes;
+        Transform = transform;
+    }
+
+    /// <summary>N × <see cref="FeatureSize"/> row-major, already normalized by <see cref="Transform"/>.</summary>
+    public float[] Features { get; }
+    public int[] SampleShape { get; }
+    public int FeatureSize { get; }
+    public int Count { get; }
+    /// <summary>Class indices in [0, <see cref="Classes"/>), or null for float targets.</summary>
+    public int[]? Labels { get; }
+    /// <summary>N × <see cref="TargetWidth"/> float targets, or null for class labels.</summary>
+    public float[]? Targets { get; }
+    public int TargetWidth { get; }
+    /// <summary>Number of classes for classification; 0 for regression.</summary>
+    public int Classes { get; }
+    /// <summary>How raw inputs were turned into <see cref="Features"/>; predictions apply the same.</summary>
+    public InputTransform? Transform { get; }
+
+    public ReadOnlySpan<float> Sample(int i) => Features.AsSpan(i * FeatureSize, FeatureSize);
+
+    /// <summary>A copy holding the given samples, in that order.</summary>
+    public Dataset Subset(ReadOnlySpan<int> indices)
+    {
+        var f = new float[checked((long)indices.Length * FeatureSize)];
+        int[]? l = Labels is null ? null : new int[indices.Length];
+        float[]? t = Targets is null ? null : new float[checked((long)indices.Length * TargetWidth)];
+        for (int i = 0; i < indices.Length; i++)
+        {
+            int s = indices[i];
+            Sample(s).CopyTo(f.AsSpan(i * FeatureSize));
+            if (l is not null) l[i] = Labels![s];
+            if (t is not null) Targets.AsSpan(s * TargetWidth, TargetWidth).CopyTo(t.AsSpan(i * TargetWidth));
+        }
+        return new Dataset(f, SampleShape, indices.Length, l, t, TargetWidth, Classes, Transform);
+    }
+}
+
+public enum NormalizationKind { None, Scale, Standardize }
+
+/// <summary>
+/// Per-feature affine map x' = (x − Offset[j]) · Factor[j] applied to raw inputs; Scale is offset 0,
+/// factor 1/255 (or 1/max); Standardize is the training set's mean and 1/std.
+/// </summary>
+public sealed record InputTransform(NormalizationKind Kind, float[] Offset, float[] Factor)
+{
+    public void Apply(Span<float> rowMajor, int featureSize)
+    {
+        for (int i = 0; i < rowMajor.Length; i += featureSize)
+        {
+            var row = rowMajor.Slice(i, featureSize);
+            System.Numerics.Tensors.TensorPrimitives.Subtract(row, Offset, row);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(row, Factor, row);
+        }
+    }
+}
