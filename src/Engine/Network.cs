@@ -132,4 +132,87 @@ public sealed class Network
         Loss.Activate(result, OutputWidth);
         return result;
     }
+
+    /// <summary>
+    /// Weights and buffers in PyTorch's layout, in layer order, so that
+    /// <c>torch.nn.Sequential(Linear, ReLU, BatchNorm1d, ...).load_state_dict</c> accepts them: dense weights
+    /// are [out, in] (the transpose of the engine's in×out), biases [out], BatchNorm weight, bias,
+    /// running_mean and running_var [C]. The data are copies.
+    /// </summary>
+    public IReadOnlyList<NamedTensor> ExportTensors()
+    {
+        var result = new List<NamedTensor>();
+        foreach (var slot in Slots())
+        {
+            var data = new float[slot.Value.Length];
+            if (slot.Shape.Length == 2) Transpose(slot.Value, slot.Shape[1], slot.Shape[0], data);
+            else slot.Value.CopyTo(data, 0);
+            result.Add(new NamedTensor(slot.Name, (int[])slot.Shape.Clone(), data));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The inverse of <see cref="ExportTensors"/>. Every expected tensor must be present exactly once with
+    /// its exact shape and no others may be given; otherwise nothing is changed and an
+    /// <see cref="InvalidDataException"/> names the problem.
+    /// </summary>
+    public void ImportTensors(IEnumerable<NamedTensor> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var given = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+        {
+            if (t is null) throw new InvalidDataException("A tensor in the list is null.");
+            if (!given.TryAdd(t.Name, t)) throw new InvalidDataException($"Tensor '{t.Name}' is given more than once.");
+        }
+        var slots = Slots();
+        // Validate everything before copying anything, so a bad file leaves the network as it was.
+        foreach (var slot in slots)
+        {
+            if (!given.TryGetValue(slot.Name, out var t)) throw new InvalidDataException($"Tensor '{slot.Name}' is missing.");
+            if (!t.Shape.AsSpan().SequenceEqual(slot.Shape))
+                throw new InvalidDataException($"Tensor '{slot.Name}' has shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", slot.Shape)}].");
+            if (t.Data is null || t.Data.Length != slot.Value.Length)
+                throw new InvalidDataException($"Tensor '{slot.Name}' has {t.Data?.Length ?? 0} values, expected {slot.Value.Length}.");
+        }
+        var expected = slots.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        var extra = given.Keys.Where(n => !expected.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        if (extra.Count > 0) throw new InvalidDataException($"Unexpected tensor(s): {string.Join(", ", extra)}.");
+
+        foreach (var slot in slots)
+        {
+            var data = given[slot.Name].Data;
+            if (slot.Shape.Length == 2) Transpose(data, slot.Shape[0], slot.Shape[1], slot.Value);
+            else data.CopyTo(slot.Value, 0);
+        }
+    }
+
+    /// <summary>An exported tensor: its name, PyTorch shape and the engine array it maps to.</summary>
+    private readonly record struct Slot(string Name, int[] Shape, float[] Value);
+
+    private List<Slot> Slots()
+    {
+        var slots = new List<Slot>();
+        foreach (var layer in _layers)
+        {
+            if (layer is Dense d)
+            {
+                slots.Add(new Slot(d.Weight.Name, [d.Units, d.Inputs], d.Weight.Value));
+                slots.Add(new Slot(d.Bias.Name, [d.Units], d.Bias.Value));
+                continue;
+            }
+            foreach (var p in layer.Parameters) slots.Add(new Slot(p.Name, [p.Value.Length], p.Value));
+            foreach (var b in layer.Buffers) slots.Add(new Slot(b.Name, [b.Value.Length], b.Value));
+        }
+        return slots;
+    }
+
+    /// <summary>destination (cols×rows) = sourceᵀ for a row-major rows×cols source.</summary>
+    private static void Transpose(float[] source, int rows, int cols, float[] destination)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                destination[c * rows + r] = source[r * cols + c];
+    }
 }
