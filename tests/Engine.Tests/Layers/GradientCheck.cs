@@ -42,19 +42,19 @@ internal static class GradientCheck
     }
 
     /// <summary>Central differences of <paramref name="objective"/> with respect to values[0..count).</summary>
-    public static double[] Numerical(float[] values, int count, Func<double> objective)
+    public static double[] Numerical(float[] values, int count, Func<double> objective, double step = Step)
     {
         var result = new double[count];
         for (int i = 0; i < count; i++)
         {
             float saved = values[i];
-            values[i] = saved + (float)Step;
+            values[i] = saved + (float)step;
             double plus = objective();
-            values[i] = saved - (float)Step;
+            values[i] = saved - (float)step;
             double minus = objective();
             values[i] = saved;
             // Divide by the step actually taken: saved ± Step is rounded to float.
-            result[i] = (plus - minus) / ((double)(saved + (float)Step) - (saved - (float)Step));
+            result[i] = (plus - minus) / ((double)(saved + (float)step) - (saved - (float)step));
         }
         return result;
     }
