@@ -18,6 +18,8 @@ public sealed class BatchNorm : Layer
     private readonly Tensor _inputGrad = new(0, 0);
     private readonly Tensor _normalized = new(0, 0);
     private readonly float[] _mean, _variance, _invStd, _sumDy, _sumDyXhat, _scratch;
+    private readonly Parameter[] _parameters;
+    private readonly NamedBuffer[] _buffers;
     private bool _lastTraining;
     private bool _ready;
 
@@ -35,6 +37,8 @@ public sealed class BatchNorm : Layer
         RunningMean = new NamedBuffer(namePrefix + "running_mean", new float[width]);
         RunningVar = new NamedBuffer(namePrefix + "running_var", new float[width]);
         Array.Fill(RunningVar.Value, 1f);
+        _parameters = [Gamma, Beta];
+        _buffers = [RunningMean, RunningVar];
         _mean = new float[width]; _variance = new float[width]; _invStd = new float[width];
         _sumDy = new float[width]; _sumDyXhat = new float[width]; _scratch = new float[width];
     }
@@ -50,8 +54,9 @@ public sealed class BatchNorm : Layer
     public NamedBuffer RunningVar { get; }
 
     public override int OutputWidth => _width;
-    public override IReadOnlyList<Parameter> Parameters => [Gamma, Beta];
-    public override IReadOnlyList<NamedBuffer> Buffers => [RunningMean, RunningVar];
+    // Cached: trainers read these every step and must not allocate.
+    public override IReadOnlyList<Parameter> Parameters => _parameters;
+    public override IReadOnlyList<NamedBuffer> Buffers => _buffers;
 
     public override Tensor Forward(Tensor x, bool training)
     {

@@ -12,6 +12,7 @@ public sealed class Dense : Layer
 {
     private readonly Tensor _output = new(0, 0);
     private readonly Tensor _inputGrad = new(0, 0);
+    private readonly Parameter[] _parameters;
     private Tensor? _input;
 
     /// <param name="namePrefix">Prefix of the parameter names, e.g. <c>layers.0.</c>.</param>
@@ -23,6 +24,7 @@ public sealed class Dense : Layer
         Units = units;
         Weight = new Parameter(namePrefix + "weight", [inputs, units], decays: true);
         Bias = new Parameter(namePrefix + "bias", [units], decays: false);
+        _parameters = [Weight, Bias];
     }
 
     public int Inputs { get; }
@@ -32,7 +34,8 @@ public sealed class Dense : Layer
     /// <summary>in×out, row-major.</summary>
     public Parameter Weight { get; }
     public Parameter Bias { get; }
-    public override IReadOnlyList<Parameter> Parameters => [Weight, Bias];
+    // Cached: trainers read this every step and must not allocate.
+    public override IReadOnlyList<Parameter> Parameters => _parameters;
 
     public override Tensor Forward(Tensor x, bool training)
     {

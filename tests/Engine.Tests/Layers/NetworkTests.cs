@@ -171,4 +171,34 @@ public class NetworkTests
         var net = Network.Create(Mixed(), new Rng(12));
         Assert.Throws<ArgumentException>(() => net.Forward(new Tensor(2, 5), training: false));
     }
+
+    [Fact]
+    public void SteadyStateTrainingStepAllocatesNothing()
+    {
+        var net = Network.Create(Mixed(), new Rng(13));
+        var full = GradientCheck.Uniform(32, 6, 14);
+        var last = GradientCheck.Uniform(7, 6, 15); // a shorter final batch reuses the same buffers
+        int[] labels = [.. Enumerable.Range(0, 32).Select(i => i % 3)];
+        var fullTargets = Targets.FromLabels(labels);
+        var lastTargets = Targets.FromLabels(labels.AsMemory(0, 7));
+        void Step(Tensor x, Targets t)
+        {
+            net.ZeroGrad();
+            net.ComputeLoss(net.Forward(x, training: true), t);
+            net.Backward();
+            net.Loss.CountCorrect(net.Forward(x, training: false), t);
+        }
+
+        int threads = Kernels.Gemm.MaxThreads;
+        // One thread: the count below is for this thread only, and the layers are what is measured here.
+        Kernels.Gemm.MaxThreads = 1;
+        try
+        {
+            for (int warm = 0; warm < 3; warm++) { Step(full, fullTargets); Step(last, lastTargets); }
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) { Step(full, fullTargets); Step(last, lastTargets); }
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        finally { Kernels.Gemm.MaxThreads = threads; }
+    }
 }
