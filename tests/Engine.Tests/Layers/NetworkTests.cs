@@ -201,4 +201,28 @@ public class NetworkTests
         }
         finally { Kernels.Gemm.MaxThreads = threads; }
     }
+
+    [Fact]
+    public void GradientsAreBitIdenticalForOneOrTwoGemmThreads()
+    {
+        float[][] Run(int threads)
+        {
+            int saved = Kernels.Gemm.MaxThreads;
+            Kernels.Gemm.MaxThreads = threads;
+            try
+            {
+                var spec = Mixed() with { Layers = [.. Mixed().Layers.Where(l => l is not DropoutSpec)] };
+                var net = Network.Create(spec, new Rng(16));
+                net.ComputeLoss(net.Forward(GradientCheck.Uniform(64, 6, 17), training: true), Targets.FromLabels(Enumerable.Range(0, 64).Select(i => i % 3).ToArray()));
+                net.Backward();
+                return [.. net.Parameters.Select(p => p.Grad.ToArray())];
+            }
+            finally { Kernels.Gemm.MaxThreads = saved; }
+        }
+
+        var one = Run(1);
+        var two = Run(2);
+        for (int i = 0; i < one.Length; i++)
+            Assert.Equal(one[i].Select(BitConverter.SingleToInt32Bits), two[i].Select(BitConverter.SingleToInt32Bits));
+    }
 }

@@ -107,4 +107,20 @@ public class LossValueTests
         Assert.Throws<ArgumentException>(() => new Mse().Forward(y, Targets.FromLabels(new[] { 0, 1 })));
         Assert.Throws<ArgumentException>(() => new Mse().Forward(y, Targets.FromRows(new float[4], 2)));
     }
+
+    [Fact]
+    public void BinaryCrossEntropyTreatsClassIndicesAsOneHotForSeveralOutputsAndAsTheTargetForOne()
+    {
+        var wide = Tensor.FromRows([[0.3f, -1.2f, 2f]]);
+        var loss = new SigmoidBinaryCrossEntropy();
+        Assert.Equal(loss.Forward(wide, Targets.FromRows(new float[] { 0, 0, 1 }, 3)), loss.Forward(wide, Targets.FromLabels(new[] { 2 })));
+
+        var single = Tensor.FromRows([[0.3f], [-1.2f]]);
+        Assert.Equal(loss.Forward(single, Targets.FromRows(new float[] { 1, 0 }, 1)), loss.Forward(single, Targets.FromLabels(new[] { 1, 0 })));
+        Assert.Throws<ArgumentException>(() => loss.Forward(single, Targets.FromLabels(new[] { 2, 0 })));
+    }
+
+    [Fact]
+    public void TargetRowsMustDivideIntoTheWidth() =>
+        Assert.Throws<ArgumentException>(() => Targets.FromRows(new float[5], 2));
 }
