@@ -10,10 +10,9 @@ namespace Engine.Losses;
 /// </summary>
 public abstract class Loss
 {
+    private readonly Tensor _inputGrad = new(0, 0);
     private float[] _scratch = [];
-    protected readonly Tensor InputGrad = new(0, 0);
-    private Tensor? _output;
-    private Targets _targets;
+    private bool _ready;
 
     public static Loss Create(LossKind kind) => kind switch
     {
@@ -23,28 +22,27 @@ public abstract class Loss
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown loss."),
     };
 
-    /// <summary>Mean loss over the batch. Keeps references to both arguments for <see cref="Backward"/>.</summary>
+    /// <summary>
+    /// Mean loss over the batch. The gradient is computed in the same pass (it shares the softmax /
+    /// sigmoid work) and kept, so <see cref="Backward"/> stays valid even if the network's output tensor
+    /// is overwritten by another forward pass in between.
+    /// </summary>
     public float Forward(Tensor output, Targets t)
     {
         CheckTargets(output, t);
-        _output = output;
-        _targets = t;
+        _inputGrad.Resize(output.Rows, output.Cols);
+        _ready = true;
         if (output.Rows == 0) return 0f;
+        float invN = 1f / output.Rows;
         // Summed in double in row order: deterministic and not limited by float accumulation error.
         double total = 0;
-        for (int r = 0; r < output.Rows; r++) total += RowLoss(output.Row(r), TargetRowCore(t, r, output.Cols));
+        for (int r = 0; r < output.Rows; r++)
+            total += RowLossAndGradient(output.Row(r), TargetRowCore(t, r, output.Cols), invN, _inputGrad.Row(r));
         return (float)(total / output.Rows);
     }
 
     /// <summary>Gradient of the last <see cref="Forward"/> with respect to the output; owned by the loss.</summary>
-    public Tensor Backward()
-    {
-        var y = _output ?? throw new InvalidOperationException("Backward called before Forward.");
-        InputGrad.Resize(y.Rows, y.Cols);
-        float invN = y.Rows == 0 ? 0f : 1f / y.Rows;
-        for (int r = 0; r < y.Rows; r++) RowGradient(y.Row(r), TargetRowCore(_targets, r, y.Cols), invN, InputGrad.Row(r));
-        return InputGrad;
-    }
+    public Tensor Backward() => _ready ? _inputGrad : throw new InvalidOperationException("Backward called before Forward.");
 
     /// <summary>Turns raw outputs into predictions in place (probabilities, or values for regression).</summary>
     public abstract void Activate(Span<float> rowMajor, int width);
@@ -64,17 +62,18 @@ public abstract class Loss
         return correct;
     }
 
-    protected abstract double RowLoss(ReadOnlySpan<float> output, ReadOnlySpan<float> target);
-
-    /// <summary>dx = ∂(mean loss)/∂output for one row; <paramref name="invN"/> is 1/N.</summary>
-    protected abstract void RowGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> target, float invN, Span<float> dx);
+    /// <summary>
+    /// One row's loss (before the batch mean) and its share of the gradient of the mean,
+    /// dx = ∂(mean loss)/∂output; <paramref name="invN"/> is 1/N.
+    /// </summary>
+    protected abstract double RowLossAndGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> target, float invN, Span<float> dx);
 
     protected virtual double RowScore(ReadOnlySpan<float> output, ReadOnlySpan<float> target) => 0;
 
     /// <summary>Whether class-index targets are accepted (converted to one-hot rows).</summary>
     protected virtual bool AcceptsLabels => true;
 
-    protected virtual void CheckTargets(Tensor output, Targets t)
+    private void CheckTargets(Tensor output, Targets t)
     {
         if (t.Count != output.Rows) throw new ArgumentException($"{t.Count} target rows for {output.Rows} output rows.", nameof(t));
         if (t.HasLabels && !AcceptsLabels) throw new ArgumentException($"{GetType().Name} needs float target rows, not class indices.", nameof(t));

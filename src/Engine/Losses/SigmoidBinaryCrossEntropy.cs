@@ -11,29 +11,25 @@ namespace Engine.Losses;
 /// </summary>
 public sealed class SigmoidBinaryCrossEntropy : Loss
 {
-    private float[] _work = [];
     private readonly float[] _single = new float[1];
 
     public override void Activate(Span<float> rowMajor, int width) => TensorPrimitives.Sigmoid(rowMajor, rowMajor);
 
-    protected override double RowLoss(ReadOnlySpan<float> output, ReadOnlySpan<float> target)
+    protected override double RowLossAndGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> target, float invN, Span<float> dx)
     {
-        if (_work.Length != output.Length) _work = new float[output.Length];
-        var w = _work.AsSpan();
-        TensorPrimitives.Abs(output, w);
-        TensorPrimitives.Negate(w, w);
-        TensorPrimitives.Exp(w, w);
-        TensorPrimitives.LogP1(w, w);
-        double softplus = TensorPrimitives.Sum<float>(w);
-        TensorPrimitives.Max(output, 0f, w);
-        return TensorPrimitives.Sum<float>(w) - TensorPrimitives.Dot(output, target) + softplus;
-    }
+        // log(1 + e^{−|x|}) first, in dx as scratch, then max(x, 0); the loss is their sum minus x·t.
+        TensorPrimitives.Abs(output, dx);
+        TensorPrimitives.Negate(dx, dx);
+        TensorPrimitives.Exp(dx, dx);
+        TensorPrimitives.LogP1(dx, dx);
+        double loss = TensorPrimitives.Sum<float>(dx) - TensorPrimitives.Dot(output, target);
+        TensorPrimitives.Max(output, 0f, dx);
+        loss += TensorPrimitives.Sum<float>(dx);
 
-    protected override void RowGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> target, float invN, Span<float> dx)
-    {
         TensorPrimitives.Sigmoid(output, dx);
         TensorPrimitives.Subtract(dx, target, dx);
         TensorPrimitives.Multiply(dx, invN, dx);
+        return loss;
     }
 
     /// <summary>Fraction of the row's labels predicted right at threshold σ(x) &gt; 0.5, i.e. x &gt; 0 (binary accuracy).</summary>

@@ -9,31 +9,23 @@ namespace Engine.Losses;
 /// </summary>
 public sealed class SoftmaxCrossEntropy : Loss
 {
-    private float[] _shifted = [];
-
     public override void Activate(Span<float> rowMajor, int width)
     {
         for (int i = 0; i < rowMajor.Length; i += width) Softmax(rowMajor.Slice(i, width), rowMajor.Slice(i, width));
     }
 
-    protected override double RowLoss(ReadOnlySpan<float> output, ReadOnlySpan<float> target)
+    protected override double RowLossAndGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> target, float invN, Span<float> dx)
     {
-        if (_shifted.Length != output.Length) _shifted = new float[output.Length];
-        var s = _shifted.AsSpan();
-        TensorPrimitives.Subtract(output, TensorPrimitives.Max(output), s);
-        // Σ t_j·(log Σ e^{s} − s_j) with s = x − max: every exponent is ≤ 0, so nothing overflows.
-        double dot = TensorPrimitives.Dot(target, s);
+        // s = x − max, so every exponent is ≤ 0 and nothing overflows; loss = Σ t_j·(log Σ e^{s} − s_j).
+        TensorPrimitives.Subtract(output, TensorPrimitives.Max(output), dx);
+        double dot = TensorPrimitives.Dot(target, dx);
         double targetMass = TensorPrimitives.Sum(target);
-        TensorPrimitives.Exp(s, s);
-        double logSum = Math.Log(TensorPrimitives.Sum(s));
-        return logSum * targetMass - dot;
-    }
-
-    protected override void RowGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> target, float invN, Span<float> dx)
-    {
-        Softmax(output, dx);
+        TensorPrimitives.Exp(dx, dx);
+        float sum = TensorPrimitives.Sum(dx);
+        TensorPrimitives.Divide(dx, sum, dx);
         TensorPrimitives.Subtract(dx, target, dx);
         TensorPrimitives.Multiply(dx, invN, dx);
+        return Math.Log(sum) * targetMass - dot;
     }
 
     /// <summary>Argmax of the logits equals argmax of the probabilities; ties go to the lowest index.</summary>

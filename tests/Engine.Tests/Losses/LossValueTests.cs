@@ -123,4 +123,16 @@ public class LossValueTests
     [Fact]
     public void TargetRowsMustDivideIntoTheWidth() =>
         Assert.Throws<ArgumentException>(() => Targets.FromRows(new float[5], 2));
+
+    [Fact]
+    public void BackwardReturnsTheGradientOfForwardEvenIfTheOutputIsOverwrittenAfterwards()
+    {
+        var output = Tensor.FromRows([[1f, 2f, 0.5f], [0f, -1f, 3f]]);
+        var loss = new SoftmaxCrossEntropy();
+        loss.Forward(output, Targets.FromLabels(new[] { 1, 2 }));
+        float[] expected = loss.Backward().Span.ToArray();
+        // What a trainer's evaluation pass does to the network's output buffer between loss and backward.
+        output.Span.Fill(7f);
+        Assert.Equal(expected, loss.Backward().Span.ToArray());
+    }
 }
