@@ -18,14 +18,18 @@ public sealed class Network
 
     private readonly Layer[] _layers;
     private readonly Parameter[] _parameters;
+    private readonly NamedBuffer[] _buffers;
+    private Rng _rng;
 
-    private Network(ModelSpec spec, Layer[] layers, Loss loss, int inputWidth)
+    private Network(ModelSpec spec, Layer[] layers, Loss loss, int inputWidth, Rng rng)
     {
         Spec = spec;
+        _rng = rng;
         _layers = layers;
         Loss = loss;
         InputWidth = inputWidth;
         _parameters = [.. layers.SelectMany(l => l.Parameters)];
+        _buffers = [.. layers.SelectMany(l => l.Buffers)];
     }
 
     public ModelSpec Spec { get; }
@@ -33,6 +37,24 @@ public sealed class Network
     public Loss Loss { get; }
     /// <summary>All learnable parameters, layer by layer, weight before bias.</summary>
     public IReadOnlyList<Parameter> Parameters => _parameters;
+    /// <summary>Non-learnable state (BatchNorm running statistics), layer by layer.</summary>
+    public IReadOnlyList<NamedBuffer> Buffers => _buffers;
+
+    /// <summary>
+    /// The random stream dropout masks are drawn from (the <see cref="Rng"/> given to <see cref="Create"/>).
+    /// Setting it re-points every Dropout layer, e.g. to <c>Rng.FromState(saved)</c> when resuming.
+    /// </summary>
+    public Rng Rng
+    {
+        get => _rng;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _rng = value;
+            foreach (var dropout in _layers.OfType<Dropout>()) dropout.Rng = value;
+        }
+    }
+
     /// <summary>Features per sample: the product of <see cref="ModelSpec.Input"/> (dense layers flatten).</summary>
     public int InputWidth { get; }
     public int OutputWidth => _layers.Length == 0 ? InputWidth : _layers[^1].OutputWidth;
@@ -61,7 +83,7 @@ public sealed class Network
             layers[i] = CreateLayer(spec.Layers[i], i, width, rng);
             width = layers[i].OutputWidth;
         }
-        return new Network(spec, layers, Loss.Create(spec.Loss), (int)inputWidth);
+        return new Network(spec, layers, Loss.Create(spec.Loss), (int)inputWidth, rng);
     }
 
     private static Layer CreateLayer(LayerSpec spec, int index, int width, Rng rng)

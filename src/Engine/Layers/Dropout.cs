@@ -11,7 +11,6 @@ namespace Engine.Layers;
 public sealed class Dropout : Layer
 {
     private readonly int _width;
-    private readonly Rng _rng;
     private readonly Tensor _output = new(0, 0);
     private readonly Tensor _inputGrad = new(0, 0);
     private readonly Tensor _mask = new(0, 0);
@@ -25,10 +24,13 @@ public sealed class Dropout : Layer
         if (!(rate is >= 0f and < 1f)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "Dropout rate must be in [0, 1).");
         _width = width;
         Rate = rate;
-        _rng = rng;
+        Rng = rng;
     }
 
     public float Rate { get; }
+
+    /// <summary>Source of the masks; replaceable so a resumed training run can continue the saved random stream.</summary>
+    public Rng Rng { get; set; }
     public override int OutputWidth => _width;
 
     /// <summary>
@@ -55,7 +57,7 @@ public sealed class Dropout : Layer
             else
             {
                 // P(u ≥ rate) = 1 − rate for u uniform in [0, 1).
-                for (int i = 0; i < mask.Length; i++) mask[i] = _rng.NextSingle() >= Rate ? scale : 0f;
+                for (int i = 0; i < mask.Length; i++) mask[i] = Rng.NextSingle() >= Rate ? scale : 0f;
             }
             TensorPrimitives.Multiply(x.Span, mask, _output.Span);
         }

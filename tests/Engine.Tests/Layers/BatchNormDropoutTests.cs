@@ -93,4 +93,21 @@ public class BatchNormDropoutTests
         Assert.Equal(first, again);
         Assert.NotEqual(first, next);
     }
+
+    [Fact]
+    public void ReplacingTheNetworkRngContinuesASavedMaskStream()
+    {
+        var spec = new Specs.ModelSpec([8], [new Specs.DropoutSpec(0.5f)], Specs.LossKind.Mse);
+        var x = new Tensor(4, 8);
+        x.Span.Fill(1f);
+        var original = Network.Create(spec, new Rng(7));
+        original.Forward(x, training: true);
+        var state = new byte[Rng.StateSize];
+        original.Rng.WriteState(state);
+        float[] expected = original.Forward(x, training: true).Span.ToArray();
+
+        var resumed = Network.Create(spec, new Rng(123));
+        resumed.Rng = Rng.FromState(state);
+        Assert.Equal(expected, resumed.Forward(x, training: true).Span.ToArray());
+    }
 }
