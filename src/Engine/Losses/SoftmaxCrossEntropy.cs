@@ -1,0 +1,42 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Engine.Losses;
+
+/// <summary>
+/// Softmax followed by cross entropy, L = mean over rows of Σ_j t_j·(logΣ_k e^{x_k} − x_j), computed with
+/// the max subtracted first so huge logits neither overflow nor lose the answer. Targets may be class
+/// indices or one-hot / soft rows (rows should sum to 1). Gradient: dX = (softmax(x) − t)/N.
+/// </summary>
+public sealed class SoftmaxCrossEntropy : Loss
+{
+    public override void Activate(Span<float> rowMajor, int width)
+    {
+        for (int i = 0; i < rowMajor.Length; i += width) Softmax(rowMajor.Slice(i, width), rowMajor.Slice(i, width));
+    }
+
+    protected override double RowLossAndGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> target, float invN, Span<float> dx)
+    {
+        // s = x − max, so every exponent is ≤ 0 and nothing overflows; loss = Σ t_j·(log Σ e^{s} − s_j).
+        TensorPrimitives.Subtract(output, TensorPrimitives.Max(output), dx);
+        double dot = TensorPrimitives.Dot(target, dx);
+        double targetMass = TensorPrimitives.Sum(target);
+        TensorPrimitives.Exp(dx, dx);
+        float sum = TensorPrimitives.Sum(dx);
+        TensorPrimitives.Divide(dx, sum, dx);
+        TensorPrimitives.Subtract(dx, target, dx);
+        TensorPrimitives.Multiply(dx, invN, dx);
+        return Math.Log(sum) * targetMass - dot;
+    }
+
+    /// <summary>Argmax of the logits equals argmax of the probabilities; ties go to the lowest index.</summary>
+    protected override double RowScore(ReadOnlySpan<float> output, ReadOnlySpan<float> target) =>
+        TensorPrimitives.IndexOfMax(output) == TensorPrimitives.IndexOfMax(target) ? 1 : 0;
+
+    /// <summary>Stable softmax (TensorPrimitives.SoftMax does not subtract the max).</summary>
+    private static void Softmax(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        TensorPrimitives.Subtract(x, TensorPrimitives.Max(x), destination);
+        TensorPrimitives.Exp(destination, destination);
+        TensorPrimitives.Divide(destination, TensorPrimitives.Sum(destination), destination);
+    }
+}

@@ -1,0 +1,20 @@
+namespace Engine;
+
+/// <summary>
+/// A tensor as exported to other tools: a name (<c>layers.0.weight</c>), a shape in PyTorch's layout
+/// and row-major float32 data of exactly product(shape) values.
+/// </summary>
+public sealed record NamedTensor(string Name, int[] Shape, float[] Data)
+{
+    /// <summary>product(shape) with overflow checked; shapes come from untrusted files.</summary>
+    public static long ElementCount(ReadOnlySpan<int> shape)
+    {
+        long n = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new InvalidDataException($"Negative dimension {d} in shape.");
+            n = checked(n * d);
+        }
+        return n;
+    }
+}

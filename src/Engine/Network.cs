@@ -1,0 +1,240 @@
+using Engine.Data;
+using Engine.Layers;
+using Engine.Losses;
+using Engine.Specs;
+using Engine.Tensors;
+
+namespace Engine;
+
+/// <summary>
+/// A <see cref="ModelSpec"/> made runnable: its layers in order, the loss, and the flat list of
+/// parameters an optimizer steps. Not thread-safe: layers reuse their buffers across calls, so one
+/// network serves one caller at a time (including <see cref="Predict"/>).
+/// </summary>
+public sealed class Network
+{
+    /// <summary>Rows per forward pass in <see cref="Predict"/>, so a large request does not grow every layer buffer to its size.</summary>
+    private const int PredictChunk = 1024;
+
+    private readonly Layer[] _layers;
+    private readonly Parameter[] _parameters;
+    private readonly NamedBuffer[] _buffers;
+    private Rng _rng;
+
+    private Network(ModelSpec spec, Layer[] layers, Loss loss, int inputWidth, Rng rng)
+    {
+        Spec = spec;
+        _rng = rng;
+        _layers = layers;
+        Loss = loss;
+        InputWidth = inputWidth;
+        _parameters = [.. layers.SelectMany(l => l.Parameters)];
+        _buffers = [.. layers.SelectMany(l => l.Buffers)];
+    }
+
+    public ModelSpec Spec { get; }
+    public IReadOnlyList<Layer> Layers => _layers;
+    public Loss Loss { get; }
+    /// <summary>All learnable parameters, layer by layer, weight before bias.</summary>
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+    /// <summary>Non-learnable state (BatchNorm running statistics), layer by layer.</summary>
+    public IReadOnlyList<NamedBuffer> Buffers => _buffers;
+
+    /// <summary>
+    /// The random stream dropout masks are drawn from (the <see cref="Rng"/> given to <see cref="Create"/>).
+    /// Setting it re-points every Dropout layer, e.g. to <c>Rng.FromState(saved)</c> when resuming.
+    /// </summary>
+    public Rng Rng
+    {
+        get => _rng;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _rng = value;
+            foreach (var dropout in _layers.OfType<Dropout>()) dropout.Rng = value;
+        }
+    }
+
+    /// <summary>Features per sample: the product of <see cref="ModelSpec.Input"/> (dense layers flatten).</summary>
+    public int InputWidth { get; }
+    public int OutputWidth => _layers.Length == 0 ? InputWidth : _layers[^1].OutputWidth;
+    /// <summary>Applied by <see cref="Predict"/> to raw inputs; training data is expected already transformed.</summary>
+    public InputTransform? Transform { get; set; }
+
+    /// <summary>
+    /// Builds the layers and initializes weights from <paramref name="rng"/> layer by layer, so one seed
+    /// gives the same weights. Dropout layers keep <paramref name="rng"/> and draw their masks from it.
+    /// </summary>
+    public static Network Create(ModelSpec spec, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(rng);
+        if (spec.Input is not { Length: > 0 }) throw new ArgumentException("The input shape is empty.", nameof(spec));
+        long inputWidth = 1;
+        foreach (var d in spec.Input)
+        {
+            if (d <= 0) throw new ArgumentException($"Input dimension {d} is not positive.", nameof(spec));
+            inputWidth = checked(inputWidth * d);
+        }
+        int width = checked((int)inputWidth);
+        var layers = new Layer[spec.Layers.Count];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] = CreateLayer(spec.Layers[i], i, width, rng);
+            width = layers[i].OutputWidth;
+        }
+        return new Network(spec, layers, Loss.Create(spec.Loss), (int)inputWidth, rng);
+    }
+
+    private static Layer CreateLayer(LayerSpec spec, int index, int width, Rng rng)
+    {
+        string prefix = $"layers.{index}.";
+        switch (spec)
+        {
+            case DenseSpec d:
+                var dense = new Dense(width, d.Units, prefix);
+                Initializers.Fill(dense.Weight.Value, width, d.Units, d.Init, d.Std, rng);
+                return dense;
+            case ReluSpec: return new Relu(width);
+            case LeakyReluSpec l: return new LeakyRelu(width, l.Alpha);
+            case SigmoidSpec: return new Sigmoid(width);
+            case TanhSpec: return new Tanh(width);
+            case BatchNormSpec b: return new BatchNorm(width, b.Momentum, b.Epsilon, prefix);
+            case DropoutSpec d: return new Dropout(width, d.Rate, rng);
+            default: throw new ArgumentException($"Unknown layer type at index {index}: {spec.GetType().Name}.", nameof(spec));
+        }
+    }
+
+    /// <summary>
+    /// Runs every layer. The returned tensor belongs to the last layer; <paramref name="x"/> must stay
+    /// unchanged until <see cref="Backward"/> (layers keep references to their inputs).
+    /// </summary>
+    public Tensor Forward(Tensor x, bool training)
+    {
+        if (x.Cols != InputWidth) throw new ArgumentException($"Expected {InputWidth} input columns, got {x.Cols}.", nameof(x));
+        foreach (var layer in _layers) x = layer.Forward(x, training);
+        return x;
+    }
+
+    /// <summary>Mean loss of <paramref name="output"/> (from <see cref="Forward"/>) against the batch's targets.</summary>
+    public float ComputeLoss(Tensor output, Targets t) => Loss.Forward(output, t);
+
+    /// <summary>Backpropagates the last <see cref="ComputeLoss"/> through all layers, accumulating (+=) parameter gradients.</summary>
+    public void Backward()
+    {
+        var dy = Loss.Backward();
+        for (int i = _layers.Length - 1; i >= 0; i--) dy = _layers[i].Backward(dy);
+    }
+
+    public void ZeroGrad()
+    {
+        foreach (var p in _parameters) p.ZeroGrad();
+    }
+
+    /// <summary>
+    /// Predictions for <paramref name="count"/> raw samples: applies <see cref="Transform"/> to a copy,
+    /// runs in evaluation mode and applies the loss's activation. Returns count × <see cref="OutputWidth"/>
+    /// probabilities (softmax / sigmoid) or raw values (MSE).
+    /// </summary>
+    public float[] Predict(ReadOnlySpan<float> rawInputs, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (rawInputs.Length != (long)count * InputWidth)
+            throw new ArgumentException($"Expected {count}×{InputWidth} = {(long)count * InputWidth} values, got {rawInputs.Length}.", nameof(rawInputs));
+        var result = new float[checked(count * OutputWidth)];
+        var input = new Tensor(Math.Min(count, PredictChunk), InputWidth);
+        for (int start = 0; start < count; start += PredictChunk)
+        {
+            int rows = Math.Min(PredictChunk, count - start);
+            input.Resize(rows, InputWidth);
+            rawInputs.Slice(start * InputWidth, rows * InputWidth).CopyTo(input.Span);
+            Transform?.Apply(input.Span, InputWidth);
+            Forward(input, training: false).Span.CopyTo(result.AsSpan(start * OutputWidth));
+        }
+        Loss.Activate(result, OutputWidth);
+        return result;
+    }
+
+    /// <summary>
+    /// Weights and buffers in PyTorch's layout, in layer order, so that
+    /// <c>torch.nn.Sequential(Linear, ReLU, BatchNorm1d, ...).load_state_dict</c> accepts them: dense weights
+    /// are [out, in] (the transpose of the engine's in×out), biases [out], BatchNorm weight, bias,
+    /// running_mean and running_var [C]. The data are copies.
+    /// </summary>
+    public IReadOnlyList<NamedTensor> ExportTensors()
+    {
+        var result = new List<NamedTensor>();
+        foreach (var slot in Slots())
+        {
+            var data = new float[slot.Value.Length];
+            if (slot.Shape.Length == 2) Transpose(slot.Value, slot.Shape[1], slot.Shape[0], data);
+            else slot.Value.CopyTo(data, 0);
+            result.Add(new NamedTensor(slot.Name, (int[])slot.Shape.Clone(), data));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The inverse of <see cref="ExportTensors"/>. Every expected tensor must be present exactly once with
+    /// its exact shape and no others may be given; otherwise nothing is changed and an
+    /// <see cref="InvalidDataException"/> names the problem.
+    /// </summary>
+    public void ImportTensors(IEnumerable<NamedTensor> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var given = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+        {
+            if (t is null) throw new InvalidDataException("A tensor in the list is null.");
+            if (!given.TryAdd(t.Name, t)) throw new InvalidDataException($"Tensor '{t.Name}' is given more than once.");
+        }
+        var slots = Slots();
+        // Validate everything before copying anything, so a bad file leaves the network as it was.
+        foreach (var slot in slots)
+        {
+            if (!given.TryGetValue(slot.Name, out var t)) throw new InvalidDataException($"Tensor '{slot.Name}' is missing.");
+            if (!t.Shape.AsSpan().SequenceEqual(slot.Shape))
+                throw new InvalidDataException($"Tensor '{slot.Name}' has shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", slot.Shape)}].");
+            if (t.Data is null || t.Data.Length != slot.Value.Length)
+                throw new InvalidDataException($"Tensor '{slot.Name}' has {t.Data?.Length ?? 0} values, expected {slot.Value.Length}.");
+        }
+        var expected = slots.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        var extra = given.Keys.Where(n => !expected.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        if (extra.Count > 0) throw new InvalidDataException($"Unexpected tensor(s): {string.Join(", ", extra)}.");
+
+        foreach (var slot in slots)
+        {
+            var data = given[slot.Name].Data;
+            if (slot.Shape.Length == 2) Transpose(data, slot.Shape[0], slot.Shape[1], slot.Value);
+            else data.CopyTo(slot.Value, 0);
+        }
+    }
+
+    /// <summary>An exported tensor: its name, PyTorch shape and the engine array it maps to.</summary>
+    private readonly record struct Slot(string Name, int[] Shape, float[] Value);
+
+    private List<Slot> Slots()
+    {
+        var slots = new List<Slot>();
+        foreach (var layer in _layers)
+        {
+            if (layer is Dense d)
+            {
+                slots.Add(new Slot(d.Weight.Name, [d.Units, d.Inputs], d.Weight.Value));
+                slots.Add(new Slot(d.Bias.Name, [d.Units], d.Bias.Value));
+                continue;
+            }
+            foreach (var p in layer.Parameters) slots.Add(new Slot(p.Name, [p.Value.Length], p.Value));
+            foreach (var b in layer.Buffers) slots.Add(new Slot(b.Name, [b.Value.Length], b.Value));
+        }
+        return slots;
+    }
+
+    /// <summary>destination (cols×rows) = sourceᵀ for a row-major rows×cols source.</summary>
+    private static void Transpose(float[] source, int rows, int cols, float[] destination)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                destination[c * rows + r] = source[r * cols + c];
+    }
+}

@@ -1,0 +1,228 @@
+using Engine.Data;
+using Engine.Layers;
+using Engine.Losses;
+using Engine.Specs;
+using Engine.Tensors;
+
+namespace Engine.Tests.Layers;
+
+public class NetworkTests
+{
+    private static ModelSpec Mixed(LossKind loss = LossKind.SoftmaxCrossEntropy) => new([2, 3],
+    [
+        new DenseSpec(8), new BatchNormSpec(), new TanhSpec(), new DenseSpec(6, InitKind.XavierUniform),
+        new LeakyReluSpec(0.1f), new DropoutSpec(0.3f), new DenseSpec(4, InitKind.Xavier), new SigmoidSpec(), new DenseSpec(3, InitKind.HeUniform),
+    ], loss);
+
+    [Fact]
+    public void SameSeedGivesIdenticalWeightsAndAnotherSeedDoesNot()
+    {
+        var a = Network.Create(Mixed(), new Rng(5));
+        var b = Network.Create(Mixed(), new Rng(5));
+        var c = Network.Create(Mixed(), new Rng(6));
+        for (int i = 0; i < a.Parameters.Count; i++) Assert.Equal(a.Parameters[i].Value, b.Parameters[i].Value);
+        Assert.NotEqual(a.Parameters[0].Value, c.Parameters[0].Value);
+    }
+
+    [Fact]
+    public void ParametersAreNamedBySpecIndexWithZeroBiasesAndUnitGamma()
+    {
+        var net = Network.Create(Mixed(), new Rng(1));
+        Assert.Equal(6, net.InputWidth);
+        Assert.Equal(3, net.OutputWidth);
+        Assert.Equal(
+            ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.3.weight", "layers.3.bias",
+             "layers.6.weight", "layers.6.bias", "layers.8.weight", "layers.8.bias"],
+            net.Parameters.Select(p => p.Name));
+        Assert.All(net.Parameters.Where(p => p.Name.EndsWith(".bias")), p => Assert.All(p.Value, v => Assert.Equal(0f, v)));
+        Assert.All(net.Parameters[2].Value, v => Assert.Equal(1f, v));
+        Assert.Equal([true, false, false, false, true, false, true, false, true, false], net.Parameters.Select(p => p.Decays));
+        Assert.Equal(["layers.1.running_mean", "layers.1.running_var"], net.Layers[1].Buffers.Select(b => b.Name));
+    }
+
+    [Fact]
+    public void WholeNetworkGradientsMatchCentralDifferences()
+    {
+        // Dropout is random per forward pass, so the checked network leaves it out.
+        var spec = Mixed() with { Layers = [.. Mixed().Layers.Where(l => l is not DropoutSpec)] };
+        var net = Network.Create(spec, new Rng(2));
+        var x = GradientCheck.Uniform(5, 6, 3);
+        var targets = Targets.FromLabels(new[] { 0, 2, 1, 1, 0 });
+        net.ZeroGrad();
+        net.ComputeLoss(net.Forward(x, training: true), targets);
+        net.Backward();
+        // h = 1e-3 rather than 1e-2: through BatchNorm over five samples the loss is strongly curved in the
+        // first layer's weights, so O(h²) truncation at 1e-2 exceeds the tolerance; float rounding,
+        // ε·|loss|/h ≈ 1e-4, is still well inside it.
+        foreach (var p in net.Parameters)
+        {
+            double[] numerical = GradientCheck.Numerical(p.Value, p.Value.Length, () => net.ComputeLoss(net.Forward(x, training: true), targets), 1e-3);
+            GradientCheck.AssertClose(p.Grad, numerical, p.Name);
+        }
+    }
+
+    [Fact]
+    public void GradientDescentOnTheNetworkReducesTheLoss()
+    {
+        var spec = new ModelSpec([2], [new DenseSpec(16), new ReluSpec(), new DenseSpec(2)], LossKind.SoftmaxCrossEntropy);
+        var net = Network.Create(spec, new Rng(3));
+        var x = Tensor.FromRows([[0f, 0f], [0f, 1f], [1f, 0f], [1f, 1f]]);
+        var xor = Targets.FromLabels(new[] { 0, 1, 1, 0 });
+        float first = net.ComputeLoss(net.Forward(x, training: true), xor);
+        for (int step = 0; step < 500; step++)
+        {
+            net.ZeroGrad();
+            net.ComputeLoss(net.Forward(x, training: true), xor);
+            net.Backward();
+            foreach (var p in net.Parameters)
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(p.Grad, -0.5f, p.Value, p.Value);
+        }
+        var output = net.Forward(x, training: false);
+        Assert.True(net.ComputeLoss(output, xor) < first / 10);
+        Assert.Equal(4, net.Loss.CountCorrect(output, xor));
+    }
+
+    [Fact]
+    public void PredictAppliesTheTransformAndReturnsProbabilities()
+    {
+        var spec = new ModelSpec([2], [new DenseSpec(3)], LossKind.SoftmaxCrossEntropy);
+        var net = Network.Create(spec, new Rng(4));
+        net.Transform = new InputTransform(NormalizationKind.Standardize, [10f, -2f], [0.5f, 2f]);
+        float[] raw = [12f, -1f, 8f, -3f];
+        float[] probabilities = net.Predict(raw, 2);
+
+        var transformed = Tensor.FromRows([[1f, 2f], [-1f, -2f]]);
+        float[] expected = net.Forward(transformed, training: false).Span.ToArray();
+        net.Loss.Activate(expected, 3);
+        Assert.Equal(expected, probabilities);
+        Assert.Equal(1f, probabilities[0] + probabilities[1] + probabilities[2], 5);
+        Assert.Equal([12f, -1f, 8f, -3f], raw); // the caller's input is not modified
+    }
+
+    [Fact]
+    public void PredictOnMoreRowsThanOneChunkMatchesRowByRowPrediction()
+    {
+        var spec = new ModelSpec([3], [new DenseSpec(4), new BatchNormSpec(), new ReluSpec(), new DenseSpec(2)], LossKind.Mse);
+        var net = Network.Create(spec, new Rng(5));
+        var inputs = GradientCheck.Uniform(2500, 3, 6).Span.ToArray();
+        float[] all = net.Predict(inputs, 2500);
+        foreach (int row in new[] { 0, 1023, 1024, 2047, 2048, 2499 })
+            Assert.Equal(net.Predict(inputs.AsSpan(row * 3, 3), 1), all.AsSpan(row * 2, 2).ToArray());
+    }
+
+    [Fact]
+    public void ExportUsesPyTorchLayoutWithTransposedDenseWeights()
+    {
+        var net = Network.Create(Mixed(), new Rng(7));
+        var exported = net.ExportTensors();
+        var w0 = exported.Single(t => t.Name == "layers.0.weight");
+        Assert.Equal([8, 6], w0.Shape);
+        var dense = (Dense)net.Layers[0];
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 8; j++)
+                Assert.Equal(dense.Weight.Value[i * 8 + j], w0.Data[j * 6 + i]);
+        Assert.Equal(
+            ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.1.running_mean", "layers.1.running_var",
+             "layers.3.weight", "layers.3.bias", "layers.6.weight", "layers.6.bias", "layers.8.weight", "layers.8.bias"],
+            exported.Select(t => t.Name));
+    }
+
+    [Fact]
+    public void ExportThenImportReproducesPredictionsExactly()
+    {
+        var source = Network.Create(Mixed(), new Rng(8));
+        // Move BatchNorm's running statistics away from their initial values.
+        for (int i = 0; i < 3; i++) source.Forward(GradientCheck.Uniform(16, 6, (ulong)(20 + i), scale: 3f), training: true);
+        var target = Network.Create(Mixed(), new Rng(9));
+        var inputs = GradientCheck.Uniform(10, 6, 30).Span.ToArray();
+        Assert.NotEqual(source.Predict(inputs, 10), target.Predict(inputs, 10));
+
+        target.ImportTensors(source.ExportTensors());
+        Assert.Equal(source.Predict(inputs, 10), target.Predict(inputs, 10));
+    }
+
+    [Fact]
+    public void ImportRejectsMissingExtraDuplicateAndMisshapenTensorsWithoutChangingWeights()
+    {
+        var net = Network.Create(Mixed(), new Rng(10));
+        var good = net.ExportTensors();
+        var before = net.ExportTensors();
+        var other = Network.Create(Mixed(), new Rng(11)).ExportTensors();
+
+        void Rejected(IEnumerable<NamedTensor> tensors, string fragment)
+        {
+            var e = Assert.Throws<InvalidDataException>(() => net.ImportTensors(tensors));
+            Assert.Contains(fragment, e.Message);
+            for (int i = 0; i < before.Count; i++) Assert.Equal(before[i].Data, net.ExportTensors()[i].Data);
+        }
+
+        // Each bad list mixes in the other network's weights so a partial import would be visible.
+        Rejected(other.Where(t => t.Name != "layers.1.running_var"), "'layers.1.running_var' is missing");
+        Rejected([.. other, new NamedTensor("layers.9.weight", [1], [0f])], "layers.9.weight");
+        Rejected([.. other, other[0]], "more than once");
+        Rejected(other.Select(t => t.Name == "layers.0.weight" ? t with { Shape = [6, 8] } : t), "shape [6, 8], expected [8, 6]");
+        Rejected(other.Select(t => t.Name == "layers.0.bias" ? t with { Data = new float[7] } : t), "7 values");
+        net.ImportTensors(good);
+    }
+
+    [Fact]
+    public void ForwardRejectsInputOfTheWrongWidth()
+    {
+        var net = Network.Create(Mixed(), new Rng(12));
+        Assert.Throws<ArgumentException>(() => net.Forward(new Tensor(2, 5), training: false));
+    }
+
+    [Fact]
+    public void SteadyStateTrainingStepAllocatesNothing()
+    {
+        var net = Network.Create(Mixed(), new Rng(13));
+        var full = GradientCheck.Uniform(32, 6, 14);
+        var last = GradientCheck.Uniform(7, 6, 15); // a shorter final batch reuses the same buffers
+        int[] labels = [.. Enumerable.Range(0, 32).Select(i => i % 3)];
+        var fullTargets = Targets.FromLabels(labels);
+        var lastTargets = Targets.FromLabels(labels.AsMemory(0, 7));
+        void Step(Tensor x, Targets t)
+        {
+            net.ZeroGrad();
+            net.ComputeLoss(net.Forward(x, training: true), t);
+            net.Backward();
+            net.Loss.CountCorrect(net.Forward(x, training: false), t);
+        }
+
+        int threads = Kernels.Gemm.MaxThreads;
+        // One thread: the count below is for this thread only, and the layers are what is measured here.
+        Kernels.Gemm.MaxThreads = 1;
+        try
+        {
+            for (int warm = 0; warm < 3; warm++) { Step(full, fullTargets); Step(last, lastTargets); }
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) { Step(full, fullTargets); Step(last, lastTargets); }
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        finally { Kernels.Gemm.MaxThreads = threads; }
+    }
+
+    [Fact]
+    public void GradientsAreBitIdenticalForOneOrTwoGemmThreads()
+    {
+        float[][] Run(int threads)
+        {
+            int saved = Kernels.Gemm.MaxThreads;
+            Kernels.Gemm.MaxThreads = threads;
+            try
+            {
+                var spec = Mixed() with { Layers = [.. Mixed().Layers.Where(l => l is not DropoutSpec)] };
+                var net = Network.Create(spec, new Rng(16));
+                net.ComputeLoss(net.Forward(GradientCheck.Uniform(64, 6, 17), training: true), Targets.FromLabels(Enumerable.Range(0, 64).Select(i => i % 3).ToArray()));
+                net.Backward();
+                return [.. net.Parameters.Select(p => p.Grad.ToArray())];
+            }
+            finally { Kernels.Gemm.MaxThreads = saved; }
+        }
+
+        var one = Run(1);
+        var two = Run(2);
+        for (int i = 0; i < one.Length; i++)
+            Assert.Equal(one[i].Select(BitConverter.SingleToInt32Bits), two[i].Select(BitConverter.SingleToInt32Bits));
+    }
+}
