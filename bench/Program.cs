@@ -1,1 +1,2 @@
-Console.WriteLine("bench");
+// Benchmarks, one per argument: `dotnet run -c Release --project bench -- <name> [args]`.
+Console.WriteLine("usage: bench <name>; no benchmarks are registered yet");
