@@ -20,8 +20,7 @@ internal static class OnnxRuntimeRunner
     {
         string root = RepoRoot();
         string checkDir = Path.Combine(root, "tests", "onnx-check");
-        if (!Directory.Exists(Path.Combine(checkDir, "node_modules", "onnxruntime-node")))
-            Assert.Fail($"onnxruntime-node is not installed in {checkDir}. From the repository root run: {InstallCommand}");
+        RequireInstalled(checkDir);
 
         string dir = Directory.CreateTempSubdirectory("onnx-check-").FullName;
         try
@@ -41,6 +40,13 @@ internal static class OnnxRuntimeRunner
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>Fails (never skips) when <c>npm ci</c> has not been run in <paramref name="checkDir"/>.</summary>
+    public static void RequireInstalled(string checkDir)
+    {
+        if (!Directory.Exists(Path.Combine(checkDir, "node_modules", "onnxruntime-node")))
+            Assert.Fail($"onnxruntime-node is not installed in {checkDir}. From the repository root run: {InstallCommand}");
     }
 
     /// <summary>Shortest round-trip formatting: every float reaches the runtime unchanged.</summary>

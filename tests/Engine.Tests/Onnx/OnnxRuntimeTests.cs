@@ -39,6 +39,21 @@ public class OnnxRuntimeTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void MissingNodeModulesFailsWithTheInstallCommand()
+    {
+        string empty = Directory.CreateTempSubdirectory("onnx-check-empty-").FullName;
+        try
+        {
+            var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => OnnxRuntimeRunner.RequireInstalled(empty));
+            Assert.Contains("ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tests/onnx-check", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(empty);
+        }
+    }
+
     private void AssertClose(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
