@@ -8,7 +8,7 @@ using Engine.Tensors;
 namespace Engine.Training;
 
 /// <summary>
-/// The training-state blob (see docs/training-state.md). Layout, all little-endian:
+/// The training-state blob, documented in docs/training-state.md. Layout, all little-endian:
 /// <code>
 /// "NNTS" | i32 version (1) | i64 payload length | sections... | SHA-256 of everything before it (32 bytes)
 /// section = 4 ASCII tag bytes | i32 length | content
