@@ -6,6 +6,7 @@ using Engine.Training;
 
 namespace Engine.Tests.Training;
 
+[Collection("GemmThreads")]
 public class TrainingStateTests
 {
     private static readonly ModelSpec Spec = new([2],
