@@ -25,6 +25,8 @@ internal sealed class BinaryInput
     /// <summary>Role of the stream in messages, e.g. "images" or "labels".</summary>
     public string Name { get; }
     public bool IsGzip { get; }
+    /// <summary>When set, every byte read is also appended to it (for checksummed formats).</summary>
+    public System.Security.Cryptography.IncrementalHash? Hash { get; set; }
     /// <summary>Bytes consumed so far (of the decompressed data for gzip).</summary>
     public long Offset { get; private set; }
 
@@ -87,6 +89,7 @@ internal sealed class BinaryInput
             throw Error($"corrupt gzip data ({e.Message})");
         }
         Offset += n;
+        Hash?.AppendData(buffer[..n]);
         return n;
     }
 
