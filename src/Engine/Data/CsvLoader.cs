@@ -62,13 +62,10 @@ public static class CsvLoader
                 var field = rows.Field(j);
                 if (!double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
                     throw Bad(rows, j, names, field, "is not a number");
-                if (j == label) labels.Add(v);
-                else
-                {
-                    float f = (float)v;
-                    if (!float.IsFinite(f)) throw Bad(rows, j, names, field, "is outside the float32 range");
-                    features.Add(f);
-                }
+                float f = (float)v;
+                if (!float.IsFinite(f)) throw Bad(rows, j, names, field, "is outside the float32 range");
+                if (j == label) labels.Add(v); // kept as double to tell integer class labels from fractional values
+                else features.Add(f);
             }
             count++;
         } while (rows.Next());
@@ -80,12 +77,7 @@ public static class CsvLoader
             var y = labels.Select(v => (int)v).ToArray();
             return new Dataset(x, [columns - 1], count, y, null, 1, y.Max() + 1);
         }
-        var t = new float[count];
-        for (int i = 0; i < count; i++)
-        {
-            t[i] = (float)labels[i];
-            if (!float.IsFinite(t[i])) throw new DataFormatException($"csv: data row {i + 1}, column {label + 1}: label {labels[i]} is outside the float32 range");
-        }
+        var t = labels.Select(v => (float)v).ToArray();
         return new Dataset(x, [columns - 1], count, null, t, 1, 0);
     }
 

@@ -24,9 +24,9 @@ public static class IdxLoader
 
         int[] sampleShape = imageDims[1..];
         long sampleSize = 1;
-        foreach (var d in sampleShape) sampleSize *= d; // <= (2^31)^3: fits; bounded just below
+        foreach (var d in sampleShape) sampleSize = Math.Min(sampleSize * d, Array.MaxLength + 1L); // saturate: (2^31)^3 would overflow long
         long total = sampleSize * count;
-        if (sampleSize > int.MaxValue || total > Array.MaxLength)
+        if (sampleSize > Array.MaxLength || total > Array.MaxLength)
             throw img.Error($"{count} images of {string.Join("×", sampleShape)} pixels are more values than one array can hold", 4);
 
         var labelBytes = new byte[count <= ChunkBytes ? count : ChunkBytes];

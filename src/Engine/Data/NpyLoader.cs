@@ -32,11 +32,10 @@ public static class NpyLoader
         foreach (var d in fh.Shape[1..])
         {
             if (d < 1) throw fin.Error($"shape ({string.Join(", ", fh.Shape)}) has an empty dimension", fh.DataOffset);
-            sampleSize *= d; // every dimension < 10^12 and the product stays below the bound checked next
-            if (sampleSize > Array.MaxLength) break;
+            if (d > Array.MaxLength / sampleSize) { sampleSize = long.MaxValue; break; } // checked before multiplying: no overflow
+            sampleSize *= d;
         }
-        long total = sampleSize * count;
-        if (sampleSize > Array.MaxLength || total > Array.MaxLength)
+        if (sampleSize > Array.MaxLength || sampleSize * count > Array.MaxLength)
             throw fin.Error($"shape ({string.Join(", ", fh.Shape)}) holds more values than one array can", fh.DataOffset);
 
         if (lh.Shape.Length is < 1 or > 2) throw lin.Error($"shape ({string.Join(", ", lh.Shape)}) is not (N) or (N, K)", lh.DataOffset);
@@ -45,6 +44,7 @@ public static class NpyLoader
         if (width < 1 || width > int.MaxValue || width * count > Array.MaxLength)
             throw lin.Error($"shape ({string.Join(", ", lh.Shape)}) has an unusable label width", lh.DataOffset);
 
+        long total = sampleSize * count;
         var x = ReadFloats(fin, fh, total, sampleSize, "sample");
         fin.ExpectEnd($"{total} feature values");
         var shape = Array.ConvertAll(fh.Shape[1..], d => (int)d);

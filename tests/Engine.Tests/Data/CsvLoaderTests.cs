@@ -97,6 +97,7 @@ public class CsvLoaderTests
         Assert.Contains("line 2, column 1: empty value", Fails("1,2\n,3\n"));
         Assert.Contains("line 1, column 2: 'NaN' is not a number", Fails("1,NaN\n", new CsvOptions(HasHeader: false)));
         Assert.Contains("line 2, column 1: '1e39' is outside the float32 range", Fails("1,2\n1e39,3\n"));
+        Assert.Contains("line 2, column 2: '-1e39' is outside the float32 range", Fails("1,2\n1,-1e39\n"));
     }
 
     [Fact]

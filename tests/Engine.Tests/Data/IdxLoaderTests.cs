@@ -113,6 +113,7 @@ public class IdxLoaderTests
     public void HugeDeclaredSizesFailWithoutAllocatingThem()
     {
         Assert.Contains("more values than one array can hold", Fails(Idx(0x08, [int.MaxValue, 1000, 1000], []), Idx(0x08, [int.MaxValue], [])));
+        Assert.Contains("more values than one array can hold", Fails(Idx(0x08, [1, int.MaxValue, int.MaxValue, int.MaxValue], []), Idx(0x08, [1], [0])));
         // Plausible size but no data: fails at the first missing byte instead of allocating 1.6 GB first.
         Assert.Contains("unexpected end of data", Fails(Idx(0x08, [2_000_000, 28, 28], []), Idx(0x08, [2_000_000], [])));
     }

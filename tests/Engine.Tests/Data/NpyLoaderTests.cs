@@ -126,6 +126,7 @@ public class NpyLoaderTests
         Assert.Contains("labels: holds 2 labels but the features hold 3 samples", Fails(Npy("<f4", [3, 2], F4(new float[6])), Npy("<i8", [2], I8(0, 1))));
         Assert.Contains("labels: shape (3, 1, 1) is not (N) or (N, K)", Fails(Npy("<f4", [3, 2], F4(new float[6])), Npy("<i8", [3, 1, 1], I8(0, 1, 1))));
         Assert.Contains("more values than one array can", Fails(Npy("<f4", [1000000, 1000000], []), Npy("<i8", [1000000], [])));
+        Assert.Contains("more values than one array can", Fails(Npy("<f4", [1, 1 << 30, 999_999_999_999], []), Npy("<i8", [1], I8(0))));
     }
 
     [Fact]
