@@ -1,0 +1,173 @@
+using System.Buffers.Binary;
+using Engine.Specs;
+using Engine.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Engine.Training;
+
+/// <summary>
+/// Updates parameters from their gradients. Per-parameter state (velocity, squared-gradient sums,
+/// Adam moments) lives in float[] slots allocated on the first <see cref="Step(IReadOnlyList{Parameter})"/>
+/// and reused afterwards, so a steady-state step allocates nothing. The state can be written and read
+/// back exactly (<see cref="WriteState"/>, <see cref="ReadState"/>) so a resumed run continues bit for bit.
+/// </summary>
+public abstract class Optimizer
+{
+    private float[][][] _slots = [];
+    private float[] _scratch = [];
+
+    protected Optimizer(OptimizerSpec spec, float weightDecay)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!(weightDecay >= 0f) || float.IsInfinity(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be finite and ≥ 0.");
+        Spec = spec;
+        LearningRate = spec.LearningRate;
+        WeightDecay = weightDecay;
+    }
+
+    public static Optimizer Create(OptimizerSpec spec, float weightDecay)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Type switch
+        {
+            OptimizerKind.Sgd => new Sgd(spec, weightDecay),
+            OptimizerKind.Momentum => new Momentum(spec, weightDecay),
+            OptimizerKind.Nesterov => new Nesterov(spec, weightDecay),
+            OptimizerKind.AdaGrad => new AdaGrad(spec, weightDecay),
+            OptimizerKind.RmsProp => new RmsProp(spec, weightDecay),
+            OptimizerKind.Adam => new Adam(spec, weightDecay),
+            OptimizerKind.AdamW => new AdamW(spec, weightDecay),
+            _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Type, "Unknown optimizer."),
+        };
+    }
+
+    public OptimizerSpec Spec { get; }
+    public abstract OptimizerKind Kind { get; }
+    /// <summary>The current η; trainers set it from the schedule each epoch.</summary>
+    public float LearningRate { get; set; }
+    /// <summary>λ. Coupled L2 (λ·W added to the gradient) unless <see cref="DecoupledDecay"/>.</summary>
+    public float WeightDecay { get; }
+    /// <summary>Steps taken so far (Adam's t).</summary>
+    public long Steps { get; private set; }
+
+    /// <summary>Float slots kept per parameter (same length as the parameter).</summary>
+    protected abstract int SlotCount { get; }
+    /// <summary>True when the subclass applies decay itself (AdamW) instead of adding λ·W to the gradient.</summary>
+    protected virtual bool DecoupledDecay => false;
+    /// <summary>A per-step buffer at least as long as the largest parameter, for subclasses' intermediate results.</summary>
+    protected Span<float> Scratch(int length) => _scratch.AsSpan(0, length);
+
+    /// <summary>One update of every parameter. Gradients of decaying parameters get λ·W added in place (coupled L2).</summary>
+    public void Step(IReadOnlyList<Parameter> ps)
+    {
+        ArgumentNullException.ThrowIfNull(ps);
+        EnsureState(ps);
+        Steps++;
+        BeginStep();
+        for (int i = 0; i < ps.Count; i++)
+        {
+            var p = ps[i];
+            if (WeightDecay > 0f && p.Decays && !DecoupledDecay)
+                TensorPrimitives.MultiplyAdd(p.Value, WeightDecay, p.Grad, p.Grad);
+            Step(p, _slots[i]);
+        }
+    }
+
+    /// <summary>Called once per step before the parameters, after <see cref="Steps"/> is incremented.</summary>
+    protected virtual void BeginStep() { }
+
+    /// <summary>Updates one parameter in place; <paramref name="slots"/> are its own state arrays.</summary>
+    protected abstract void Step(Parameter p, float[][] slots);
+
+    /// <summary>
+    /// Scales all gradients so their global L2 norm is at most <paramref name="maxNorm"/>; returns the norm
+    /// before clipping. Squares are summed per parameter and then in double in parameter order, a fixed
+    /// order independent of thread count.
+    /// </summary>
+    public static double ClipGlobalNorm(IReadOnlyList<Parameter> ps, float maxNorm)
+    {
+        double sum = 0;
+        for (int i = 0; i < ps.Count; i++) sum += TensorPrimitives.SumOfSquares<float>(ps[i].Grad);
+        double norm = Math.Sqrt(sum);
+        if (norm > maxNorm && norm > 0)
+        {
+            float scale = (float)(maxNorm / norm);
+            for (int i = 0; i < ps.Count; i++) TensorPrimitives.Multiply(ps[i].Grad, scale, ps[i].Grad);
+        }
+        return norm;
+    }
+
+    private void EnsureState(IReadOnlyList<Parameter> ps)
+    {
+        if (_slots.Length == ps.Count)
+        {
+            bool same = true;
+            for (int i = 0; i < ps.Count && same; i++) same = SlotCount == 0 || _slots[i][0].Length == ps[i].Value.Length;
+            if (same) return;
+            if (Steps > 0) throw new InvalidOperationException("The optimizer was used with different parameters.");
+        }
+        else if (Steps > 0 || _slots.Length > 0) throw new InvalidOperationException("The optimizer was used with different parameters.");
+        _slots = new float[ps.Count][][];
+        int largest = 0;
+        for (int i = 0; i < ps.Count; i++)
+        {
+            _slots[i] = new float[SlotCount][];
+            for (int s = 0; s < SlotCount; s++) _slots[i][s] = new float[ps[i].Value.Length];
+            largest = Math.Max(largest, ps[i].Value.Length);
+        }
+        _scratch = new float[largest];
+    }
+
+    /// <summary>
+    /// Writes kind, step count and every slot: i32 kind, i64 steps, f32 learning rate, i32 parameter count,
+    /// then per parameter i32 slot count and per slot i32 length and that many f32, all little-endian.
+    /// </summary>
+    public void WriteState(Stream s)
+    {
+        Span<byte> b = stackalloc byte[8];
+        WriteI32(s, (int)Kind, b);
+        BinaryPrimitives.WriteInt64LittleEndian(b, Steps); s.Write(b);
+        BinaryPrimitives.WriteSingleLittleEndian(b, LearningRate); s.Write(b[..4]);
+        WriteI32(s, _slots.Length, b);
+        foreach (var slots in _slots)
+        {
+            WriteI32(s, slots.Length, b);
+            foreach (var slot in slots) StateIO.WriteFloats(s, slot);
+        }
+    }
+
+    /// <summary>Reads what <see cref="WriteState"/> wrote for the same parameters; throws <see cref="InvalidTrainingStateException"/> on any mismatch.</summary>
+    public void ReadState(ReadOnlySpan<byte> data, IReadOnlyList<Parameter> ps)
+    {
+        var r = new StateReader(data, "optimizer state");
+        int kind = r.ReadInt32();
+        if (kind != (int)Kind) throw new InvalidTrainingStateException($"Optimizer state is for {(OptimizerKind)kind}, not {Kind}.");
+        long steps = r.ReadInt64();
+        if (steps < 0) throw new InvalidTrainingStateException("Optimizer step count is negative.");
+        float lr = r.ReadSingle();
+        int count = r.ReadInt32();
+        if (count != 0 && count != ps.Count) throw new InvalidTrainingStateException($"Optimizer state has {count} parameters, the network {ps.Count}.");
+        var slots = new float[ps.Count][][];
+        int largest = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int n = r.ReadInt32();
+            if (n != SlotCount) throw new InvalidTrainingStateException($"Optimizer state for '{ps[i].Name}' has {n} slots, expected {SlotCount}.");
+            slots[i] = new float[n][];
+            for (int s = 0; s < n; s++) slots[i][s] = r.ReadFloats(ps[i].Value.Length, ps[i].Name);
+            largest = Math.Max(largest, ps[i].Value.Length);
+        }
+        r.EnsureEnd();
+        // A state saved before the first step has no slots; they are allocated on the first step as usual.
+        _slots = count == 0 ? [] : slots;
+        _scratch = count == 0 ? [] : new float[largest];
+        Steps = steps;
+        LearningRate = lr;
+    }
+
+    private static void WriteI32(Stream s, int v, Span<byte> b)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(b, v);
+        s.Write(b[..4]);
+    }
+}
