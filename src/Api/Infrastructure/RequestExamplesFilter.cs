@@ -31,6 +31,6 @@ internal sealed class RequestExamplesFilter : IOperationFilter
     {
         if (operation.OperationId is not { } id || !Examples.TryGetValue(id, out var json)) return;
         if (operation.RequestBody?.Content is not { } content) return;
-        foreach (var media in content.Values) media.Example = JsonNode.Parse(json);
+        foreach (var media in content.Values.OfType<OpenApiMediaType>()) media.Example = JsonNode.Parse(json);
     }
 }
