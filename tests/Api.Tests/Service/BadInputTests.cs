@@ -58,7 +58,7 @@ public sealed class BadInputTests(ServiceFactory factory) : IClassFixture<Servic
         await Problem.AssertAsync(invalid, HttpStatusCode.BadRequest, "layers[1].rate");
 
         var huge = """{"spec":{"input":[100000],"layers":[{"type":"dense","units":100000}],"loss":"mse"}}""";
-        await Problem.AssertAsync(await PostJson("/models/validate", huge), HttpStatusCode.UnprocessableEntity, "layers[0].units");
+        await Problem.AssertAsync(await PostJson("/models/validate", huge), HttpStatusCode.UnprocessableEntity, "layers[0]");
     }
 
     [Fact]
