@@ -4,6 +4,7 @@ using Api.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Api.Tests.Service;
 
@@ -31,6 +32,9 @@ public class ServiceFactory : WebApplicationFactory<Program>
 
     /// <summary>Small enough that the 413 test needs only a small body.</summary>
     public const long MaxUploadBytes = 256 * 1024;
+
+    /// <summary>The running host, for tests that stop it as a deploy would.</summary>
+    public Microsoft.Extensions.Hosting.IHost Host() => Services.GetRequiredService<Microsoft.Extensions.Hosting.IHost>();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
