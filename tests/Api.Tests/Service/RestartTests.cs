@@ -35,7 +35,7 @@ public sealed class RestartTests : IDisposable
         Assert.Equal(2, done.GetProperty("attempts").GetInt32());
         Assert.Equal(Enumerable.Range(1, epochs), await restarted.MetricEpochsAsync(jobId));
         // Continued from a checkpoint rather than from scratch: the first epochs are the ones stored before the stop.
-        await using (var db = await contexts.CreateDbContextAsync())
+        await using (var db = await second.Services.GetRequiredService<IDbContextFactory<TrainingDbContext>>().CreateDbContextAsync())
         {
             var first = await db.EpochMetrics.AsNoTracking().SingleAsync(m => m.JobId == jobId && m.Epoch == 1);
             Assert.True(first.CreatedAt < stoppedAt);
