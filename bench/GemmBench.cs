@@ -8,8 +8,8 @@ namespace Bench;
 /// <summary>
 /// GFLOP/s of Gemm.Multiply on the shapes the reference MLP trains with (and 512³, 1024³), at 1 thread
 /// and at all cores, beside a naive triple loop and a TensorPrimitives.Dot-per-element baseline measured
-/// in the same run. The machine is shared, so each figure is the median of several timed batches and
-/// the 1-thread and all-core batches are interleaved; read the ratios rather than the absolute numbers.
+/// in the same run. The machine is shared, so each figure is the best of several timed batches (the
+/// all-core median beside it), 1-thread and all-core batches interleaved; read the ratios rather than the absolute numbers.
 /// </summary>
 internal static class GemmBench
 {
@@ -31,8 +31,8 @@ internal static class GemmBench
         int batches = args.Length > 0 ? int.Parse(args[0]) : 7;
         int cores = Environment.ProcessorCount;
         Console.WriteLine($"gemm float32 GFLOP/s; {cores} cores, Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}, " +
-                          $"median of {batches} interleaved batches of ≥ 60 ms (shared machine: compare ratios)");
-        Console.WriteLine($"{"shape",-27} {"naive",7} {"TP.Dot",7} {"1 thr",7} {cores + " thr",7} {"×naive",7} {"×Dot",6} {"scale",6}  check");
+                          $"best and median of {batches} interleaved batches of ≥ 40 ms (shared machine: compare ratios)");
+        Console.WriteLine($"{"shape",-27} {"naive",7} {"TP.Dot",7} {"1 thr",7} {cores + " thr",7} {"(med)",7} {"×naive",7} {"×Dot",6} {"scale",6}  check");
         int saved = Gemm.MaxThreads;
         try
         {
@@ -78,12 +78,13 @@ internal static class GemmBench
         for (int r = 0; r < batches; r++)
         {
             Gemm.MaxThreads = 1;
-            gemm1.Add(Gflops(flops, call, 1, 60));
+            gemm1.Add(Gflops(flops, call, 1, 40));
             Gemm.MaxThreads = cores;
-            gemmN.Add(Gflops(flops, call, 1, 60));
+            gemmN.Add(Gflops(flops, call, 1, 40));
         }
-        double g1 = Median(gemm1), gn = Median(gemmN);
-        Console.WriteLine($"{t.Label,-27} {naive,7:F2} {dot,7:F2} {g1,7:F1} {gn,7:F1} {gn / naive,7:F0} {gn / dot,6:F1} {gn / g1,6:F2}  {check}");
+        // Other processes only ever take throughput away, so the best batch is the kernel's capability.
+        double g1 = gemm1.Max(), gn = gemmN.Max(), gnMedian = Median(gemmN);
+        Console.WriteLine($"{t.Label,-27} {naive,7:F2} {dot,7:F2} {g1,7:F1} {gn,7:F1} {gnMedian,7:F1} {gn / naive,7:F0} {gn / dot,6:F1} {gn / g1,6:F2}  {check}");
     }
 
     /// <summary>Runs <paramref name="op"/> until at least minMs have passed (after one warm-up call).</summary>

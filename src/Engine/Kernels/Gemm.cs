@@ -36,6 +36,9 @@ public static class Gemm
     internal const long SmallWork = 32L * 32 * 32;
     // Each thread gets at least this many multiply-adds (~10 µs), or waking it is not worth it.
     internal const long WorkPerThread = 1L << 20;
+    // Two chunks per thread let the caller absorb part of a worker stalled by another process, but
+    // each chunk re-packs the shared operand, so only chunks of at least this many tiles are split.
+    private const int MinTilesPerChunk = 4;
 
     private static readonly unsafe GemmKernel Kernel512 =
         new(GemmMicroKernel.Mr512, GemmMicroKernel.Nr512, &GemmMicroKernel.Tile8x32);
@@ -75,12 +78,14 @@ public static class Gemm
                 TransA = transA, TransB = transB, Accumulate = accumulate,
             };
             int mTiles = (m + kernel.Mr - 1) / kernel.Mr, nTiles = (n + kernel.Nr - 1) / kernel.Nr;
-            int parts = (int)Math.Min(_maxThreads, Math.Max(1, work / WorkPerThread));
+            int threads = (int)Math.Min(_maxThreads, Math.Max(1, work / WorkPerThread));
             // Split the dimension whose split duplicates less packing: splitting columns makes every
-            // thread pack all of A (m·k), splitting rows makes every thread pack all of B (k·n).
-            bool splitN = nTiles >= parts && (m <= n || mTiles < parts);
-            parts = Math.Min(parts, splitN ? nTiles : mTiles);
-            if (parts > 1 && GemmPool.TryRun(problem, kernel, parts, splitN)) return;
+            // chunk pack all of A (m·k), splitting rows makes every chunk pack all of B (k·n).
+            bool splitN = nTiles >= threads && (m <= n || mTiles < threads);
+            int tiles = splitN ? nTiles : mTiles;
+            threads = Math.Min(threads, tiles);
+            int chunks = Math.Clamp(tiles / MinTilesPerChunk, threads, 2 * threads);
+            if (threads > 1 && GemmPool.TryRun(problem, kernel, threads, chunks, splitN)) return;
             GemmDriver.Run(problem, kernel, 0, m, 0, n);
         }
     }
