@@ -1,4 +1,5 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Numerics;
 using System.Runtime.Intrinsics;
 
 namespace Engine.Kernels;
@@ -12,8 +13,8 @@ namespace Engine.Kernels;
 /// <remarks>
 /// Large products are packed and blocked for cache (<see cref="GemmDriver"/>) and run through a
 /// Vector512 8×32 or Vector256 6×16 FMA micro-kernel, split by rows or columns of C across a small
-/// worker pool. Tiny products take plain vectorized loops, where packing and threading cost more
-/// than they save; machines without 256-bit SIMD take those loops for everything.
+/// worker pool. Tiny products and single rows take plain vectorized loops, where packing and
+/// threading cost more than they save; machines without 256-bit SIMD take those loops for everything.
 /// </remarks>
 public static class Gemm
 {
@@ -32,8 +33,8 @@ public static class Gemm
     internal static Path ForcedPath { get => t_forcedPath; set => t_forcedPath = value; }
     [ThreadStatic] private static Path t_forcedPath;
 
-    // Up to 32³ multiply-adds the simple loops win: packing would touch as much memory as the product.
-    internal const long SmallWork = 32L * 32 * 32;
+    // Measured: the packed kernel wins from about 8³ up (at 32³ by 15×); below, its fixed cost does not pay.
+    internal const long SmallWork = 128;
     // Each thread gets at least this many multiply-adds (~10 µs), or waking it is not worth it.
     internal const long WorkPerThread = 1L << 20;
     // Two chunks per thread let the caller absorb part of a worker stalled by another process, but
@@ -63,7 +64,8 @@ public static class Gemm
 
         var path = ActivePath;
         long work = (long)m * n * k;
-        if (path == Path.Simple || work <= SmallWork)
+        // A single row of C (a vector–matrix product) reuses nothing of B, so packing B is pure overhead.
+        if (path == Path.Simple || work <= SmallWork || m == 1 && work <= WorkPerThread)
         {
             Simple(a, b, c, m, n, k, transA, transB, accumulate);
             return;
@@ -112,9 +114,11 @@ public static class Gemm
     }
 
     /// <summary>
-    /// Unpacked loops for tiny products (and machines without wide SIMD): rows of C updated by
-    /// vectorized AXPY (k outer), or dot products when B is transposed.
+    /// Unpacked loops for tiny products, single rows and machines without wide SIMD: rows of C updated
+    /// by vectorized AXPY (k outer), or dot products when B is transposed. Written out rather than
+    /// calling TensorPrimitives, whose per-call cost dominates at these lengths.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Simple(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
         int m, int n, int k, bool transA, bool transB, bool accumulate)
     {
@@ -125,18 +129,15 @@ public static class Gemm
             {
                 var row = c.Slice(i * n, n);
                 for (int p = 0; p < k; p++)
-                {
-                    float av = transA ? a[p * m + i] : a[i * k + p];
-                    TensorPrimitives.FusedMultiplyAdd(b.Slice(p * n, n), av, row, row);
-                }
+                    Axpy(transA ? a[p * m + i] : a[i * k + p], b.Slice(p * n, n), row);
             }
         }
-        else if (!transA)
+        else if (!transA || m == 1)
         {
             for (int i = 0; i < m; i++)
             {
                 var arow = a.Slice(i * k, k);
-                for (int j = 0; j < n; j++) c[i * n + j] += TensorPrimitives.Dot(arow, b.Slice(j * k, k));
+                for (int j = 0; j < n; j++) c[i * n + j] += Dot(arow, b.Slice(j * k, k));
             }
         }
         else
@@ -149,5 +150,34 @@ public static class Gemm
                     c[i * n + j] += s;
                 }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> y)
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var va = new Vector<float>(alpha);
+            for (; j <= x.Length - Vector<float>.Count; j += Vector<float>.Count)
+                Vector.FusedMultiplyAdd(va, new Vector<float>(x[j..]), new Vector<float>(y[j..])).CopyTo(y[j..]);
+        }
+        for (; j < x.Length; j++) y[j] = MathF.FusedMultiplyAdd(alpha, x[j], y[j]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int p = 0;
+        float s = 0f;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
+        {
+            var acc = Vector<float>.Zero;
+            for (; p <= x.Length - Vector<float>.Count; p += Vector<float>.Count)
+                acc = Vector.FusedMultiplyAdd(new Vector<float>(x[p..]), new Vector<float>(y[p..]), acc);
+            s = Vector.Sum(acc);
+        }
+        for (; p < x.Length; p++) s = MathF.FusedMultiplyAdd(x[p], y[p], s);
+        return s;
     }
 }

@@ -21,6 +21,8 @@ internal unsafe struct GemmProblem
 /// The k slicing depends only on K, so every element sees the same reduction order whatever
 /// sub-rectangle (thread) it falls in.
 /// </summary>
+// Hot loops are fully optimized from the first call: tiering would run them unoptimized for the
+// first ~100 ms of a process, which is a whole benchmark or a short training job.
 internal static unsafe class GemmDriver
 {
     // kc×NR floats of B (32 KiB at 256×32) stay in the 48 KiB L1; mc×kc of A (≤ 240 KiB) in the 1 MiB L2.
@@ -42,6 +44,7 @@ internal static unsafe class GemmDriver
         return (size + unit - 1) / unit * unit;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in GemmProblem g, in GemmKernel kernel, int i0, int i1, int j0, int j1)
     {
         int mr = kernel.Mr, nr = kernel.Nr;

@@ -13,6 +13,7 @@ namespace Engine.Kernels;
 internal static unsafe class GemmPack
 {
     /// <summary>A block rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) into ⌈mc/MR⌉ slivers of kc×MR.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(float* a, int lda, bool transA, int i0, int mc, int p0, int kc, int mr, float* dst)
     {
         for (int s = 0; s < mc; s += mr)
@@ -27,6 +28,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>B block rows [p0, p0+kc) × cols [j0, j0+nc) of op(B) into ⌈nc/NR⌉ slivers of kc×NR.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(float* b, int ldb, bool transB, int p0, int kc, int j0, int nc, int nr, float* dst)
     {
         for (int s = 0; s < nc; s += nr)
@@ -41,6 +43,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>dst[p*R + r] = src[p*ld + r] for r &lt; count, zero for count ≤ r &lt; R.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackAlongR(float* src, int ld, int count, int kc, int r, float* dst)
     {
         if (count == r && (r & 7) == 0)
@@ -59,6 +62,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>dst[p*R + r] = src[r*ld + p] for r &lt; count, zero for count ≤ r &lt; R.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackAlongP(float* src, int ld, int count, int kc, int r, float* dst)
     {
         int row = 0;
