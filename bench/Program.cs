@@ -4,8 +4,7 @@ using Bench;
 var benchmarks = new (string Name, Action<string[]> Run)[]
 {
     ("gemm", GemmBench.Run),
-    // Enable once Engine.Training lands (and drop MlpBench.cs's <Compile Remove> in Bench.csproj):
-    // ("mlp", MlpBench.Run),
+    ("mlp", MlpBench.Run),
 };
 
 string name = args.Length > 0 ? args[0] : "";
