@@ -39,7 +39,7 @@ public sealed class CancelResumeTests(ServiceFactory factory) : IClassFixture<Se
     [Fact]
     public async Task ResumedJobContinuesFromItsLastCheckpointToSucceeded()
     {
-        const int epochs = 14;
+        const int epochs = 30;
         var jobId = await StartSlowJobAsync(_client, epochs);
         await _client.WaitForEpochAsync(jobId, 3, TimeSpan.FromSeconds(60));
         await _client.PostAsync($"/jobs/{jobId}/cancel", null);

@@ -12,7 +12,7 @@ public sealed class RestartTests : IDisposable
     [Fact]
     public async Task JobLeftRunningAtShutdownResumesAtTheNextStart()
     {
-        const int epochs = 12;
+        const int epochs = 30;
         var client = _first.CreateClient();
         var jobId = await CancelResumeTests.StartSlowJobAsync(client, epochs);
         await client.WaitForEpochAsync(jobId, 3, TimeSpan.FromSeconds(60));

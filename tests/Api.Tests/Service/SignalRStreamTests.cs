@@ -21,7 +21,7 @@ public sealed class KestrelServiceFactory : ServiceFactory
 /// <summary>The training stream as the official JavaScript client sees it (tests/signalr-client/stream-check.mjs).</summary>
 public sealed class SignalRStreamTests(KestrelServiceFactory factory) : IClassFixture<KestrelServiceFactory>
 {
-    private const int Epochs = 8;
+    private const int Epochs = 20;
 
     [Fact]
     public async Task EarlyAndLateSubscribersEachGetEveryEpochInOrderAndTheFinalStatus()
