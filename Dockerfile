@@ -13,7 +13,9 @@ RUN dotnet publish src/Api/Api.csproj -c Release -o /app --no-restore
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app .
-ENV ASPNETCORE_URLS=http://+:8080 \
+# Urls (not ASPNETCORE_URLS): appsettings.json sets Urls for local runs, and only a plain environment
+# variable is read after it and overrides it.
+ENV Urls=http://+:8080 \
     Storage__DataDirectory=/data
 RUN mkdir -p /data && chown app:app /data
 VOLUME /data
