@@ -41,7 +41,7 @@ async function request(method, url, body) {
 }
 
 export const api = {
-  listJobs: () => request('GET', 'jobs'),
+  listJobs: (pageSize = 20) => request('GET', `jobs?pageSize=${pageSize}`),
   getJob: (id) => request('GET', `jobs/${id}`),
   metrics: (id) => request('GET', `jobs/${id}/metrics`),
   cancel: (id) => request('POST', `jobs/${id}/cancel`),
@@ -50,12 +50,6 @@ export const api = {
   createModel: (body) => request('POST', 'models', body),
   createJob: (body) => request('POST', 'jobs', body),
 };
-
-/** Jobs lists may come as a plain array or as a page object; either way the caller gets the array. */
-export function jobItems(list) {
-  if (Array.isArray(list)) return list;
-  return list?.items ?? list?.jobs ?? [];
-}
 
 /** Fetches a weights file and hands it to the browser as a download, so errors can be shown instead of raw JSON. */
 export async function downloadWeights(id, format) {

@@ -86,12 +86,7 @@ function sameMetric(a, b) {
     && a.trainAccuracy === b.trainAccuracy && a.valAccuracy === b.valAccuracy;
 }
 
-/** The best epoch's numbers: highest validation accuracy when there is one, else lowest loss. */
-export function bestOf(metrics) {
-  if (metrics.length === 0) return null;
-  const key = (m) => m.valAccuracy ?? m.trainAccuracy;
-  const withAccuracy = metrics.filter((m) => key(m) != null);
-  if (withAccuracy.length > 0) return withAccuracy.reduce((best, m) => (key(m) > key(best) ? m : best));
-  const loss = (m) => m.valLoss ?? m.trainLoss;
-  return metrics.reduce((best, m) => (loss(m) < loss(best) ? m : best));
+/** The service's best epoch (lowest monitored loss): the one it names, else the last flagged isBest. */
+export function bestOf(metrics, bestEpoch) {
+  return metrics.find((m) => m.epoch === bestEpoch) ?? metrics.filter((m) => m.isBest).at(-1) ?? null;
 }

@@ -3,6 +3,7 @@ import { ACTIVE, number, percent, progressText, statusLabel } from './format.js'
 import { Curves, bestOf } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
+const isAfter = (a, b) => !b || a.epoch > b.epoch || (a.epoch === b.epoch && a.batch > b.batch);
 
 export class JobDetail {
   /** @param {object} actions cancel(id), resume(id), download(id, format): promises; errors are shown here. */
@@ -37,8 +38,8 @@ export class JobDetail {
   /** New DTO for the open job (from a refresh or a status event). */
   update(job) {
     if (job.id !== this.jobId) return;
-    // A fresh DTO knows the epoch count better than the last batch event once an epoch is recorded.
-    if (this.batch && job.epoch >= this.batch.epoch) this.batch = null;
+    // The DTO's progress counts batches too; keep a batch event only while it is newer than the DTO.
+    if (this.batch && (job.epoch >= this.batch.epoch || !isAfter(this.batch, job.batch))) this.batch = null;
     this.job = job;
     this.render();
   }
@@ -65,8 +66,8 @@ export class JobDetail {
     badge.textContent = statusLabel(job.status);
     badge.dataset.status = job.status;
     $('detail-progress').value = this.progress();
-    $('detail-progress-text').textContent = progressText(job)
-      + (this.batch ? ` · batch ${this.batch.batch} of ${this.batch.batches}` : '');
+    const batch = job.status === 'running' ? this.batch ?? job.batch : null;
+    $('detail-progress-text').textContent = progressText(job) + (batch ? ` · batch ${batch.batch} of ${batch.batches}` : '');
     const error = $('detail-error');
     error.textContent = job.error ? `Error: ${job.error}` : '';
     error.hidden = !job.error;
@@ -86,7 +87,7 @@ export class JobDetail {
   }
 
   renderBest() {
-    const best = bestOf(this.curves.metrics) ?? this.job.best;
+    const best = bestOf(this.curves.metrics, this.job.bestEpoch);
     const list = $('detail-best');
     list.replaceChildren();
     if (!best) return;

@@ -2,36 +2,21 @@
 
 export const ACTIVE = new Set(['queued', 'running']);
 
-/** The job DTO's fields the page uses, with progress and ETA in one unit whatever form they came in. */
+/** The job DTO's fields the page uses (JobDto on the service side), statuses lower-cased. */
 export function readJob(dto) {
-  const epoch = dto.epoch ?? dto.currentEpoch ?? 0;
-  const epochs = dto.epochs ?? 0;
   return {
     id: dto.id,
     name: dto.name || `job ${dto.id}`,
     status: String(dto.status ?? '').toLowerCase(),
-    epoch,
-    epochs,
-    progress: clamp(dto.progress ?? (epochs > 0 ? (100 * epoch) / epochs : 0)),
-    etaSeconds: seconds(dto.eta ?? dto.etaSeconds),
-    best: dto.best ?? dto.bestMetrics ?? null,
-    latest: dto.latest ?? dto.latestMetrics ?? null,
+    epoch: dto.epoch ?? 0,
+    epochs: dto.epochs ?? 0,
+    progress: Math.min(100, Math.max(0, Number(dto.progress) || 0)),
+    etaSeconds: dto.etaSeconds ?? null,
+    latest: dto.latestMetrics ?? null,
+    bestEpoch: dto.bestEpoch ?? null,
+    batch: dto.batch ?? null,
     error: dto.error ?? null,
   };
-}
-
-function clamp(percent) {
-  return Math.min(100, Math.max(0, Number(percent) || 0));
-}
-
-/** Seconds from a number or a .NET TimeSpan string ("[d.]hh:mm:ss[.fff]"); null when unknown. */
-export function seconds(value) {
-  if (value == null) return null;
-  if (typeof value === 'number') return value;
-  const match = /^(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(value);
-  if (!match) return null;
-  const [, days = 0, h, m, s] = match;
-  return Number(days) * 86400 + Number(h) * 3600 + Number(m) * 60 + Number(s);
 }
 
 export function duration(totalSeconds) {

@@ -72,7 +72,7 @@ export class JobTable {
     bar.value = job.progress;
     bar.setAttribute('aria-label', `Job ${job.id} progress`);
     row.querySelector('.progress-text').textContent = progressText(job);
-    row.querySelector('.best-cell').textContent = bestText(job.best ?? job.latest);
+    row.querySelector('.best-cell').textContent = bestText(job.best);
     row.dataset.status = job.status;
     const selected = job.id === this.selectedId;
     row.classList.toggle('selected', selected);

@@ -1,14 +1,17 @@
 // Wires the page: the job table (polled), the selected job (live over SignalR) and the quick start form.
 import './app.css';
-import { api, downloadWeights, jobItems, showProblem } from './api.js';
+import { api, downloadWeights, showProblem } from './api.js';
 import { ACTIVE, readJob } from './format.js';
 import { JobTable } from './jobs.js';
+import { bestOf } from './charts.js';
 import { JobDetail } from './detail.js';
 import { TrainingHub } from './hub.js';
 import { QuickStart } from './quickstart.js';
 
 const $ = (id) => document.getElementById(id);
 const jobs = new Map();
+// Best epoch's metrics per job for the table, fetched once per best epoch (the job DTO names only the epoch).
+const bestMetrics = new Map();
 let connectionState = 'connecting';
 let lastDownload = null;
 let pollTimer = null;
@@ -35,10 +38,17 @@ const hub = new TrainingHub({
     if (e.jobId === detail.jobId) detail.addMetric(e);
     const job = jobs.get(e.jobId);
     // Keep the table's row moving between polls; the next poll brings the service's own numbers.
-    if (job && e.epoch > job.epoch) {
+    if (!job) return;
+    let next = job;
+    if (e.epoch > job.epoch) {
       const progress = job.epochs > 0 ? (100 * e.epoch) / job.epochs : job.progress;
-      remember({ ...job, epoch: e.epoch, progress: Math.max(job.progress, progress) });
+      next = { ...next, epoch: e.epoch, progress: Math.max(job.progress, progress) };
     }
+    if (e.isBest && e.epoch >= (job.bestEpoch ?? 0)) {
+      bestMetrics.set(e.jobId, e);
+      next = { ...next, bestEpoch: e.epoch, best: e };
+    }
+    if (next !== job) remember(next);
   },
   onStatus(e) {
     const job = jobs.get(e.jobId);
@@ -65,17 +75,40 @@ function remember(job) {
 
 async function refreshJobs() {
   try {
-    const list = jobItems(await api.listJobs()).map(readJob);
+    const page = await api.listJobs();
+    const list = page.items.map(readJob);
     jobs.clear();
-    for (const job of list) jobs.set(job.id, job);
-    table.render(list);
+    for (const job of list) jobs.set(job.id, withBest(job));
+    table.render([...jobs.values()]);
+    $('jobs-more').hidden = page.total <= list.length;
+    $('jobs-more').textContent = `Showing the newest ${list.length} of ${page.total} jobs.`;
     const open = detail.jobId == null ? null : jobs.get(detail.jobId);
     if (open) detail.update(open);
     showProblem($('jobs-error'), null);
+    await fillBest(list);
   } catch (e) {
     showProblem($('jobs-error'), e, 'Loading jobs');
   }
   schedulePoll();
+}
+
+function withBest(job) {
+  if (job.bestEpoch == null) return { ...job, best: null };
+  const cached = job.latest?.epoch === job.bestEpoch ? job.latest : bestMetrics.get(job.id);
+  return { ...job, best: cached?.epoch === job.bestEpoch ? cached : null };
+}
+
+/** Fetches the metrics of jobs whose best epoch is not yet known here, one job at a time. */
+async function fillBest(list) {
+  for (const { id } of list) {
+    const job = jobs.get(id);
+    if (!job || job.bestEpoch == null || job.best) continue;
+    const best = bestOf(await api.metrics(id), job.bestEpoch);
+    if (!best) continue;
+    bestMetrics.set(id, best);
+    const current = jobs.get(id);
+    if (current) remember(withBest(current));
+  }
 }
 
 /** Polls often while something trains, rarely otherwise; live events cover the open job in between. */
@@ -87,7 +120,7 @@ function schedulePoll() {
 
 async function refreshJob(id) {
   try {
-    remember(readJob(await api.getJob(id)));
+    remember(withBest(readJob(await api.getJob(id))));
   } catch (e) {
     if (id === detail.jobId) showProblem($('action-error'), e, `Loading job ${id}`);
   }
