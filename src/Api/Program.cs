@@ -1,4 +1,31 @@
+using Api.Datasets;
+using Api.Infrastructure;
+using Api.Jobs;
+using Api.Models;
+using Api.Training;
+using Storage;
+
+// The service as a table of contents; each line's details live in its feature folder.
 var builder = WebApplication.CreateBuilder(args);
+
+// SQLite under Storage:DataDirectory (./data by default), migrated at start-up.
+builder.Services.AddStorage(builder.Configuration);
+// JSON dialect, problem+json for every error, Swagger, health checks.
+builder.Services.AddApiInfrastructure();
+// Quartz worker with its SQLite job store, SignalR, start-up recovery.
+builder.AddTraining();
+
 var app = builder.Build();
+
+app.UseApiInfrastructure();
+
+app.MapDatasets();
+app.MapModels();
+app.MapJobs();
+app.MapHub<TrainingHub>("/hubs/training");
+app.MapHealth();
+
 app.Run();
+
+/// <summary>Entry point, public so tests can host the app with WebApplicationFactory.</summary>
 public partial class Program;

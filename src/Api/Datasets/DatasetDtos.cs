@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Api.Infrastructure;
+using Engine.Data;
+using StoredDataset = Storage.Entities.Dataset;
+
+namespace Api.Datasets;
+
+/// <summary>A stored data set.</summary>
+/// <param name="Format">csv, idx, npy or synthetic.</param>
+/// <param name="Shape">Shape of one sample, e.g. [1, 28, 28].</param>
+/// <param name="Classes">Number of classes; 0 for regression targets.</param>
+/// <param name="TargetWidth">Values per target: 1 for class labels, the regression width otherwise.</param>
+/// <param name="ClassCounts">Samples per class, index = class (null for regression).</param>
+/// <param name="Normalization">none, scale or standardize: fitted on this data when a job trains on it, and applied to predictions.</param>
+/// <param name="Source">How the data was made: generator parameters or uploaded file names and dtype.</param>
+public sealed record DatasetDto(
+    long Id, string Name, string Format, int[] Shape, int SampleCount, int Classes, int TargetWidth,
+    int[]? ClassCounts, NormalizationKind Normalization, long SizeBytes, DatasetSource? Source, DateTime CreatedAt);
+
+/// <summary>Where a data set came from, kept as JSON beside it.</summary>
+public sealed record DatasetSource(
+    SyntheticKind? Kind = null, ulong? Seed = null, float? Noise = null, string[]? Files = null,
+    string? FeatureDType = null, string? LabelColumn = null, int[]? ClassCounts = null);
+
+/// <summary>Generates a data set with the engine's synthetic generators.</summary>
+/// <param name="Name">Display name; defaults to the kind.</param>
+/// <param name="Kind">xor, spirals, moons, blobs or regression.</param>
+/// <param name="Size">Number of samples, 1 to 1,000,000.</param>
+/// <param name="Classes">Classes for spirals and blobs (2 or more); 2 for xor and moons; input features for regression. Default 2 (3 for spirals and blobs).</param>
+/// <param name="Seed">Same seed, same data. Default 1.</param>
+/// <param name="Noise">Standard deviation of the added noise. Default 0.1.</param>
+/// <param name="Normalization">none (default), scale or standardize.</param>
+public sealed record CreateSyntheticDatasetRequest(
+    string? Name, SyntheticKind? Kind, int? Size, int? Classes, ulong? Seed, float? Noise, NormalizationKind? Normalization);
+
+/// <summary>
+/// The multipart form of <c>POST /datasets</c>, for the documentation only: the endpoint streams the
+/// parts itself rather than binding them, so a large upload is never held in memory.
+/// </summary>
+/// <param name="Name">Display name.</param>
+/// <param name="Format">csv, idx or npy.</param>
+/// <param name="Normalization">none, scale or standardize; uint8 data (IDX, uint8 NPY) defaults to scale (÷255), others to none.</param>
+/// <param name="File">CSV: the table; numbers only, header optional.</param>
+/// <param name="LabelColumn">CSV: the label column by header name or 0-based index; default the last.</param>
+/// <param name="HasHeader">CSV: whether the first line is a header; detected when omitted.</param>
+/// <param name="Regression">CSV: float targets instead of class labels.</param>
+/// <param name="Images">IDX: the images file, plain or gzip.</param>
+/// <param name="Labels">IDX or NPY: the labels file.</param>
+/// <param name="Features">NPY: the features array (float32, float64, uint8 or int64).</param>
+public sealed record DatasetUploadForm(
+    string Name, string Format, string? Normalization, IFormFile? File, string? LabelColumn, bool? HasHeader, bool? Regression,
+    IFormFile? Images, IFormFile? Labels, IFormFile? Features);
+
+public static class DatasetMapping
+{
+    public static DatasetDto AsDto(this StoredDataset d)
+    {
+        var source = d.SourceJson is null ? null : JsonSerializer.Deserialize<DatasetSource>(d.SourceJson, ApiJson.Options);
+        return new DatasetDto(d.Id, d.Name, d.Format, ParseShape(d.Shape), d.SampleCount, d.Classes, d.TargetWidth,
+            source?.ClassCounts, ParseNormalization(d.Normalization), d.SizeBytes,
+            source is null ? null : source with { ClassCounts = null }, d.CreatedAt);
+    }
+
+    public static int[] ParseShape(string json) => JsonSerializer.Deserialize<int[]>(json) ?? [];
+
+    public static NormalizationKind ParseNormalization(string stored) => Enum.Parse<NormalizationKind>(stored, ignoreCase: true);
+
+    public static string Name(this NormalizationKind kind) => kind.ToString().ToLowerInvariant();
+
+    /// <summary>Per-class sample counts, so clients can see class balance without downloading the data.</summary>
+    public static int[]? ClassCounts(Dataset d)
+    {
+        if (d.Labels is null) return null;
+        var counts = new int[Math.Max(d.Classes, d.Labels.Length == 0 ? 0 : d.Labels.Max() + 1)];
+        foreach (var l in d.Labels) counts[l]++;
+        return counts;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Text.Json;
+using Api.Infrastructure;
+using Api.Training;
+using Engine;
+using Engine.Serialization;
+using Engine.Specs;
+using Engine.Training;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Storage;
+using Storage.Entities;
+
+namespace Api.Jobs;
+
+/// <summary>What a job produced: checkpoints, weight downloads and predictions.</summary>
+public static partial class JobsApi
+{
+    private static readonly string[] WeightFormats = ["safetensors", "json", "onnx"];
+
+    private static void MapResults(RouteGroupBuilder group)
+    {
+        group.MapGet("/{id:long}/checkpoints", ListCheckpoints).WithName("ListJobCheckpoints").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{id:long}/weights", Weights).WithName("DownloadJobWeights")
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream", additionalContentTypes: ["application/json"])
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{id:long}/predict", Predict).WithName("Predict").ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+    }
+
+    /// <summary>The stored checkpoints of a job: the most recent few and the best.</summary>
+    internal static async Task<Results<Ok<CheckpointDto[]>, ProblemHttpResult>> ListCheckpoints(
+        long id, IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        if (!await db.Jobs.AnyAsync(j => j.Id == id, ct)) return Problems.NotFound("job", id);
+        // Project without the blob: only its size and hash are listed.
+        var rows = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == id).OrderBy(c => c.Epoch)
+            .Select(c => new CheckpointDto(c.Epoch, c.SizeBytes, c.Sha256, c.IsBest, c.CreatedAt)).ToListAsync(ct);
+        return TypedResults.Ok(rows.ToArray());
+    }
+
+    /// <summary>Download the weights of a checkpoint as safetensors, JSON or ONNX.</summary>
+    /// <remarks>
+    /// Tensors use PyTorch's names and layouts (<c>layers.0.weight</c> is [out, in]). The safetensors header metadata
+    /// carries the model spec and the input normalization (<c>input_transform</c>) so a reader can rebuild predictions;
+    /// the ONNX graph applies the normalization itself. File name: <c>job-12-epoch-5.safetensors</c>.
+    /// </remarks>
+    /// <param name="format">safetensors (default), json or onnx.</param>
+    /// <param name="checkpoint">latest (default), best or an epoch number.</param>
+    internal static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Weights(
+        long id, IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct, string format = "safetensors", string checkpoint = "latest")
+    {
+        format = format.ToLowerInvariant();
+        if (!WeightFormats.Contains(format)) return Problems.Field("format", "must be safetensors, json or onnx");
+        var (network, epoch, problem) = await LoadNetworkAsync(id, checkpoint, contexts, ct);
+        if (problem is not null) return problem;
+        var name = $"job-{id}-epoch-{epoch}.{format}";
+        return format switch
+        {
+            "json" => TypedResults.File(JsonWeights.Write(network!.ExportTensors()), "application/json", name),
+            "onnx" => TypedResults.File(OnnxExport.Write(network!), "application/octet-stream", name),
+            _ => TypedResults.File(SafeTensors.Write(network!.ExportTensors(), Metadata(network!, id, epoch)), "application/octet-stream", name),
+        };
+    }
+
+    private static Dictionary<string, string> Metadata(Network network, long jobId, int epoch)
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["job"] = jobId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["epoch"] = epoch.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["spec"] = JsonSerializer.Serialize(network.Spec, ApiJson.Options),
+        };
+        if (network.Transform is { } t) metadata["input_transform"] = JsonSerializer.Serialize(t, ApiJson.Options);
+        return metadata;
+    }
+
+    /// <summary>Run inputs through a checkpoint of the job: probabilities and argmax for classifiers, values for regression.</summary>
+    internal static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> Predict(
+        long id, PredictRequest request, IDbContextFactory<TrainingDbContext> contexts, IOptions<WorkerOptions> options, CancellationToken ct)
+    {
+        if (request.Inputs is not { Length: > 0 } inputs) return Problems.Field("inputs", "needs at least one row");
+        int max = options.Value.MaxPredictRows;
+        if (inputs.Length > max)
+            return Problems.Field("inputs", $"has {inputs.Length} rows, more than the limit of {max} (Training:MaxPredictRows)", StatusCodes.Status413PayloadTooLarge);
+        var (network, epoch, problem) = await LoadNetworkAsync(id, request.Checkpoint ?? "latest", contexts, ct, "checkpoint");
+        if (problem is not null) return problem;
+
+        int width = network!.InputWidth;
+        var errors = new Dictionary<string, string[]>();
+        for (int i = 0; i < inputs.Length && errors.Count < 20; i++)
+            if (inputs[i]?.Length != width)
+                errors[$"inputs[{i}]"] = [$"has {inputs[i]?.Length ?? 0} values, the model takes {width}"];
+        if (errors.Count > 0) return Problems.Errors(errors);
+
+        var flat = new float[inputs.Length * width];
+        for (int i = 0; i < inputs.Length; i++) inputs[i].CopyTo(flat, i * width);
+        var output = network.Predict(flat, inputs.Length);
+        int k = network.OutputWidth;
+        var rows = new float[inputs.Length][];
+        for (int i = 0; i < rows.Length; i++) rows[i] = output.AsSpan(i * k, k).ToArray();
+        int[]? argmax = network.Spec.Loss switch
+        {
+            LossKind.SoftmaxCrossEntropy => [.. rows.Select(r => r.AsSpan().IndexOf(System.Numerics.Tensors.TensorPrimitives.Max(r)))],
+            LossKind.SigmoidBinaryCrossEntropy when k == 1 => [.. rows.Select(r => r[0] >= 0.5f ? 1 : 0)],
+            _ => null,
+        };
+        return TypedResults.Ok(new PredictResponse(epoch, rows, argmax));
+    }
+
+    /// <summary>The eval-ready network of a job's checkpoint, or the problem explaining why there is none.</summary>
+    private static async Task<(Network? Network, int Epoch, ProblemHttpResult? Problem)> LoadNetworkAsync(
+        long id, string selector, IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct, string field = "checkpoint")
+    {
+        selector = selector.ToLowerInvariant();
+        if (!Checkpoints.IsValidSelector(selector)) return (null, 0, Problems.Field(field, "must be latest, best or an epoch number ≥ 1"));
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        if (!await db.Jobs.AnyAsync(j => j.Id == id, ct)) return (null, 0, Problems.NotFound("job", id));
+        var stored = await Checkpoints.FindAsync(db, id, selector, ct);
+        if (stored is null)
+            return (null, 0, Problems.Field(field, $"job {id} has no {selector} checkpoint (see GET /jobs/{id}/checkpoints)", StatusCodes.Status404NotFound));
+        if (!Checkpoints.IsIntact(stored))
+            return (null, 0, Problems.Conflict(field, $"the checkpoint of epoch {stored.Epoch} does not match its SHA-256"));
+        try
+        {
+            return (TrainingState.LoadNetwork(stored.State), stored.Epoch, null);
+        }
+        catch (InvalidTrainingStateException e)
+        {
+            return (null, 0, Problems.Conflict(field, $"the checkpoint of epoch {stored.Epoch} cannot be read: {e.Message}"));
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using Api.Infrastructure;
+using Api.Models;
+using Api.Training;
+using Engine.Specs;
+using Microsoft.EntityFrameworkCore;
+using Storage;
+using Storage.Entities;
+
+namespace Api.Jobs;
+
+/// <summary>Builds <see cref="JobDto"/>s: stored state, metric aggregates (two queries per page) and live batch progress.</summary>
+internal static class JobViews
+{
+    public static async Task<JobDto> BuildAsync(TrainingDbContext db, Job job, TrainingRegistry registry, CancellationToken ct) =>
+        (await BuildAsync(db, [job], registry, ct))[0];
+
+    public static async Task<JobDto[]> BuildAsync(TrainingDbContext db, IReadOnlyList<Job> jobs, TrainingRegistry registry, CancellationToken ct)
+    {
+        var ids = jobs.Select(j => j.Id).ToList();
+        var metrics = db.EpochMetrics.AsNoTracking().Where(m => ids.Contains(m.JobId));
+        var meanSeconds = await metrics.GroupBy(m => m.JobId)
+            .Select(g => new { JobId = g.Key, Mean = g.Average(m => m.Seconds) })
+            .ToDictionaryAsync(x => x.JobId, x => x.Mean, ct);
+        var best = await metrics.Where(m => m.IsBest).GroupBy(m => m.JobId)
+            .Select(g => new { JobId = g.Key, Epoch = g.Max(m => m.Epoch) })
+            .ToDictionaryAsync(x => x.JobId, x => x.Epoch, ct);
+        var latest = await metrics
+            .Where(m => m.Epoch == db.EpochMetrics.Where(x => x.JobId == m.JobId).Max(x => x.Epoch))
+            .ToDictionaryAsync(m => m.JobId, ct);
+        return [.. jobs.Select(j => Build(j, latest.GetValueOrDefault(j.Id), best.TryGetValue(j.Id, out var b) ? b : null,
+            meanSeconds.TryGetValue(j.Id, out var s) ? s : null, registry))];
+    }
+
+    private static JobDto Build(Job j, EpochMetric? latest, int? bestEpoch, double? meanSeconds, TrainingRegistry registry)
+    {
+        BatchDto? batch = null;
+        double fraction = 0;
+        if (j.Status == JobStatus.Running && registry.TryGet(j.Id, out var running) && running.Progress is { } p && p.Epoch == j.CurrentEpoch + 1)
+        {
+            batch = new BatchDto(p.Epoch, p.Batch, p.Batches, p.Loss);
+            fraction = p.Batches == 0 ? 0 : (double)p.Batch / p.Batches;
+        }
+        double done = j.Status == JobStatus.Succeeded ? j.Epochs : Math.Min(j.Epochs, j.CurrentEpoch + fraction);
+        double? eta = j.Status switch
+        {
+            JobStatus.Succeeded => 0,
+            JobStatus.Running when meanSeconds is { } mean => Math.Max(0, mean * (j.Epochs - done)),
+            _ => null,
+        };
+        return new JobDto(
+            j.Id, j.Name, j.Status, j.ModelId, j.DatasetId, j.ValidationDatasetId, j.CurrentEpoch, j.Epochs,
+            j.Epochs == 0 ? 100 : Math.Round(100 * done / j.Epochs, 2), eta, j.Attempts, j.EarlyStopped, j.Error,
+            latest?.AsDto(), bestEpoch, batch,
+            JsonSerializer.Deserialize<TrainingOptions>(j.OptionsJson, ApiJson.Options)!, j.CheckpointEvery,
+            ModelMapping.ReadSpec(j.SpecJson), j.CreatedAt, j.StartedAt, j.FinishedAt);
+    }
+}

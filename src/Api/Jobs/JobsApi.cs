@@ -1,0 +1,208 @@
+using System.Text.Json;
+using Api.Datasets;
+using Api.Infrastructure;
+using Api.Models;
+using Api.Training;
+using Engine.Specs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Storage;
+using Storage.Entities;
+using EngineDataset = Engine.Data.Dataset;
+
+namespace Api.Jobs;
+
+public static partial class JobsApi
+{
+    private const int MaxPageSize = 100;
+
+    public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/jobs").WithTags("Jobs");
+        group.MapPost("/", Create).WithName("CreateJob").ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapGet("/", List).WithName("ListJobs").ProducesValidationProblem();
+        group.MapGet("/{id:long}", Get).WithName("GetJob").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{id:long}/metrics", Metrics).WithName("GetJobMetrics").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:long}/cancel", Cancel).WithName("CancelJob")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{id:long}/resume", Resume).WithName("ResumeJob")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapDelete("/{id:long}", Delete).WithName("DeleteJob")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        MapResults(group);
+        return app;
+    }
+
+    /// <summary>Submit a training job; it is queued and trained in the background.</summary>
+    /// <remarks>
+    /// Answers 202 with the job and its Location. Watch it with GET /jobs/{id} or over SignalR at /hubs/training.
+    /// Option errors are 400 keyed by path (<c>optimizer.learningRate</c>, <c>epochs</c>); an unknown model or data set is
+    /// 404; a model that does not fit the data (input width, classes) is 422.
+    /// </remarks>
+    internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Create(
+        CreateJobRequest r, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
+        CancellationToken ct)
+    {
+        if (r.ModelId is not null && r.Spec is not null) return Problems.Field("modelId", "give modelId or spec, not both");
+        if (r.ModelId is null && r.Spec is null) return Problems.Field("modelId", "modelId or an inline spec is required");
+        if (r.DatasetId is not { } datasetId) return Problems.Field("datasetId", "is required");
+        if (r.ValidationDatasetId is not null && r.ValidationSplit is > 0)
+            return Problems.Field("validationSplit", "give validationSplit or validationDatasetId, not both");
+        if (r.Name is { Length: > 200 }) return Problems.Field("name", "must be at most 200 characters");
+        int checkpointEvery = r.CheckpointEvery ?? 1;
+        if (checkpointEvery < 1) return Problems.Field("checkpointEvery", "must be at least 1");
+        var options = new TrainingOptions(r.Optimizer ?? new OptimizerSpec(), r.Epochs ?? 10, r.BatchSize ?? 32, r.Seed ?? 1,
+            r.WeightDecay ?? 0f, r.ClipNorm, r.Schedule, r.EarlyStopping, r.ValidationSplit ?? 0f);
+        var optionErrors = OptionsValidator.Validate(options);
+        if (optionErrors.Count > 0) return Problems.Spec(optionErrors);
+
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        ModelSpec spec;
+        if (r.Spec is not null)
+        {
+            var report = SpecValidator.Validate(r.Spec);
+            if (!report.IsValid) return Problems.Spec(report.Errors);
+            spec = r.Spec;
+        }
+        else
+        {
+            var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == r.ModelId, ct);
+            if (model is null) return Problems.NotFound("model", r.ModelId!.Value, "modelId");
+            spec = ModelMapping.ReadSpec(model.SpecJson);
+        }
+        var dataset = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == datasetId, ct);
+        if (dataset is null) return Problems.NotFound("dataset", datasetId, "datasetId");
+        var fitErrors = SpecValidator.CheckDataset(spec, Shape(dataset)).ToList();
+        if (r.ValidationDatasetId is { } validationId)
+        {
+            var validation = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == validationId, ct);
+            if (validation is null) return Problems.NotFound("dataset", validationId, "validationDatasetId");
+            fitErrors.AddRange(SpecValidator.CheckDataset(spec, Shape(validation)).Select(e => e with { Path = "validationDatasetId" }));
+        }
+        if (fitErrors.Count > 0) return Problems.Errors(Problems.ToDictionary(fitErrors), StatusCodes.Status422UnprocessableEntity);
+
+        var now = DateTime.UtcNow;
+        var job = new Job
+        {
+            Name = r.Name, ModelId = r.ModelId, DatasetId = datasetId, ValidationDatasetId = r.ValidationDatasetId,
+            SpecJson = ModelMapping.WriteSpec(spec), OptionsJson = JsonSerializer.Serialize(options, ApiJson.Options),
+            Epochs = options.Epochs, CheckpointEvery = checkpointEvery, Status = JobStatus.Queued, CreatedAt = now, UpdatedAt = now,
+        };
+        db.Jobs.Add(job);
+        await db.SaveChangesAsync(ct);
+        await scheduler.EnqueueAsync(job.Id, ct);
+        return TypedResults.Accepted($"/jobs/{job.Id}", await JobViews.BuildAsync(db, job, registry, ct));
+    }
+
+    /// <summary>
+    /// An empty data set with the stored shape, classes and target width: enough for the engine's
+    /// compatibility check without reading the file. The worker checks the real data again.
+    /// </summary>
+    private static EngineDataset Shape(Storage.Entities.Dataset d)
+    {
+        bool labels = d.Classes > 0 && d.TargetWidth == 1;
+        return new EngineDataset([], DatasetMapping.ParseShape(d.Shape), 0, labels ? [] : null, labels ? null : [], d.TargetWidth, d.Classes);
+    }
+
+    /// <summary>List jobs, newest first, optionally only those with one status.</summary>
+    /// <param name="status">queued, running, succeeded, failed or cancelled.</param>
+    /// <param name="page">1-based page number; default 1.</param>
+    /// <param name="pageSize">Jobs per page, 1 to 100; default 20.</param>
+    internal static async Task<Results<Ok<JobPage>, ProblemHttpResult>> List(
+        IDbContextFactory<TrainingDbContext> contexts, TrainingRegistry registry, CancellationToken ct,
+        string? status = null, int page = 1, int pageSize = 20)
+    {
+        JobStatus? filter = null;
+        if (status is not null)
+        {
+            if (!Enum.TryParse<JobStatus>(status, ignoreCase: true, out var s) || int.TryParse(status, out _))
+                return Problems.Field("status", "must be queued, running, succeeded, failed or cancelled");
+            filter = s;
+        }
+        if (page < 1) return Problems.Field("page", "must be at least 1");
+        if (pageSize is < 1 or > MaxPageSize) return Problems.Field("pageSize", $"must be between 1 and {MaxPageSize}");
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var query = db.Jobs.AsNoTracking();
+        if (filter is { } f) query = query.Where(j => j.Status == f);
+        int total = await query.CountAsync(ct);
+        var jobs = await query.OrderByDescending(j => j.Id).Skip((page - 1) * pageSize).Take(pageSize).ToListAsync(ct);
+        return TypedResults.Ok(new JobPage(await JobViews.BuildAsync(db, jobs, registry, ct), page, pageSize, total));
+    }
+
+    /// <summary>Get a job: status, epoch, progress %, ETA and the latest metrics.</summary>
+    internal static async Task<Results<Ok<JobDto>, ProblemHttpResult>> Get(
+        long id, IDbContextFactory<TrainingDbContext> contexts, TrainingRegistry registry, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct);
+        return job is null ? Problems.NotFound("job", id) : TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, ct));
+    }
+
+    /// <summary>Per-epoch metrics of a job, in epoch order.</summary>
+    internal static async Task<Results<Ok<MetricDto[]>, ProblemHttpResult>> Metrics(
+        long id, IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        if (!await db.Jobs.AnyAsync(j => j.Id == id, ct)) return Problems.NotFound("job", id);
+        var rows = await db.EpochMetrics.AsNoTracking().Where(m => m.JobId == id).OrderBy(m => m.Epoch).ToListAsync(ct);
+        return TypedResults.Ok(rows.Select(m => m.AsDto()).ToArray());
+    }
+
+    /// <summary>Cancel a queued or running job; a running one stops within one batch.</summary>
+    /// <remarks>Epochs finished before the cancel keep their metrics and checkpoints; POST /jobs/{id}/resume continues from the last checkpoint.</remarks>
+    internal static async Task<Results<Ok<JobDto>, ProblemHttpResult>> Cancel(
+        long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
+        TrainingScheduler scheduler, CancellationToken ct)
+    {
+        var job = await lifecycle.MoveAsync(id, JobStatus.Cancelled, JobLifecycle.Active, ct: ct);
+        if (job is null) return await NotActive(id, contexts, "cancelled", ct);
+        // The status is stored first, so a worker that stops now finds the job already Cancelled.
+        registry.Cancel(id);
+        await scheduler.RemoveAsync(id, ct);
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, ct));
+    }
+
+    /// <summary>Continue a cancelled or failed job from its last checkpoint (from the start when it has none).</summary>
+    internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Resume(
+        long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
+        TrainingScheduler scheduler, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var existing = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct);
+        if (existing is null) return Problems.NotFound("job", id);
+        if (existing.DatasetId is null) return Problems.Conflict("datasetId", "the job's training data set was deleted; it cannot be resumed");
+        var job = await lifecycle.MoveAsync(id, JobStatus.Queued, [JobStatus.Cancelled, JobStatus.Failed], ct: ct);
+        if (job is null) return await NotActive(id, contexts, "resumed", ct, onlyStopped: true);
+        await scheduler.EnqueueAsync(id, ct);
+        return TypedResults.Accepted($"/jobs/{id}", await JobViews.BuildAsync(db, job, registry, ct));
+    }
+
+    /// <summary>Delete a finished job with its metrics and checkpoints. A queued or running job must be cancelled first (409).</summary>
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
+        long id, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, JobEvents events, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        int deleted = 0;
+        await events.ExclusiveAsync(id, async () =>
+            deleted = await db.Jobs.Where(j => j.Id == id && j.Status != JobStatus.Queued && j.Status != JobStatus.Running).ExecuteDeleteAsync(ct));
+        if (deleted == 0) return await NotActive(id, contexts, "deleted", ct, mustBeFinished: true);
+        await scheduler.RemoveAsync(id, ct);
+        events.Forget(id);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>404 for an unknown job, else 409 saying why the job is not in a state for <paramref name="verb"/>.</summary>
+    private static async Task<ProblemHttpResult> NotActive(long id, IDbContextFactory<TrainingDbContext> contexts, string verb,
+        CancellationToken ct, bool onlyStopped = false, bool mustBeFinished = false)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var status = await db.Jobs.Where(j => j.Id == id).Select(j => (JobStatus?)j.Status).FirstOrDefaultAsync(ct);
+        if (status is null) return Problems.NotFound("job", id);
+        var name = status.Value.ToString().ToLowerInvariant();
+        var rule = onlyStopped ? "only a cancelled or failed job can be resumed"
+            : mustBeFinished ? "cancel it first" : "only a queued or running job can be cancelled";
+        return Problems.Conflict("status", $"job {id} is {name} and cannot be {verb}: {rule}");
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using Api.Infrastructure;
+using Engine.Specs;
+using Storage.Entities;
+
+namespace Api.Models;
+
+/// <summary>Creates a model from a spec.</summary>
+/// <param name="Name">Display name.</param>
+/// <param name="Spec">Input shape, layers (each with its <c>type</c>) and loss.</param>
+public sealed record CreateModelRequest(string? Name, ModelSpec? Spec);
+
+/// <summary>Dry run of a spec.</summary>
+/// <param name="BatchSize">Batch size for the memory estimate; default 32.</param>
+public sealed record ValidateModelRequest(ModelSpec? Spec, int? BatchSize);
+
+/// <summary>One layer after shape inference.</summary>
+public sealed record LayerDto(int Index, string Type, int[] OutputShape, long Parameters);
+
+/// <summary>A stored model.</summary>
+/// <param name="ParameterCount">Learnable values in the whole model.</param>
+public sealed record ModelDto(long Id, string Name, ModelSpec Spec, long ParameterCount, int[] OutputShape, LayerDto[] Layers, DateTime CreatedAt);
+
+/// <summary>What a valid spec builds and how much memory training it takes.</summary>
+/// <param name="ParameterBytes">float32 bytes of the learnable parameters.</param>
+/// <param name="ActivationBytesPerSample">Training-time activation and gradient bytes per sample.</param>
+/// <param name="EstimatedTrainingBytes">Weights, gradients, Adam's moments, buffers and activations for <paramref name="BatchSize"/>.</param>
+public sealed record SpecReportDto(
+    bool Valid, LayerDto[] Layers, long TotalParameters, int[] OutputShape, long ParameterBytes,
+    long ActivationBytesPerSample, int BatchSize, long EstimatedTrainingBytes);
+
+public static class ModelMapping
+{
+    public static LayerDto[] AsDto(this IEnumerable<LayerReport> layers) =>
+        [.. layers.Select(l => new LayerDto(l.Index, l.Type, l.OutputShape, l.Parameters))];
+
+    public static SpecReportDto AsDto(this SpecReport r, int batchSize) => new(
+        r.IsValid, r.Layers.AsDto(), r.TotalParameters, r.OutputShape, r.ParameterBytes, r.ActivationBytesPerSample,
+        batchSize, r.EstimateBytes(batchSize));
+
+    public static ModelSpec ReadSpec(string json) =>
+        JsonSerializer.Deserialize<ModelSpec>(json, ApiJson.Options) ?? throw new InvalidDataException("The stored spec is empty.");
+
+    public static string WriteSpec(ModelSpec spec) => JsonSerializer.Serialize(spec, ApiJson.Options);
+
+    /// <summary>Layers are recomputed from the stored spec: validation is cheap and keeps one source of truth.</summary>
+    public static ModelDto AsDto(this Model m)
+    {
+        var spec = ReadSpec(m.SpecJson);
+        var report = SpecValidator.Validate(spec);
+        return new ModelDto(m.Id, m.Name, spec, m.ParameterCount, report.OutputShape, report.Layers.AsDto(), m.CreatedAt);
+    }
+}

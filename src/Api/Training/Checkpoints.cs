@@ -1,0 +1,53 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.EntityFrameworkCore;
+using Storage;
+using Storage.Entities;
+
+namespace Api.Training;
+
+/// <summary>Training-state blobs in the database: hashing, retention and lookup by selector.</summary>
+public static class Checkpoints
+{
+    public static Checkpoint Create(long jobId, int epoch, byte[] state, bool isBest) => new()
+    {
+        JobId = jobId,
+        Epoch = epoch,
+        State = state,
+        SizeBytes = state.LongLength,
+        Sha256 = Convert.ToHexStringLower(SHA256.HashData(state)),
+        IsBest = isBest,
+        CreatedAt = DateTime.UtcNow,
+    };
+
+    /// <summary>Whether the blob is still what was written (size and SHA-256).</summary>
+    public static bool IsIntact(Checkpoint c) =>
+        c.State.LongLength == c.SizeBytes && Convert.ToHexStringLower(SHA256.HashData(c.State)) == c.Sha256;
+
+    /// <summary>Keeps the <paramref name="keepLast"/> most recent checkpoints and the best one; deletes the rest.</summary>
+    public static async Task PruneAsync(TrainingDbContext db, long jobId, int keepLast, CancellationToken ct)
+    {
+        var epochs = await db.Checkpoints.Where(c => c.JobId == jobId).OrderByDescending(c => c.Epoch)
+            .Select(c => new { c.Epoch, c.IsBest }).ToListAsync(ct);
+        var keep = epochs.Take(Math.Max(1, keepLast)).Select(e => e.Epoch).ToHashSet();
+        // IsBest means "better than every earlier epoch", so the latest flagged one is the best overall.
+        if (epochs.FirstOrDefault(e => e.IsBest) is { } best) keep.Add(best.Epoch);
+        await db.Checkpoints.Where(c => c.JobId == jobId && !keep.Contains(c.Epoch)).ExecuteDeleteAsync(ct);
+    }
+
+    /// <summary>True when <paramref name="selector"/> is latest, best or a positive epoch number.</summary>
+    public static bool IsValidSelector(string selector) =>
+        selector is "latest" or "best" || (int.TryParse(selector, NumberStyles.None, CultureInfo.InvariantCulture, out var e) && e > 0);
+
+    /// <summary>The checkpoint named by a valid selector, or null.</summary>
+    public static Task<Checkpoint?> FindAsync(TrainingDbContext db, long jobId, string selector, CancellationToken ct)
+    {
+        var all = db.Checkpoints.AsNoTracking().Where(c => c.JobId == jobId);
+        return selector switch
+        {
+            "latest" => all.OrderByDescending(c => c.Epoch).FirstOrDefaultAsync(ct),
+            "best" => all.Where(c => c.IsBest).OrderByDescending(c => c.Epoch).FirstOrDefaultAsync(ct),
+            _ => all.FirstOrDefaultAsync(c => c.Epoch == int.Parse(selector, CultureInfo.InvariantCulture), ct),
+        };
+    }
+}

@@ -1,0 +1,37 @@
+using Storage.Entities;
+
+namespace Api.Training;
+
+/// <summary>
+/// What a subscriber to <c>/hubs/training</c> receives. Method names are the SignalR event names
+/// (<c>connection.on("EpochCompleted", e => …)</c>); payloads are camelCase JSON.
+/// </summary>
+public interface ITrainingClient
+{
+    /// <summary>One per finished epoch: first the stored history on Subscribe, then live.</summary>
+    Task EpochCompleted(EpochCompletedEvent e);
+
+    /// <summary>Sent on every status change, and once after the history on Subscribe with the current status.</summary>
+    Task JobStatusChanged(JobStatusChangedEvent e);
+
+    /// <summary>Batch progress inside an epoch, throttled to a few per second per job.</summary>
+    Task BatchProgress(BatchProgressEvent e);
+}
+
+/// <param name="Epoch">1-based; a client drops an event whose epoch it has already seen (after a reconnect, say).</param>
+public sealed record EpochCompletedEvent(
+    long JobId, int Epoch, float TrainLoss, float? TrainAccuracy, float? ValLoss, float? ValAccuracy,
+    float LearningRate, double Seconds, bool IsBest);
+
+/// <param name="Epoch">Epochs completed when the status changed.</param>
+public sealed record JobStatusChangedEvent(long JobId, JobStatus Status, string? Error, int Epoch);
+
+public sealed record BatchProgressEvent(long JobId, int Epoch, int Batch, int Batches, float Loss);
+
+public static class TrainingEventMapping
+{
+    public static EpochCompletedEvent AsEvent(this EpochMetric m) =>
+        new(m.JobId, m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.IsBest);
+
+    public static JobStatusChangedEvent StatusEvent(this Job j) => new(j.Id, j.Status, j.Error, j.CurrentEpoch);
+}

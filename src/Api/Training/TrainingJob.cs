@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Api.Datasets;
+using Api.Infrastructure;
+using Api.Models;
+using Engine.Data;
+using Engine.Specs;
+using Engine.Training;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Quartz;
+using Storage;
+using Storage.Entities;
+using Dataset = Engine.Data.Dataset;
+
+namespace Api.Training;
+
+/// <summary>
+/// Trains one job, epoch by epoch: metrics are stored at every epoch end, a checkpoint every
+/// <c>checkpointEvery</c> epochs (and at the best and the last epoch). A job that already has checkpoints
+/// continues from the latest, which is how resume, recovery after a crash and restarts all work.
+/// </summary>
+/// <remarks>
+/// [DisallowConcurrentExecution] applies per Quartz job key, i.e. per training job: a recovery firing and a
+/// resume of the same job can never train it twice at once, while different jobs still run side by side
+/// up to Training:Concurrency.
+/// </remarks>
+[DisallowConcurrentExecution]
+public sealed class TrainingJob(
+    IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, TrainingRegistry registry, JobEvents events,
+    JobLifecycle lifecycle, IOptions<WorkerOptions> options, ILogger<TrainingJob> logger) : IJob
+{
+    public const string JobIdKey = "jobId";
+
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+    {
+        if (!long.TryParse(context.MergedJobDataMap.GetString(JobIdKey), out var jobId)) return;
+        if (registry.IsRunning(jobId)) return;
+        var job = await lifecycle.MoveAsync(jobId, JobStatus.Running, JobLifecycle.Active, ct: cancellationToken);
+        // Finished, cancelled or deleted since it was queued: nothing to do.
+        if (job is null) return;
+
+        var running = registry.Start(jobId, cancellationToken);
+        try
+        {
+            await TrainAsync(job, running);
+        }
+        catch (OperationCanceledException) when (running.CancelRequested)
+        {
+            // The cancel endpoint normally moved the job already; this covers a cancel racing the start.
+            await lifecycle.MoveAsync(jobId, JobStatus.Cancelled, [JobStatus.Running]);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutdown: the job stays Running and continues from its last checkpoint at the next start.
+            logger.LogInformation("Job {JobId} interrupted by shutdown; it resumes at the next start", jobId);
+        }
+        catch (Exception e) when (e is TrainingDivergedException or InvalidTrainingStateException or DataFormatException
+                                      or InvalidDataException or IOException or ArgumentException or JsonException)
+        {
+            await lifecycle.MoveAsync(jobId, JobStatus.Failed, [JobStatus.Running], e.Message);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Job {JobId} failed unexpectedly", jobId);
+            await lifecycle.MoveAsync(jobId, JobStatus.Failed, [JobStatus.Running], $"internal error: {e.Message}");
+        }
+        finally
+        {
+            registry.Remove(running);
+        }
+    }
+
+    private async Task TrainAsync(Job job, RunningJob running)
+    {
+        var spec = ModelMapping.ReadSpec(job.SpecJson);
+        var trainingOptions = JsonSerializer.Deserialize<TrainingOptions>(job.OptionsJson, ApiJson.Options)
+                              ?? throw new InvalidDataException("The job's training options are empty.");
+        var (train, validation) = await Task.Run(() => LoadDataAsync(job, spec), running.Token);
+
+        TrainingSession session;
+        await using (var db = await contexts.CreateDbContextAsync())
+        {
+            var last = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == job.Id).OrderByDescending(c => c.Epoch).FirstOrDefaultAsync();
+            if (last is not null && !Checkpoints.IsIntact(last))
+                throw new InvalidTrainingStateException($"the checkpoint of epoch {last.Epoch} does not match its SHA-256; it is corrupted");
+            session = last is null
+                ? TrainingSession.Create(spec, trainingOptions, train, validation)
+                : TrainingSession.Restore(last.State, trainingOptions, train, validation);
+            // Epochs after the checkpoint are trained again (identically: the state includes the RNG), so
+            // their old rows go; the unique (job, epoch) index would refuse them otherwise.
+            int done = session.CompletedEpochs;
+            await db.EpochMetrics.Where(m => m.JobId == job.Id && m.Epoch > done).ExecuteDeleteAsync();
+            await db.Checkpoints.Where(c => c.JobId == job.Id && c.Epoch > done).ExecuteDeleteAsync();
+            await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.CurrentEpoch, done));
+        }
+        logger.LogInformation("Job {JobId} training from epoch {Epoch} of {Epochs}", job.Id, session.CompletedEpochs, trainingOptions.Epochs);
+
+        while (!session.IsFinished)
+        {
+            var metrics = await Task.Factory.StartNew(
+                () => session.RunEpoch(running.Token, p =>
+                {
+                    running.Progress = p;
+                    events.BatchProgress(job.Id, p);
+                }),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
+            if (!await RecordEpochAsync(job.Id, metrics, checkpoint ? session.SaveState() : null))
+                return; // Cancelled or deleted meanwhile: whoever changed it announced it.
+        }
+        await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
+    }
+
+    /// <summary>
+    /// Normalization is fitted on the training data set and the same map applied to the validation set,
+    /// so both (and later predictions, through the stored state) see identical inputs.
+    /// </summary>
+    private async Task<(Dataset Train, Dataset? Validation)> LoadDataAsync(Job job, ModelSpec spec)
+    {
+        await using var db = await contexts.CreateDbContextAsync();
+        var trainRow = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == job.DatasetId)
+                       ?? throw new InvalidDataException("the training data set was deleted");
+        var train = Normalization.Fit(datasets.Load(trainRow), DatasetMapping.ParseNormalization(trainRow.Normalization));
+        Dataset? validation = null;
+        if (job.ValidationDatasetId is { } validationId)
+        {
+            var row = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == validationId)
+                      ?? throw new InvalidDataException("the validation data set was deleted");
+            validation = Normalization.Apply(datasets.Load(row), train.Transform);
+        }
+        var errors = SpecValidator.CheckDataset(spec, train).Concat(validation is null ? [] : SpecValidator.CheckDataset(spec, validation)).ToList();
+        if (errors.Count > 0) throw new InvalidDataException(string.Join("; ", errors));
+        return (train, validation);
+    }
+
+    /// <summary>Stores the epoch (and checkpoint) and announces it; false when the job is no longer Running.</summary>
+    private async Task<bool> RecordEpochAsync(long jobId, EpochMetrics m, byte[]? state)
+    {
+        bool recorded = false;
+        await events.ExclusiveAsync(jobId, async () =>
+        {
+            await using var db = await contexts.CreateDbContextAsync();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            var now = DateTime.UtcNow;
+            var rows = await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running)
+                .ExecuteUpdateAsync(s => s.SetProperty(j => j.CurrentEpoch, m.Epoch).SetProperty(j => j.UpdatedAt, now));
+            if (rows == 0) return;
+            var metric = new EpochMetric
+            {
+                JobId = jobId, Epoch = m.Epoch, TrainLoss = m.TrainLoss, TrainAccuracy = m.TrainAccuracy, ValLoss = m.ValLoss,
+                ValAccuracy = m.ValAccuracy, LearningRate = m.LearningRate, Seconds = m.Seconds, SamplesPerSecond = m.SamplesPerSecond,
+                IsBest = m.IsBest, CreatedAt = now,
+            };
+            db.EpochMetrics.Add(metric);
+            if (state is not null) db.Checkpoints.Add(Checkpoints.Create(jobId, m.Epoch, state, m.IsBest));
+            await db.SaveChangesAsync();
+            if (state is not null) await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
+            await tx.CommitAsync();
+            recorded = true;
+            await events.EpochCompletedAsync(metric);
+        });
+        return recorded;
+    }
+}

@@ -1,0 +1,19 @@
+namespace Api.Training;
+
+/// <summary>The <c>Training</c> configuration section.</summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Training";
+
+    /// <summary>Jobs that train at once. Default 1: the engine already spreads one job over every core.</summary>
+    public int Concurrency { get; set; } = 1;
+
+    /// <summary>Checkpoints kept per job besides the best one: the most recent K.</summary>
+    public int KeepCheckpoints { get; set; } = 3;
+
+    /// <summary>Least time between two BatchProgress events of one job.</summary>
+    public int BatchProgressIntervalMs { get; set; } = 250;
+
+    /// <summary>Most rows one predict request may carry.</summary>
+    public int MaxPredictRows { get; set; } = 10_000;
+}

@@ -1,0 +1,21 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Storage.Entities;
+
+namespace Storage.Configurations;
+
+internal sealed class JobConfiguration : IEntityTypeConfiguration<Job>
+{
+    public void Configure(EntityTypeBuilder<Job> b)
+    {
+        b.ToTable("Jobs");
+        b.Property(j => j.Name).HasMaxLength(200);
+        // Stored by name so the table reads on its own and a reordered enum cannot change meaning.
+        b.Property(j => j.Status).HasConversion<string>().HasMaxLength(16);
+        b.HasIndex(j => j.Status);
+        // A job keeps its own copy of the spec, so losing the model or a finished job's data only clears the link.
+        b.HasOne<Model>().WithMany().HasForeignKey(j => j.ModelId).OnDelete(DeleteBehavior.SetNull);
+        b.HasOne<Dataset>().WithMany().HasForeignKey(j => j.DatasetId).OnDelete(DeleteBehavior.SetNull);
+        b.HasOne<Dataset>().WithMany().HasForeignKey(j => j.ValidationDatasetId).OnDelete(DeleteBehavior.SetNull);
+    }
+}

@@ -1,0 +1,29 @@
+namespace Storage.Entities;
+
+public enum JobStatus { Queued, Running, Succeeded, Failed, Cancelled }
+
+/// <summary>A training run. The spec and options are copied in, so deleting a model does not change a job.</summary>
+public sealed class Job
+{
+    public long Id { get; set; }
+    public string? Name { get; set; }
+    public long? ModelId { get; set; }
+    public long? DatasetId { get; set; }
+    public long? ValidationDatasetId { get; set; }
+    public required string SpecJson { get; set; }
+    /// <summary>The engine's TrainingOptions as JSON.</summary>
+    public required string OptionsJson { get; set; }
+    public int Epochs { get; set; }
+    public int CheckpointEvery { get; set; }
+    public JobStatus Status { get; set; }
+    /// <summary>Epochs completed and recorded.</summary>
+    public int CurrentEpoch { get; set; }
+    /// <summary>How many times a worker has started (or restarted) this job.</summary>
+    public int Attempts { get; set; }
+    public bool EarlyStopped { get; set; }
+    public string? Error { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime? StartedAt { get; set; }
+    public DateTime? FinishedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}

@@ -1,0 +1,14 @@
+namespace Storage.Entities;
+
+/// <summary>A validated model spec kept for reuse by jobs.</summary>
+public sealed class Model
+{
+    public long Id { get; set; }
+    public required string Name { get; set; }
+    /// <summary>The engine's ModelSpec as JSON.</summary>
+    public required string SpecJson { get; set; }
+    public long ParameterCount { get; set; }
+    /// <summary>Output shape as a JSON array.</summary>
+    public required string OutputShape { get; set; }
+    public DateTime CreatedAt { get; set; }
+}

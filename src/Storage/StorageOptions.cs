@@ -1,0 +1,40 @@
+namespace Storage;
+
+/// <summary>The <c>Storage</c> configuration section.</summary>
+public sealed class StorageOptions
+{
+    public const string Section = "Storage";
+
+    /// <summary>Holds the SQLite files, the data set files and upload temp files. Relative paths start at the working directory.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>How long a statement waits for another writer's lock before failing (SQLite busy timeout).</summary>
+    public int BusyTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>Largest accepted dataset upload (all parts together); larger requests get 413.</summary>
+    public long MaxUploadBytes { get; set; } = 1L << 30;
+}
+
+/// <summary>Absolute locations derived from <see cref="StorageOptions"/>, fixed at start-up.</summary>
+public sealed class StoragePaths
+{
+    public StoragePaths(StorageOptions options)
+    {
+        Root = Path.GetFullPath(options.DataDirectory);
+        Database = Path.Combine(Root, "service.db");
+        SchedulerDatabase = Path.Combine(Root, "scheduler.db");
+        Datasets = Path.Combine(Root, "datasets");
+        Temp = Path.Combine(Root, "tmp");
+    }
+
+    public string Root { get; }
+    public string Database { get; }
+    /// <summary>Quartz's job store lives in its own file so its locking never waits on training writes.</summary>
+    public string SchedulerDatabase { get; }
+    public string Datasets { get; }
+    /// <summary>Uploads are written here first and moved into <see cref="Datasets"/> only once they load.</summary>
+    public string Temp { get; }
+
+    /// <summary>Absolute path of a data set file stored relative to <see cref="Root"/>.</summary>
+    public string Resolve(string relative) => Path.Combine(Root, relative);
+}
