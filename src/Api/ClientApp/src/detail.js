@@ -29,6 +29,7 @@ export class JobDetail {
     this.job = job;
     this.batch = null;
     $('detail-body').hidden = false;
+    $('detail-hint').hidden = true;
     this.curves.reset(job.id);
     $('metrics-body').replaceChildren();
     this.actions.showError($('action-error'), null);

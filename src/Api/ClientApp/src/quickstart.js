@@ -17,7 +17,13 @@ export function presetSpec(kind, classes) {
     ],
     loss: regression ? 'mse' : 'softmax_cross_entropy',
   };
-  return JSON.stringify(spec, null, 2);
+  return formatSpec(spec);
+}
+
+/** JSON with one layer per line: easier to read and edit than fully indented output. */
+function formatSpec(spec) {
+  const layers = spec.layers.map((l) => `    ${JSON.stringify(l)}`).join(',\n');
+  return `{\n  "input": ${JSON.stringify(spec.input)},\n  "layers": [\n${layers}\n  ],\n  "loss": ${JSON.stringify(spec.loss)}\n}`;
 }
 
 export class QuickStart {
