@@ -110,9 +110,13 @@ export function showProblem(container, error, context) {
     }
     container.append(list);
   } else {
-    const detail = document.createElement('p');
-    detail.textContent = problem?.detail || error.message;
-    container.append(detail);
+    const text = problem?.detail || error.message;
+    // ASP.NET's 500 answer repeats its title as the detail; say it once.
+    if (text && text !== title) {
+      const detail = document.createElement('p');
+      detail.textContent = text;
+      container.append(detail);
+    }
   }
   container.hidden = false;
 }

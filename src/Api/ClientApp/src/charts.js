@@ -11,7 +11,8 @@ function makeChart(element, yLabel, yRange) {
     height: 220,
     scales: { x: { time: false }, y: yRange ? { range: yRange } : {} },
     axes: [
-      { label: 'epoch', stroke: '#475569', grid: { stroke: '#e2e8f0' } },
+      // Epochs are whole numbers: no ticks at 1.5.
+      { label: 'epoch', stroke: '#475569', grid: { stroke: '#e2e8f0' }, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] },
       { label: yLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' }, size: 60 },
     ],
     series: [

@@ -104,12 +104,13 @@ export class QuickStart {
     try {
       const v = this.read();
       const seed = 1 + Math.floor(Math.random() * 1_000_000);
-      step = 'Creating the data set';
-      this.say(`${step}…`);
-      const dataset = await api.createSynthetic({ name: `${v.kind} ${v.size}`, kind: v.kind, size: v.size, classes: v.classes, seed });
+      // The model first: a spec error (the likeliest) then leaves no orphan data set behind.
       step = 'Creating the model';
       this.say(`${step}…`);
       const model = await api.createModel({ name: `${v.kind} mlp`, spec: v.spec });
+      step = 'Creating the data set';
+      this.say(`${step}…`);
+      const dataset = await api.createSynthetic({ name: `${v.kind} ${v.size}`, kind: v.kind, size: v.size, classes: v.classes, seed });
       step = 'Submitting the job';
       this.say(`${step}…`);
       const job = await api.createJob({
