@@ -18,7 +18,6 @@ public static class DatasetsApi
     {
         var group = app.MapGroup("/datasets").WithTags("Datasets");
         group.MapPost("/", Upload).WithName("UploadDataset")
-            .Accepts<DatasetUploadForm>("multipart/form-data")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         group.MapPost("/synthetic", CreateSynthetic).WithName("CreateSyntheticDataset").ProducesProblem(StatusCodes.Status400BadRequest);

@@ -33,6 +33,7 @@ public static class ApiDocs
                 .Select(a => a.TypeDiscriminator as string).FirstOrDefault() ?? DiscriminatorOf(t));
             o.CustomSchemaIds(t => t.Name);
             o.OperationFilter<RequestExamplesFilter>();
+            o.OperationFilter<MultipartFormFilter>();
         });
         // Swashbuckle would otherwise describe MVC's JSON options, not the ones minimal APIs serialize with.
         services.AddTransient<ISerializerDataContractResolver>(sp =>

@@ -1,0 +1,140 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Api.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Data.Sqlite;
+
+namespace Api.Tests.Service;
+
+/// <summary>
+/// The real service over a real SQLite file in a temporary folder, with settings that make training
+/// observable quickly. Pass a folder to start a second instance on the data of a first (restart tests).
+/// </summary>
+public class ServiceFactory : WebApplicationFactory<Program>
+{
+    public ServiceFactory() : this(Directory.CreateTempSubdirectory("api-tests-").FullName, ownsDirectory: true)
+    {
+    }
+
+    private ServiceFactory(string dataDirectory, bool ownsDirectory)
+    {
+        DataDirectory = dataDirectory;
+        OwnsDirectory = ownsDirectory;
+    }
+
+    /// <summary>A second instance on the same data, as after a restart; the folder stays with its first owner.</summary>
+    public static ServiceFactory Reopen(string dataDirectory) => new(dataDirectory, ownsDirectory: false);
+
+    public string DataDirectory { get; }
+    private bool OwnsDirectory { get; }
+
+    /// <summary>Small enough that the 413 test needs only a small body.</summary>
+    public const long MaxUploadBytes = 256 * 1024;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        // UseSetting (not ConfigureAppConfiguration) so AddStorage sees the values when Program reads them.
+        builder.UseSetting("Storage:DataDirectory", DataDirectory);
+        builder.UseSetting("Storage:MaxUploadBytes", MaxUploadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("Training:BatchProgressIntervalMs", "50");
+        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseEnvironment("Testing");
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (!disposing || !OwnsDirectory) return;
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held by a finalizing connection; the OS temp folder is cleaned eventually.
+        }
+    }
+}
+
+/// <summary>Requests the tests repeat, on top of an HttpClient to the service.</summary>
+public static class ServiceClient
+{
+    public static readonly JsonSerializerOptions Json = ApiJson.Options;
+
+    public static async Task<JsonElement> ReadJsonAsync(this HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    public static async Task<long> CreateSyntheticAsync(this HttpClient client, string kind = "spirals", int size = 600, int classes = 3,
+        string normalization = "none")
+    {
+        var response = await client.PostAsJsonAsync("/datasets/synthetic", new { kind, size, classes, seed = 42, noise = 0.2, normalization });
+        return (await response.ReadJsonAsync()).GetProperty("id").GetInt64();
+    }
+
+    public static object Mlp(int inputs = 2, int hidden = 32, int outputs = 3, int depth = 1)
+    {
+        var layers = new List<object>();
+        for (int i = 0; i < depth; i++)
+        {
+            layers.Add(new { type = "dense", units = hidden });
+            layers.Add(new { type = "relu" });
+        }
+        layers.Add(new { type = "dense", units = outputs });
+        return new { input = new[] { inputs }, layers, loss = "softmax_cross_entropy" };
+    }
+
+    public static async Task<long> CreateModelAsync(this HttpClient client, object? spec = null)
+    {
+        var response = await client.PostAsJsonAsync("/models", new { name = "mlp", spec = spec ?? Mlp() });
+        return (await response.ReadJsonAsync()).GetProperty("id").GetInt64();
+    }
+
+    public static async Task<long> CreateJobAsync(this HttpClient client, long modelId, long datasetId, int epochs,
+        int batchSize = 32, int checkpointEvery = 1, float validationSplit = 0.2f)
+    {
+        var response = await client.PostAsJsonAsync("/jobs", new
+        {
+            modelId, datasetId, validationSplit, epochs, batchSize, checkpointEvery, seed = 7,
+            optimizer = new { type = "adam", learningRate = 0.01 },
+        });
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+        return (await response.ReadJsonAsync()).GetProperty("id").GetInt64();
+    }
+
+    public static async Task<JsonElement> GetJobAsync(this HttpClient client, long id) => await (await client.GetAsync($"/jobs/{id}")).ReadJsonAsync();
+
+    /// <summary>Polls until the job reaches one of <paramref name="statuses"/>; fails with the job's state on timeout.</summary>
+    public static async Task<JsonElement> WaitForStatusAsync(this HttpClient client, long id, TimeSpan timeout, params string[] statuses)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var job = await client.GetJobAsync(id);
+            if (statuses.Contains(job.GetProperty("status").GetString())) return job;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"job {id} did not reach {string.Join("/", statuses)}: {job}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Polls until the job has completed at least <paramref name="epoch"/> epochs.</summary>
+    public static async Task<JsonElement> WaitForEpochAsync(this HttpClient client, long id, int epoch, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var job = await client.GetJobAsync(id);
+            if (job.GetProperty("epoch").GetInt32() >= epoch) return job;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"job {id} did not reach epoch {epoch}: {job}");
+            await Task.Delay(20);
+        }
+    }
+
+    public static async Task<int[]> MetricEpochsAsync(this HttpClient client, long id) =>
+        [.. (await (await client.GetAsync($"/jobs/{id}/metrics")).ReadJsonAsync()).EnumerateArray().Select(m => m.GetProperty("epoch").GetInt32())];
+}
