@@ -39,6 +39,7 @@ export class Curves {
     this.resizer.observe(lossElement);
     this.lossElement = lossElement;
     this.accuracyElement = accuracyElement;
+    this.accuracyCaption = accuracyElement.closest('figure').querySelector('figcaption');
   }
 
   reset(jobId) {
@@ -70,6 +71,8 @@ export class Curves {
     const epochs = rows.map((m) => m.epoch);
     this.loss.setData([epochs, rows.map((m) => m.trainLoss ?? null), rows.map((m) => m.valLoss ?? null)]);
     this.accuracy.setData([epochs, rows.map((m) => m.trainAccuracy ?? null), rows.map((m) => m.valAccuracy ?? null)]);
+    const noAccuracy = rows.length > 0 && rows.every((m) => m.trainAccuracy == null && m.valAccuracy == null);
+    this.accuracyCaption.textContent = noAccuracy ? 'Accuracy (not measured for this loss)' : 'Accuracy';
     // The browser test and screen-reader-free checks read the count from here.
     this.container.dataset.points = String(rows.length);
   }
