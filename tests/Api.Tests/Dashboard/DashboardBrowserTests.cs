@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Api.Tests.Service;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Api.Tests.Dashboard;
+
+/// <summary>
+/// The dashboard in a real browser: Debian's Chromium, driven by playwright-core (tests/dashboard-check), against
+/// the service on Kestrel at a loopback port. The script submits the quick start form, watches the chart gain one
+/// point per epoch, sees Succeeded, downloads each weights format and saves a screenshot.
+/// A missing browser or npm install fails the test with the command that fixes it: skipping would let CI pass
+/// without a browser ever opening the page.
+/// </summary>
+public sealed class DashboardBrowserTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromMinutes(4);
+
+    [Fact]
+    public async Task QuickStartTrainsLiveAndDownloadsInChromium()
+    {
+        if (!File.Exists(Chromium)) Assert.Fail($"{Chromium} is missing. Install Debian's browser: apt-get update && apt-get install -y chromium");
+        var root = RepoRoot();
+        var checkDir = Path.Combine(root, "tests", "dashboard-check");
+        await EnsureInstalledAsync(checkDir);
+
+        using var factory = new ServiceFactory();
+        factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        factory.StartServer();
+        var baseUrl = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
+            .Addresses.Single().TrimEnd('/') + "/";
+
+        // Kept after the run (CI can collect it); TestResults/ is ignored by git.
+        var screenshot = Path.Combine(root, "TestResults", "dashboard", "dashboard.png");
+        const int epochs = 5;
+        var (exitCode, stdout, stderr) = await RunAsync(checkDir, "node", "dashboard-check.mjs", baseUrl, screenshot,
+            "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var summaryLine = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+        Assert.True(exitCode == 0, $"dashboard-check exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+        using var summary = JsonDocument.Parse(summaryLine);
+        var s = summary.RootElement;
+        Assert.True(s.GetProperty("ok").GetBoolean(), summaryLine);
+        Assert.Equal("Succeeded", s.GetProperty("status").GetString());
+        Assert.Equal(Enumerable.Range(1, epochs), s.GetProperty("chartEpochs").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(["safetensors", "json", "onnx"], s.GetProperty("downloads").EnumerateArray().Select(d => d.GetProperty("format").GetString()));
+        Assert.All(s.GetProperty("downloads").EnumerateArray(), d => Assert.True(d.GetProperty("bytes").GetInt64() > 0));
+        Assert.True(new FileInfo(screenshot).Length > 0, $"no screenshot at {screenshot}");
+    }
+
+    /// <summary>So plain <c>dotnet test</c> works on a fresh clone: the locked playwright-core, no browser download.</summary>
+    private static async Task EnsureInstalledAsync(string checkDir)
+    {
+        if (Directory.Exists(Path.Combine(checkDir, "node_modules", "playwright-core"))) return;
+        var (exitCode, stdout, stderr) = await RunAsync(checkDir, "npm", "ci", "--no-audit", "--no-fund");
+        Assert.True(exitCode == 0, $"npm ci in {checkDir} failed ({exitCode}); run it by hand: npm ci --prefix tests/dashboard-check\n{stdout}\n{stderr}");
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string workingDirectory, string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(ScriptTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{file} {string.Join(' ', args)} ran longer than {ScriptTimeout}\nstdout: {await stdout}\nstderr: {await stderr}");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"Service.sln not found above {AppContext.BaseDirectory}");
+    }
+}
