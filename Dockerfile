@@ -1,3 +1,11 @@
+# Dashboard: the SDK image has no Node, so the front-end bundle is built in its own stage.
+FROM node:20-bookworm-slim AS client
+WORKDIR /src/src/Api/ClientApp
+COPY src/Api/ClientApp/package.json src/Api/ClientApp/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY src/Api/ClientApp/ ./
+RUN npm run build
+
 # Build: SDK image restores and publishes the API (the engine and storage come along as project references).
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
@@ -5,9 +13,11 @@ COPY Directory.Build.props Directory.Packages.props Service.sln ./
 COPY src/Engine/Engine.csproj src/Engine/
 COPY src/Storage/Storage.csproj src/Storage/
 COPY src/Api/Api.csproj src/Api/
+COPY src/Api/ClientApp/ClientApp.targets src/Api/ClientApp/
 RUN dotnet restore src/Api/Api.csproj
 COPY src/ src/
-RUN dotnet publish src/Api/Api.csproj -c Release -o /app --no-restore
+COPY --from=client /src/src/Api/wwwroot/dist src/Api/wwwroot/dist
+RUN dotnet publish src/Api/Api.csproj -c Release -o /app --no-restore -p:SkipClientAppBuild=true
 
 # Run: ASP.NET runtime only, as the image's non-root user, data on a volume.
 FROM mcr.microsoft.com/dotnet/aspnet:10.0

@@ -18,6 +18,9 @@ builder.AddTraining();
 var app = builder.Build();
 
 app.UseApiInfrastructure();
+// The dashboard: wwwroot/index.html at "/", its bundle built from src/Api/ClientApp.
+app.UseDefaultFiles();
+app.UseStaticFiles();
 
 app.MapDatasets();
 app.MapModels();
