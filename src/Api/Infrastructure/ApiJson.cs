@@ -1,7 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
-using Engine.Specs;
 using Microsoft.AspNetCore.Http.Json;
 
 namespace Api.Infrastructure;
@@ -18,17 +16,7 @@ public static class ApiJson
         o.AllowOutOfOrderMetadataProperties = true;
         // Enums without their own names (statuses, normalization) read and write as camelCase words.
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
-        // LayerSpec.TypeName is [JsonIgnore] on the base only, so the overrides would echo it as "typeName"
-        // beside the real discriminator "type".
-        o.TypeInfoResolver = (o.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver()).WithAddedModifier(HideLayerTypeName);
         return o;
-    }
-
-    private static void HideLayerTypeName(JsonTypeInfo info)
-    {
-        if (!typeof(LayerSpec).IsAssignableFrom(info.Type) || info.Kind != JsonTypeInfoKind.Object) return;
-        for (int i = info.Properties.Count - 1; i >= 0; i--)
-            if (info.Properties[i].Name == "typeName") info.Properties.RemoveAt(i);
     }
 
     public static IServiceCollection AddApiJson(this IServiceCollection services)

@@ -3,7 +3,7 @@ using Quartz;
 namespace Api.Training;
 
 /// <summary>Puts training jobs on the Quartz scheduler: one Quartz job per training job, keyed by its id.</summary>
-public sealed class TrainingScheduler(ISchedulerFactory factory)
+public sealed class TrainingScheduler(ISchedulerFactory factory, TrainingRegistry registry)
 {
     public const string Group = "training";
 
@@ -41,6 +41,14 @@ public sealed class TrainingScheduler(ISchedulerFactory factory)
     public async Task RemoveAsync(long jobId, CancellationToken ct)
     {
         var scheduler = await factory.GetScheduler(ct);
-        await scheduler.DeleteJob(KeyOf(jobId), ct);
+        try
+        {
+            await scheduler.DeleteJob(KeyOf(jobId), ct);
+        }
+        catch (SchedulerException) when (registry.IsRunning(jobId))
+        {
+            // Quartz cannot unschedule the trigger that is firing right now. The execution stops through
+            // the registry, and Quartz drops the non-durable job itself when that trigger completes.
+        }
     }
 }

@@ -30,28 +30,28 @@ public abstract record LayerSpec
 /// <param name="Std">Standard deviation for <see cref="InitKind.Normal"/>.</param>
 public sealed record DenseSpec(int Units, InitKind Init = InitKind.He, float? Std = null) : LayerSpec
 {
-    public override string TypeName => "dense";
+    [JsonIgnore] public override string TypeName => "dense";
 }
 
 public sealed record ReluSpec : LayerSpec
 {
-    public override string TypeName => "relu";
+    [JsonIgnore] public override string TypeName => "relu";
 }
 
 /// <param name="Alpha">Slope for negative inputs.</param>
 public sealed record LeakyReluSpec(float Alpha = 0.01f) : LayerSpec
 {
-    public override string TypeName => "leaky_relu";
+    [JsonIgnore] public override string TypeName => "leaky_relu";
 }
 
 public sealed record SigmoidSpec : LayerSpec
 {
-    public override string TypeName => "sigmoid";
+    [JsonIgnore] public override string TypeName => "sigmoid";
 }
 
 public sealed record TanhSpec : LayerSpec
 {
-    public override string TypeName => "tanh";
+    [JsonIgnore] public override string TypeName => "tanh";
 }
 
 /// <summary>Batch normalization over the batch dimension with learnable γ (1) and β (0).</summary>
@@ -59,14 +59,14 @@ public sealed record TanhSpec : LayerSpec
 /// <param name="Epsilon">Added to the variance before the square root.</param>
 public sealed record BatchNormSpec(float Momentum = 0.9f, float Epsilon = 1e-5f) : LayerSpec
 {
-    public override string TypeName => "batchnorm";
+    [JsonIgnore] public override string TypeName => "batchnorm";
 }
 
 /// <summary>Inverted dropout: scales kept units by 1/(1 − rate) in training, identity in evaluation.</summary>
 /// <param name="Rate">Probability of dropping a unit, in [0, 1).</param>
 public sealed record DropoutSpec(float Rate) : LayerSpec
 {
-    public override string TypeName => "dropout";
+    [JsonIgnore] public override string TypeName => "dropout";
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<LossKind>))]
