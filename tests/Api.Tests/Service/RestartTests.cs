@@ -54,7 +54,7 @@ public sealed class RestartTests : IDisposable
         await _first.Host().StopAsync();
 
         long orphan;
-        await using (var db = await _first.Services.GetRequiredService<IDbContextFactory<TrainingDbContext>>().CreateDbContextAsync())
+        await using (var db = _first.OpenDatabase())
         {
             var copy = await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == template);
             copy.Id = 0;

@@ -4,6 +4,7 @@ using Api.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Api.Tests.Service;
@@ -35,6 +36,16 @@ public class ServiceFactory : WebApplicationFactory<Program>
 
     /// <summary>The running host, for tests that stop it as a deploy would.</summary>
     public Microsoft.Extensions.Hosting.IHost Host() => Services.GetRequiredService<Microsoft.Extensions.Hosting.IHost>();
+
+    /// <summary>
+    /// A context on this instance's database that does not depend on the host, which a stopped
+    /// WebApplicationFactory host may already have disposed.
+    /// </summary>
+    public global::Storage.TrainingDbContext OpenDatabase() => new(
+        new Microsoft.EntityFrameworkCore.DbContextOptionsBuilder<global::Storage.TrainingDbContext>()
+            .UseSqlite(global::Storage.StorageServiceCollectionExtensions.ConnectionString(
+                new global::Storage.StoragePaths(new global::Storage.StorageOptions { DataDirectory = DataDirectory }).Database, busyTimeoutSeconds: 30))
+            .Options);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
