@@ -47,11 +47,8 @@ internal static class MlpBreakdown
                 int rows = Math.Min(batch, n - first), p = 0;
                 long t = Stopwatch.GetTimestamp();
                 x.Resize(rows, fs);
-                for (int r = 0; r < rows; r++)
-                {
-                    data.Sample(order[first + r]).CopyTo(x.Row(r));
-                    labels[r] = data.Labels![order[first + r]];
-                }
+                data.CopySamples(order.AsSpan(first, rows), x.Span);
+                for (int r = 0; r < rows; r++) labels[r] = data.Labels![order[first + r]];
                 var targets = Targets.FromLabels(labels.AsMemory(0, rows));
                 Mark(ref t, ticks, ref p, timed);
                 net.ZeroGrad();
