@@ -17,11 +17,19 @@ internal static class MlpBench
 
     public static void Run(string[] args)
     {
-        int epochs = args.Length > 0 ? int.Parse(args[0]) : 3;
         var data = MakeData();
         var spec = new ModelSpec([Features],
             [new DenseSpec(256), new ReluSpec(), new DenseSpec(128), new ReluSpec(), new DenseSpec(Classes)],
             LossKind.SoftmaxCrossEntropy);
+        if (args.Length > 0 && args[0] == "--breakdown")
+        {
+            // `mlp --breakdown [batch] [threads]`: per-phase times of one configuration.
+            int batch = args.Length > 1 ? int.Parse(args[1]) : 128;
+            int threads = args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount;
+            MlpBreakdown.Run(data, spec, batch, threads);
+            return;
+        }
+        int epochs = args.Length > 0 ? int.Parse(args[0]) : 3;
 
         Console.WriteLine($"mlp 784-256-128-10, {Samples} samples, Adam 1e-3, {epochs} timed epochs after one warm-up epoch");
         Console.WriteLine($"{"batch",6} {"threads",8} {"s/epoch",9} {"samples/s",11} {"alloc/epoch",13} {"gen0",5} {"gen1",5} {"gen2",5}");

@@ -19,6 +19,7 @@ public sealed class Network
     private readonly Layer[] _layers;
     private readonly Parameter[] _parameters;
     private readonly NamedBuffer[] _buffers;
+    private readonly int _firstTrainable;
     private Rng _rng;
 
     private Network(ModelSpec spec, Layer[] layers, Loss loss, int inputWidth, Rng rng)
@@ -30,6 +31,7 @@ public sealed class Network
         InputWidth = inputWidth;
         _parameters = [.. layers.SelectMany(l => l.Parameters)];
         _buffers = [.. layers.SelectMany(l => l.Buffers)];
+        _firstTrainable = Array.FindIndex(layers, l => l.Parameters.Count > 0);
     }
 
     public ModelSpec Spec { get; }
@@ -119,11 +121,16 @@ public sealed class Network
     /// <summary>Mean loss of <paramref name="output"/> (from <see cref="Forward"/>) against the batch's targets.</summary>
     public float ComputeLoss(Tensor output, Targets t) => Loss.Forward(output, t);
 
-    /// <summary>Backpropagates the last <see cref="ComputeLoss"/> through all layers, accumulating (+=) parameter gradients.</summary>
+    /// <summary>
+    /// Backpropagates the last <see cref="ComputeLoss"/>, accumulating (+=) parameter gradients. It stops at
+    /// the first layer with parameters: gradients with respect to the input are never needed.
+    /// </summary>
     public void Backward()
     {
         var dy = Loss.Backward();
-        for (int i = _layers.Length - 1; i >= 0; i--) dy = _layers[i].Backward(dy);
+        if (_firstTrainable < 0) return;
+        for (int i = _layers.Length - 1; i > _firstTrainable; i--) dy = _layers[i].Backward(dy);
+        _layers[_firstTrainable].BackwardParameters(dy);
     }
 
     public void ZeroGrad()

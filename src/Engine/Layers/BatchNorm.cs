@@ -73,12 +73,7 @@ public sealed class BatchNorm : Layer
             TensorPrimitives.ReciprocalSqrt<float>(_invStd, _invStd);
         }
         for (int r = 0; r < n; r++)
-        {
-            var xhat = _normalized.Row(r);
-            TensorPrimitives.Subtract(x.Row(r), _mean, xhat);
-            TensorPrimitives.Multiply(xhat, _invStd, xhat);
-            TensorPrimitives.MultiplyAdd(xhat, Gamma.Value, Beta.Value, _output.Row(r));
-        }
+            BatchNormRows.Normalize(x.Row(r), _mean, _invStd, Gamma.Value, Beta.Value, _normalized.Row(r), _output.Row(r));
         _ready = true;
         return _output;
     }
@@ -91,11 +86,7 @@ public sealed class BatchNorm : Layer
         for (int r = 0; r < n; r++) TensorPrimitives.Add(_mean, x.Row(r), _mean);
         TensorPrimitives.Multiply(_mean, 1f / n, _mean);
         Array.Clear(_variance);
-        for (int r = 0; r < n; r++)
-        {
-            TensorPrimitives.Subtract(x.Row(r), _mean, _scratch);
-            TensorPrimitives.MultiplyAdd(_scratch, _scratch, _variance, _variance);
-        }
+        for (int r = 0; r < n; r++) BatchNormRows.AccumulateSquaredDeviation(x.Row(r), _mean, _variance);
         TensorPrimitives.Multiply(_variance, 1f / n, _variance);
         TensorPrimitives.Add(_variance, Epsilon, _invStd);
         TensorPrimitives.ReciprocalSqrt<float>(_invStd, _invStd);
@@ -116,11 +107,7 @@ public sealed class BatchNorm : Layer
         int n = dy.Rows;
         Array.Clear(_sumDy);
         Array.Clear(_sumDyXhat);
-        for (int r = 0; r < n; r++)
-        {
-            TensorPrimitives.Add(_sumDy, dy.Row(r), _sumDy);
-            TensorPrimitives.MultiplyAdd(dy.Row(r), _normalized.Row(r), _sumDyXhat, _sumDyXhat);
-        }
+        for (int r = 0; r < n; r++) BatchNormRows.AccumulateSums(dy.Row(r), _normalized.Row(r), _sumDy, _sumDyXhat);
         TensorPrimitives.Add(Gamma.Grad, _sumDyXhat, Gamma.Grad);
         TensorPrimitives.Add(Beta.Grad, _sumDy, Beta.Grad);
 
@@ -136,13 +123,7 @@ public sealed class BatchNorm : Layer
         TensorPrimitives.Multiply(_scratch, 1f / n, _scratch);
         TensorPrimitives.Negate(_sumDyXhat, _sumDyXhat);
         for (int r = 0; r < n; r++)
-        {
-            var dx = _inputGrad.Row(r);
-            TensorPrimitives.Multiply(dy.Row(r), (float)n, dx);
-            TensorPrimitives.Subtract(dx, _sumDy, dx);
-            TensorPrimitives.MultiplyAdd(_normalized.Row(r), _sumDyXhat, dx, dx);
-            TensorPrimitives.Multiply(dx, _scratch, dx);
-        }
+            BatchNormRows.InputGradient(dy.Row(r), _normalized.Row(r), n, _sumDy, _sumDyXhat, _scratch, _inputGrad.Row(r));
         return _inputGrad;
     }
 }

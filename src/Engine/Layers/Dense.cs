@@ -54,6 +54,17 @@ public sealed class Dense : Layer
 
     public override Tensor Backward(Tensor dy)
     {
+        BackwardParameters(dy);
+        // dX[n×in] = dY·Wᵀ: W is stored in×out, i.e. n×k for transB.
+        int n = dy.Rows;
+        _inputGrad.Resize(n, Inputs);
+        Gemm.Multiply(dy.Span, Weight.Value, _inputGrad.Span, n, Inputs, Units, transB: true);
+        return _inputGrad;
+    }
+
+    // In the first layer dX is a third of the layer's arithmetic and nobody reads it.
+    internal override void BackwardParameters(Tensor dy)
+    {
         var x = _input ?? throw new InvalidOperationException("Backward called before Forward.");
         int n = x.Rows;
         if (dy.Rows != n || dy.Cols != Units) throw new ArgumentException($"Dense expects a {n}×{Units} gradient, got {dy.Rows}×{dy.Cols}.", nameof(dy));
@@ -62,9 +73,5 @@ public sealed class Dense : Layer
         Gemm.Multiply(x.Span, dy.Span, Weight.Grad, Inputs, Units, n, transA: true, accumulate: true);
         // db += Σ_rows dY, summed in row order so the result does not depend on threading.
         for (int r = 0; r < n; r++) TensorPrimitives.Add(Bias.Grad, dy.Row(r), Bias.Grad);
-        // dX[n×in] = dY·Wᵀ: W is stored in×out, i.e. n×k for transB.
-        _inputGrad.Resize(n, Inputs);
-        Gemm.Multiply(dy.Span, Weight.Value, _inputGrad.Span, n, Inputs, Units, transB: true);
-        return _inputGrad;
     }
 }

@@ -17,6 +17,12 @@ public abstract class Layer
 
     public abstract Tensor Backward(Tensor dy);
 
+    /// <summary>
+    /// Backward when nothing needs the input gradient (the network's first trainable layer): accumulates
+    /// the parameter gradients only. Layers whose input gradient costs real work override it.
+    /// </summary>
+    internal virtual void BackwardParameters(Tensor dy) => Backward(dy);
+
     /// <summary>Learnable parameters (empty for activations).</summary>
     public virtual IReadOnlyList<Parameter> Parameters => [];
 

@@ -14,7 +14,6 @@ namespace Engine.Training;
 public abstract class Optimizer
 {
     private float[][][] _slots = [];
-    private float[] _scratch = [];
 
     protected Optimizer(OptimizerSpec spec, float weightDecay)
     {
@@ -54,8 +53,6 @@ public abstract class Optimizer
     protected abstract int SlotCount { get; }
     /// <summary>True when the subclass applies decay itself (AdamW) instead of adding λ·W to the gradient.</summary>
     protected virtual bool DecoupledDecay => false;
-    /// <summary>A per-step buffer at least as long as the largest parameter, for subclasses' intermediate results.</summary>
-    protected Span<float> Scratch(int length) => _scratch.AsSpan(0, length);
 
     /// <summary>One update of every parameter. Gradients of decaying parameters get λ·W added in place (coupled L2).</summary>
     public void Step(IReadOnlyList<Parameter> ps)
@@ -108,14 +105,11 @@ public abstract class Optimizer
         }
         else if (Steps > 0 || _slots.Length > 0) throw new InvalidOperationException("The optimizer was used with different parameters.");
         _slots = new float[ps.Count][][];
-        int largest = 0;
         for (int i = 0; i < ps.Count; i++)
         {
             _slots[i] = new float[SlotCount][];
             for (int s = 0; s < SlotCount; s++) _slots[i][s] = new float[ps[i].Value.Length];
-            largest = Math.Max(largest, ps[i].Value.Length);
         }
-        _scratch = new float[largest];
     }
 
     /// <summary>
@@ -148,19 +142,16 @@ public abstract class Optimizer
         int count = r.ReadInt32();
         if (count != 0 && count != ps.Count) throw new InvalidTrainingStateException($"Optimizer state has {count} parameters, the network {ps.Count}.");
         var slots = new float[ps.Count][][];
-        int largest = 0;
         for (int i = 0; i < count; i++)
         {
             int n = r.ReadInt32();
             if (n != SlotCount) throw new InvalidTrainingStateException($"Optimizer state for '{ps[i].Name}' has {n} slots, expected {SlotCount}.");
             slots[i] = new float[n][];
             for (int s = 0; s < n; s++) slots[i][s] = r.ReadFloats(ps[i].Value.Length, ps[i].Name);
-            largest = Math.Max(largest, ps[i].Value.Length);
         }
         r.EnsureEnd();
         // A state saved before the first step has no slots; they are allocated on the first step as usual.
         _slots = count == 0 ? [] : slots;
-        _scratch = count == 0 ? [] : new float[largest];
         Steps = steps;
         LearningRate = lr;
     }

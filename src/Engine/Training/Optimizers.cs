@@ -19,13 +19,8 @@ public sealed class Momentum(OptimizerSpec spec, float weightDecay) : Optimizer(
     public override OptimizerKind Kind => OptimizerKind.Momentum;
     protected override int SlotCount => 1;
 
-    protected override void Step(Parameter p, float[][] slots)
-    {
-        var v = slots[0];
-        TensorPrimitives.Multiply(v, Spec.Momentum, v);
-        TensorPrimitives.MultiplyAdd(p.Grad, -LearningRate, v, v);
-        TensorPrimitives.Add(p.Value, v, p.Value);
-    }
+    protected override void Step(Parameter p, float[][] slots) =>
+        OptimizerKernels.Momentum(p.Value, p.Grad, slots[0], Spec.Momentum, LearningRate, nesterov: false);
 }
 
 /// <summary>
@@ -38,14 +33,8 @@ public sealed class Nesterov(OptimizerSpec spec, float weightDecay) : Optimizer(
     public override OptimizerKind Kind => OptimizerKind.Nesterov;
     protected override int SlotCount => 1;
 
-    protected override void Step(Parameter p, float[][] slots)
-    {
-        var v = slots[0];
-        TensorPrimitives.Multiply(v, Spec.Momentum, v);
-        TensorPrimitives.MultiplyAdd(p.Grad, -LearningRate, v, v);
-        TensorPrimitives.MultiplyAdd(v, Spec.Momentum, p.Value, p.Value);
-        TensorPrimitives.MultiplyAdd(p.Grad, -LearningRate, p.Value, p.Value);
-    }
+    protected override void Step(Parameter p, float[][] slots) =>
+        OptimizerKernels.Momentum(p.Value, p.Grad, slots[0], Spec.Momentum, LearningRate, nesterov: true);
 }
 
 /// <summary>h ← h + g⊙g; W ← W − η·g / (√h + ε).</summary>
@@ -54,12 +43,8 @@ public sealed class AdaGrad(OptimizerSpec spec, float weightDecay) : Optimizer(s
     public override OptimizerKind Kind => OptimizerKind.AdaGrad;
     protected override int SlotCount => 1;
 
-    protected override void Step(Parameter p, float[][] slots)
-    {
-        var h = slots[0];
-        TensorPrimitives.MultiplyAdd(p.Grad, p.Grad, h, h);
-        RmsProp.ScaledUpdate(p, h, LearningRate, Spec.Epsilon, Scratch(h.Length));
-    }
+    protected override void Step(Parameter p, float[][] slots) =>
+        OptimizerKernels.ScaledBySquares(p.Value, p.Grad, slots[0], 0f, LearningRate, Spec.Epsilon, adaGrad: true);
 }
 
 /// <summary>h ← ρ·h + (1 − ρ)·g⊙g; W ← W − η·g / (√h + ε), with ρ = <see cref="OptimizerSpec.Momentum"/>.</summary>
@@ -68,24 +53,8 @@ public sealed class RmsProp(OptimizerSpec spec, float weightDecay) : Optimizer(s
     public override OptimizerKind Kind => OptimizerKind.RmsProp;
     protected override int SlotCount => 1;
 
-    protected override void Step(Parameter p, float[][] slots)
-    {
-        var h = slots[0];
-        var sq = Scratch(h.Length);
-        TensorPrimitives.Multiply(p.Grad, p.Grad, sq);
-        TensorPrimitives.Multiply(h, Spec.Momentum, h);
-        TensorPrimitives.MultiplyAdd(sq, 1f - Spec.Momentum, h, h);
-        ScaledUpdate(p, h, LearningRate, Spec.Epsilon, sq);
-    }
-
-    /// <summary>W ← W − η·g / (√h + ε), shared with AdaGrad.</summary>
-    internal static void ScaledUpdate(Parameter p, float[] h, float lr, float epsilon, Span<float> scratch)
-    {
-        TensorPrimitives.Sqrt<float>(h, scratch);
-        TensorPrimitives.Add(scratch, epsilon, scratch);
-        TensorPrimitives.Divide(p.Grad, scratch, scratch);
-        TensorPrimitives.MultiplyAdd(scratch, -lr, p.Value, p.Value);
-    }
+    protected override void Step(Parameter p, float[][] slots) =>
+        OptimizerKernels.ScaledBySquares(p.Value, p.Grad, slots[0], Spec.Momentum, LearningRate, Spec.Epsilon, adaGrad: false);
 }
 
 /// <summary>
@@ -108,26 +77,12 @@ public class Adam(OptimizerSpec spec, float weightDecay) : Optimizer(spec, weigh
         _invSqrtCorrection2 = (float)(1 / Math.Sqrt(c2));
     }
 
-    protected override void Step(Parameter p, float[][] slots)
-    {
-        float[] m = slots[0], v = slots[1];
-        var s = Scratch(m.Length);
-        TensorPrimitives.Multiply(m, Spec.Beta1, m);
-        TensorPrimitives.MultiplyAdd(p.Grad, 1f - Spec.Beta1, m, m);
-        TensorPrimitives.Multiply(p.Grad, p.Grad, s);
-        TensorPrimitives.Multiply(v, Spec.Beta2, v);
-        TensorPrimitives.MultiplyAdd(s, 1f - Spec.Beta2, v, v);
-        // √v̂ + ε = √v / √(1 − β₂ᵗ) + ε; then η/(1 − β₁ᵗ) · m / that.
-        TensorPrimitives.Sqrt<float>(v, s);
-        TensorPrimitives.Multiply(s, _invSqrtCorrection2, s);
-        TensorPrimitives.Add(s, Spec.Epsilon, s);
-        TensorPrimitives.Divide(m, s, s);
-        BeforeUpdate(p);
-        TensorPrimitives.MultiplyAdd(s, -_stepScale, p.Value, p.Value);
-    }
+    protected override void Step(Parameter p, float[][] slots) =>
+        OptimizerKernels.Adam(p.Value, p.Grad, slots[0], slots[1], Spec.Beta1, Spec.Beta2, _invSqrtCorrection2,
+            Spec.Epsilon, _stepScale, DecayFactor(p));
 
-    /// <summary>Hook between the moment update and the parameter update (AdamW's decay goes here).</summary>
-    protected virtual void BeforeUpdate(Parameter p) { }
+    /// <summary>Factor W is multiplied by before the update (AdamW's decoupled decay); 1 leaves W unchanged.</summary>
+    protected virtual float DecayFactor(Parameter p) => 1f;
 }
 
 /// <summary>
@@ -139,8 +94,5 @@ public sealed class AdamW(OptimizerSpec spec, float weightDecay) : Adam(spec, we
     public override OptimizerKind Kind => OptimizerKind.AdamW;
     protected override bool DecoupledDecay => true;
 
-    protected override void BeforeUpdate(Parameter p)
-    {
-        if (WeightDecay > 0f && p.Decays) TensorPrimitives.Multiply(p.Value, 1f - LearningRate * WeightDecay, p.Value);
-    }
+    protected override float DecayFactor(Parameter p) => WeightDecay > 0f && p.Decays ? 1f - LearningRate * WeightDecay : 1f;
 }

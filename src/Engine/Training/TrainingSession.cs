@@ -257,7 +257,7 @@ public sealed partial class TrainingSession
     {
         int rows = indices.Length, fs = d.FeatureSize, tw = d.TargetWidth;
         _x.Resize(rows, fs);
-        for (int i = 0; i < rows; i++) d.Sample(indices[i]).CopyTo(_x.Row(i));
+        d.CopySamples(indices, _x.Span);
         if (d.Labels is { } labels)
         {
             for (int i = 0; i < rows; i++) _labels[i] = labels[indices[i]];
