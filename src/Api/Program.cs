@@ -2,6 +2,7 @@ using Api.Datasets;
 using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
+using Api.Security;
 using Api.Training;
 using Storage;
 
@@ -10,6 +11,8 @@ var builder = WebApplication.CreateBuilder(args);
 
 // SQLite under Storage:DataDirectory (./data by default), migrated at start-up.
 builder.Services.AddStorage(builder.Configuration);
+// API keys, owners, rate and size limits (README, Security); after AddStorage, which migrates first.
+builder.AddSecurity();
 // JSON dialect, problem+json for every error, Swagger, health checks.
 builder.Services.AddApiInfrastructure();
 // Quartz worker with its SQLite job store, SignalR, start-up recovery.
@@ -21,10 +24,13 @@ app.UseApiInfrastructure();
 // The dashboard: wwwroot/index.html at "/", its bundle built from src/Api/ClientApp.
 app.UseDefaultFiles();
 app.UseStaticFiles();
+// Everything below needs an API key: the dashboard files, Swagger and /health above or anonymous do not.
+app.UseSecurity();
 
 app.MapDatasets();
 app.MapModels();
 app.MapJobs();
+app.MapKeys();
 app.MapHub<TrainingHub>("/hubs/training");
 app.MapHealth();
 

@@ -12,7 +12,7 @@ public sealed class StorageOptions
     public int BusyTimeoutSeconds { get; set; } = 30;
 
     /// <summary>Largest accepted dataset upload (all parts together); larger requests get 413.</summary>
-    public long MaxUploadBytes { get; set; } = 1L << 30;
+    public long MaxUploadBytes { get; set; } = 512L * 1024 * 1024;
 }
 
 /// <summary>Absolute locations derived from <see cref="StorageOptions"/>, fixed at start-up.</summary>

@@ -17,7 +17,7 @@ public static class DatasetsApi
     public static IEndpointRouteBuilder MapDatasets(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/datasets").WithTags("Datasets");
-        group.MapPost("/", Upload).WithName("UploadDataset")
+        group.MapPost("/", Upload).WithName("UploadDataset").WithMetadata(new Api.Security.OwnBodyLimitMetadata())
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         group.MapPost("/synthetic", CreateSynthetic).WithName("CreateSyntheticDataset").ProducesProblem(StatusCodes.Status400BadRequest);

@@ -6,6 +6,7 @@ import { JobTable } from './jobs.js';
 import { bestOf } from './charts.js';
 import { JobDetail } from './detail.js';
 import { TrainingHub } from './hub.js';
+import { wireKeyForm } from './key.js';
 import { QuickStart } from './quickstart.js';
 
 const $ = (id) => document.getElementById(id);
@@ -167,6 +168,7 @@ window.__dashboard = {
 };
 
 async function start() {
+  wireKeyForm($('key-form'), $('api-key'));
   hub.start();
   await refreshJobs();
   const fromHash = /^#job-(\d+)$/.exec(location.hash);
