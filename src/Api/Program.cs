@@ -1,4 +1,5 @@
 using Api.Datasets;
+using Api.Diagnostics;
 using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
@@ -24,6 +25,7 @@ app.UseStaticFiles();
 
 app.MapDatasets();
 app.MapModels();
+app.MapGradientChecks();
 app.MapJobs();
 app.MapHub<TrainingHub>("/hubs/training");
 app.MapHealth();
