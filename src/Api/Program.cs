@@ -27,6 +27,7 @@ app.MapDatasets();
 app.MapModels();
 app.MapGradientChecks();
 app.MapJobs();
+app.MapDiagnostics();
 app.MapHub<TrainingHub>("/hubs/training");
 app.MapHealth();
 

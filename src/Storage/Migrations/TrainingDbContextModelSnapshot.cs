@@ -91,6 +91,27 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.ToTable("Jobs");
         });
 
+        modelBuilder.Entity("Storage.Entities.LayerStatRow", b =>
+        {
+            b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
+            b.Property<double?>("DeadFraction").HasColumnType("REAL");
+            b.Property<int>("Epoch").HasColumnType("INTEGER");
+            b.Property<double?>("GradNorm").HasColumnType("REAL");
+            b.Property<double?>("GradToWeight").HasColumnType("REAL");
+            b.Property<string>("HistogramJson").IsRequired().HasColumnType("TEXT");
+            b.Property<double>("HistogramMax").HasColumnType("REAL");
+            b.Property<double>("HistogramMin").HasColumnType("REAL");
+            b.Property<long>("JobId").HasColumnType("INTEGER");
+            b.Property<int>("LayerIndex").HasColumnType("INTEGER");
+            b.Property<double>("Mean").HasColumnType("REAL");
+            b.Property<double>("Std").HasColumnType("REAL");
+            b.Property<string>("Type").IsRequired().HasMaxLength(64).HasColumnType("TEXT");
+            b.Property<double?>("WeightNorm").HasColumnType("REAL");
+            b.HasKey("Id");
+            b.HasIndex("JobId", "Epoch", "LayerIndex").IsUnique();
+            b.ToTable("LayerStats");
+        });
+
         modelBuilder.Entity("Storage.Entities.Model", b =>
         {
             b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
@@ -107,6 +128,9 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.HasOne("Storage.Entities.Job", null).WithMany().HasForeignKey("JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
 
         modelBuilder.Entity("Storage.Entities.EpochMetric", b =>
+            b.HasOne("Storage.Entities.Job", null).WithMany().HasForeignKey("JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
+
+        modelBuilder.Entity("Storage.Entities.LayerStatRow", b =>
             b.HasOne("Storage.Entities.Job", null).WithMany().HasForeignKey("JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
 
         modelBuilder.Entity("Storage.Entities.Job", b =>
