@@ -63,6 +63,16 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.ToTable("EpochMetrics");
         });
 
+        modelBuilder.Entity("Storage.Entities.Experiment", b =>
+        {
+            b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
+            b.Property<DateTime>("CreatedAt").HasColumnType("TEXT");
+            b.Property<string>("Name").HasMaxLength(200).HasColumnType("TEXT");
+            b.Property<string>("RequestJson").IsRequired().HasColumnType("TEXT");
+            b.HasKey("Id");
+            b.ToTable("Experiments");
+        });
+
         modelBuilder.Entity("Storage.Entities.Job", b =>
         {
             b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
@@ -74,6 +84,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<bool>("EarlyStopped").HasColumnType("INTEGER");
             b.Property<int>("Epochs").HasColumnType("INTEGER");
             b.Property<string>("Error").HasColumnType("TEXT");
+            b.Property<long?>("ExperimentId").HasColumnType("INTEGER");
             b.Property<DateTime?>("FinishedAt").HasColumnType("TEXT");
             b.Property<long?>("ModelId").HasColumnType("INTEGER");
             b.Property<string>("Name").HasMaxLength(200).HasColumnType("TEXT");
@@ -83,8 +94,10 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<string>("Status").IsRequired().HasMaxLength(16).HasColumnType("TEXT");
             b.Property<DateTime>("UpdatedAt").HasColumnType("TEXT");
             b.Property<long?>("ValidationDatasetId").HasColumnType("INTEGER");
+            b.Property<string>("VariationName").HasMaxLength(100).HasColumnType("TEXT");
             b.HasKey("Id");
             b.HasIndex("DatasetId");
+            b.HasIndex("ExperimentId");
             b.HasIndex("ModelId");
             b.HasIndex("Status");
             b.HasIndex("ValidationDatasetId");
