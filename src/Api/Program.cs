@@ -1,5 +1,6 @@
 using Api.Datasets;
 using Api.Diagnostics;
+using Api.Experiments;
 using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
@@ -28,6 +29,7 @@ app.MapModels();
 app.MapGradientChecks();
 app.MapJobs();
 app.MapDiagnostics();
+app.MapExperiments();
 app.MapHub<TrainingHub>("/hubs/training");
 app.MapHealth();
 
