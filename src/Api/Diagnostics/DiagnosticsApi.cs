@@ -32,8 +32,10 @@ public static class DiagnosticsApi
         IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        if (!await db.Jobs.AnyAsync(j => j.Id == id, ct)) return Problems.NotFound("job", id);
-        var rows = await db.LayerStats.AsNoTracking().Where(s => s.JobId == id)
+        var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct);
+        if (job is null) return Problems.NotFound("job", id);
+        // Epochs after the job's current one were undone by a resume from an earlier checkpoint and are trained again.
+        var rows = await db.LayerStats.AsNoTracking().Where(s => s.JobId == id && s.Epoch <= job.CurrentEpoch)
             .OrderBy(s => s.Epoch).ThenBy(s => s.LayerIndex).ToListAsync(ct);
         return TypedResults.Ok(rows.GroupBy(r => r.Epoch)
             .Select(g => new EpochDiagnosticsDto(g.Key, [.. g.Select(DiagnosticsRecorder.ToDto)])).ToArray());

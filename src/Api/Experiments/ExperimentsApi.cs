@@ -68,7 +68,7 @@ public static class ExperimentsApi
             if (v.LearningRate is { } lr) optimizer = optimizer with { LearningRate = lr };
             var request = baseJob with
             {
-                Name = $"{r.Name ?? "experiment"}: {v.Name}", ModelId = null, Spec = spec, Optimizer = optimizer,
+                Name = Truncate($"{r.Name ?? "experiment"}: {v.Name}", 200), ModelId = null, Spec = spec, Optimizer = optimizer,
                 WeightDecay = v.WeightDecay ?? baseJob.WeightDecay,
             };
             specErrors.AddRange(SpecValidator.Validate(spec).Errors.Select(e => e with { Path = Join($"variations[{i}].spec", e.Path) }));
@@ -125,6 +125,8 @@ public static class ExperimentsApi
 
     private static MetricDto ToDto(EpochMetric m) => new(m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate,
         m.Seconds, m.SamplesPerSecond, m.IsBest);
+
+    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length];
 
     private static string Join(string prefix, string path) =>
         path.Length == 0 ? prefix : path.StartsWith('[') ? prefix + path : $"{prefix}.{path}";
