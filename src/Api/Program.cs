@@ -1,4 +1,6 @@
 using Api.Datasets;
+using Api.Diagnostics;
+using Api.Experiments;
 using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
@@ -24,7 +26,10 @@ app.UseStaticFiles();
 
 app.MapDatasets();
 app.MapModels();
+app.MapGradientChecks();
 app.MapJobs();
+app.MapDiagnostics();
+app.MapExperiments();
 app.MapHub<TrainingHub>("/hubs/training");
 app.MapHealth();
 

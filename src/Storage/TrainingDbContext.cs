@@ -15,6 +15,8 @@ public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> option
     public DbSet<Job> Jobs => Set<Job>();
     public DbSet<EpochMetric> EpochMetrics => Set<EpochMetric>();
     public DbSet<Checkpoint> Checkpoints => Set<Checkpoint>();
+    public DbSet<LayerStatRow> LayerStats => Set<LayerStatRow>();
+    public DbSet<Experiment> Experiments => Set<Experiment>();
 
     /// <summary>SQLite keeps no time zone; every DateTime here is written in UTC, so it is read back as UTC.</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
