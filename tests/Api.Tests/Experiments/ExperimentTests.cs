@@ -3,8 +3,10 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Api.Tests.Service;
 using Engine;
+using Engine.Data;
 using Engine.Specs;
 using Engine.Tensors;
+using Engine.Training;
 
 namespace Api.Tests.Experiments;
 
@@ -27,7 +29,7 @@ public sealed class ExperimentTests(ServiceFactory factory) : IClassFixture<Serv
             variations = new object[]
             {
                 new { name = "sgd", optimizer = "sgd", learningRate = 0.1 },
-                new { name = "momentum", optimizer = "momentum", learningRate = 0.1 },
+                new { name = "momentum", optimizer = "momentum", learningRate = 0.1, init = "xavier_uniform", dropout = 0.2 },
                 new { name = "adam" },
                 new { name = "adam, decay 0", weightDecay = 0.0 }, // the same math as "adam"
             },
@@ -45,11 +47,12 @@ public sealed class ExperimentTests(ServiceFactory factory) : IClassFixture<Serv
             Assert.Equal("succeeded", job.GetProperty("status").GetString());
             var options = job.GetProperty("options");
             Assert.Equal(11UL, options.GetProperty("seed").GetUInt64());
-            // The engine's first-epoch order: the network's Rng after weight initialization shuffles 0..n−1 (n = 300 − 60 held out).
+            // Replay the job in the engine on the same data and record the order its first epoch visits.
             var spec = JsonSerializer.Deserialize<ModelSpec>(job.GetProperty("spec").GetRawText(), ServiceClient.Json)!;
-            var network = Network.Create(spec, new Rng(options.GetProperty("seed").GetUInt64()));
-            var order = Enumerable.Range(0, 240).ToArray();
-            network.Rng.Shuffle(order);
+            var trainingOptions = JsonSerializer.Deserialize<TrainingOptions>(options.GetRawText(), ServiceClient.Json)!;
+            var session = TrainingSession.Create(spec, trainingOptions, SyntheticData.Generate(SyntheticKind.Spirals, 300, 3, seed: 42, noise: 0.2f));
+            session.RunEpoch();
+            var order = session.EpochOrder.ToArray();
             orders.Add(order);
         }
         Assert.All(orders, o => Assert.Equal(orders[0], o));
