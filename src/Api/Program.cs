@@ -1,4 +1,6 @@
 using Api.Datasets;
+using Api.Diagnostics;
+using Api.Experiments;
 using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
@@ -29,8 +31,11 @@ app.UseSecurity();
 
 app.MapDatasets();
 app.MapModels();
+app.MapGradientChecks();
 app.MapJobs();
 app.MapKeys();
+app.MapDiagnostics();
+app.MapExperiments();
 app.MapHub<TrainingHub>("/hubs/training");
 app.MapHealth();
 

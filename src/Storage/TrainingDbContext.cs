@@ -25,6 +25,8 @@ public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> option
     public DbSet<EpochMetric> EpochMetrics => Set<EpochMetric>();
     public DbSet<Checkpoint> Checkpoints => Set<Checkpoint>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<LayerStatRow> LayerStats => Set<LayerStatRow>();
+    public DbSet<Experiment> Experiments => Set<Experiment>();
 
     /// <summary>SQLite keeps no time zone; every DateTime here is written in UTC, so it is read back as UTC.</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -45,6 +47,8 @@ public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> option
         modelBuilder.Entity<Job>().HasQueryFilter(j => OwnerId == null || j.OwnerId == OwnerId);
         modelBuilder.Entity<EpochMetric>().HasQueryFilter(m => OwnerId == null || Set<Job>().Any(j => j.Id == m.JobId && j.OwnerId == OwnerId));
         modelBuilder.Entity<Checkpoint>().HasQueryFilter(c => OwnerId == null || Set<Job>().Any(j => j.Id == c.JobId && j.OwnerId == OwnerId));
+        modelBuilder.Entity<LayerStatRow>().HasQueryFilter(s => OwnerId == null || Set<Job>().Any(j => j.Id == s.JobId && j.OwnerId == OwnerId));
+        modelBuilder.Entity<Experiment>().HasQueryFilter(e => OwnerId == null || e.OwnerId == OwnerId);
     }
 
     public override int SaveChanges(bool acceptAllChangesOnSuccess)

@@ -122,6 +122,12 @@ try {
   if (counts.at(-1) !== epochs) fail(`chart ended with ${counts.at(-1)} points, expected ${epochs}`);
   step('chart has one point per epoch');
 
+  // Layer diagnostics: one histogram per layer for the last epoch.
+  await page.waitForFunction((n) => Number(document.getElementById('layers').dataset.epoch) === n, epochs, { timeout: 10_000 });
+  summary.layerHistograms = await page.locator('#layers figure.layer svg').count();
+  summary.histogramBars = await page.locator('#layers figure.layer svg').first().locator('rect').count();
+  step(`${summary.layerHistograms} layer histograms`);
+
   const downloadDir = join(tmpdir(), `dashboard-check-${process.pid}`);
   await mkdir(downloadDir, { recursive: true });
   for (const format of opts.formats.split(',').filter(Boolean)) {

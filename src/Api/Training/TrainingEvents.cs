@@ -16,6 +16,9 @@ public interface ITrainingClient
 
     /// <summary>Batch progress inside an epoch, throttled to a few per second per job.</summary>
     Task BatchProgress(BatchProgressEvent e);
+
+    /// <summary>Per-layer diagnostics after each epoch (also at GET /jobs/{id}/diagnostics).</summary>
+    Task LayerStats(Api.Diagnostics.LayerStatsEvent e);
 }
 
 /// <param name="Epoch">1-based; a client drops an event whose epoch it has already seen (after a reconnect, say).</param>

@@ -27,7 +27,7 @@ namespace Api.Training;
 [DisallowConcurrentExecution]
 public sealed class TrainingJob(
     IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, TrainingRegistry registry, JobEvents events,
-    JobLifecycle lifecycle, IOptions<WorkerOptions> options, ILogger<TrainingJob> logger) : IJob
+    JobLifecycle lifecycle, IOptions<WorkerOptions> options, ILogger<TrainingJob> logger, Diagnostics.DiagnosticsRecorder diagnostics) : IJob
 {
     public const string JobIdKey = "jobId";
 
@@ -95,6 +95,7 @@ public sealed class TrainingJob(
         }
         logger.LogInformation("Job {JobId} training from epoch {Epoch} of {Epochs}", job.Id, session.CompletedEpochs, trainingOptions.Epochs);
 
+        var probe = Engine.Diagnostics.DiagnosticsProbe.From(session.TrainData);
         while (!session.IsFinished)
         {
             var metrics = await Task.Factory.StartNew(
@@ -107,6 +108,7 @@ public sealed class TrainingJob(
             bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
             if (!await RecordEpochAsync(job.Id, metrics, checkpoint ? session.SaveState() : null))
                 return; // Cancelled or deleted meanwhile: whoever changed it announced it.
+            await diagnostics.RecordAsync(job.Id, metrics.Epoch, session.Network, probe);
         }
         await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
     }

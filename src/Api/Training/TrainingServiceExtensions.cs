@@ -23,6 +23,7 @@ public static class TrainingServiceExtensions
         builder.Services.AddSingleton<DatasetFiles>();
         builder.Services.AddSingleton<TrainingRegistry>();
         builder.Services.AddSingleton<JobEvents>();
+        builder.Services.AddSingleton<Diagnostics.DiagnosticsRecorder>();
         builder.Services.AddSingleton<JobLifecycle>();
         builder.Services.AddSingleton<TrainingScheduler>();
 

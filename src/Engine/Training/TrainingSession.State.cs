@@ -25,8 +25,9 @@ public sealed partial class TrainingSession
             _optimizer.WriteState,
             s =>
             {
-                Span<byte> rng = stackalloc byte[Rng.StateSize];
+                Span<byte> rng = stackalloc byte[2 * Rng.StateSize];
                 net.Rng.WriteState(rng);
+                _shuffle.WriteState(rng[Rng.StateSize..]);
                 s.Write(rng);
             },
             WritePosition,
@@ -86,7 +87,7 @@ public sealed partial class TrainingSession
         var network = p.Network;
         CheckData(network, t, "train");
         if (v is not null) CheckData(network, v, "validation");
-        network.Rng = Rng.FromState(p.Rng);
+        network.Rng = Rng.FromState(p.Rng.AsSpan(0, Rng.StateSize));
 
         var optimizer = Optimizer.Create(options.Optimizer, options.WeightDecay);
         optimizer.ReadState(p.OptimizerState, network.Parameters);
@@ -105,6 +106,7 @@ public sealed partial class TrainingSession
             _bestBuffers = p.BestBuffers,
         };
         if (p.BatchPos > 0) p.Order.CopyTo(session._order, 0);
+        session._shuffle = Rng.FromState(p.Rng.AsSpan(Rng.StateSize));
         return session;
     }
 }

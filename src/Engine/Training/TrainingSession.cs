@@ -7,9 +7,10 @@ using Engine.Tensors;
 namespace Engine.Training;
 
 /// <summary>
-/// One training run: a network, its optimizer and data, advanced an epoch at a time. All randomness
-/// (initial weights, then per-epoch shuffles and dropout masks, in that order) comes from one
-/// <see cref="Rng"/> seeded with <see cref="TrainingOptions.Seed"/>, so a seed fixes the run and
+/// One training run: a network, its optimizer and data, advanced an epoch at a time. All randomness comes
+/// from <see cref="TrainingOptions.Seed"/>: initial weights and dropout masks from the network's
+/// <see cref="Rng"/>, per-epoch shuffles from a second stream of their own (so variations of a model with
+/// the same seed see the same data order), and the validation split from a third, so a seed fixes the run and
 /// <see cref="SaveState"/> / <see cref="Restore"/> continue it bit for bit, even between batches of an epoch.
 /// Batch buffers are allocated once; a steady-state epoch allocates nothing per batch. Not thread-safe.
 /// </summary>
@@ -17,6 +18,10 @@ public sealed partial class TrainingSession
 {
     /// <summary>Mixed into the seed for the validation split, so the split does not consume the training stream.</summary>
     private const ulong SplitSalt = 0x5EED_0F5A_11DA_7E00UL;
+    /// <summary>Mixed into the seed for the data order, independent of how many draws initialization took.</summary>
+    private const ulong ShuffleSalt = 0x0DE2_5F1E_D0A7_A000UL;
+
+    private Rng _shuffle;
 
     private readonly Optimizer _optimizer;
     private readonly Dataset _train;
@@ -48,9 +53,12 @@ public sealed partial class TrainingSession
         _labels = new int[rows];
         _targets = new float[checked(rows * train.TargetWidth)];
         _order = new int[train.Count];
+        _shuffle = new Rng(options.Seed ^ ShuffleSalt);
     }
 
     public Network Network { get; }
+    /// <summary>Indices into the training set in the order the current (or last) epoch visits them.</summary>
+    public ReadOnlySpan<int> EpochOrder => _order;
     public TrainingOptions Options { get; }
     public Optimizer Optimizer => _optimizer;
     /// <summary>The samples trained on (after a validation split).</summary>
@@ -137,7 +145,7 @@ public sealed partial class TrainingSession
         {
             _epochLr = LearningRateSchedule.At(Options.Schedule, Options.Optimizer.LearningRate, CompletedEpochs, Options.Epochs);
             for (int i = 0; i < n; i++) _order[i] = i;
-            Network.Rng.Shuffle(_order);
+            _shuffle.Shuffle(_order);
             _lossSum = _correctSum = 0;
         }
         _optimizer.LearningRate = _epochLr;

@@ -14,7 +14,7 @@ namespace Engine.Training;
 /// section = 4 ASCII tag bytes | i32 length | content
 /// </code>
 /// Version 1 has, in this order: SPEC (model spec JSON), OPTS (training options JSON), XFRM (input transform),
-/// PARM (weights), BUFS (BatchNorm running statistics), OPTM (optimizer state), RNG_ (32-byte xoshiro state),
+/// PARM (weights), BUFS (BatchNorm running statistics), OPTM (optimizer state), RNG_ (two 32-byte xoshiro states: network, data order),
 /// POSN (epoch and batch position, running sums, shuffle order) and BEST (early-stopping counters and best weights).
 /// Any truncation, corruption, version or consistency problem raises <see cref="InvalidTrainingStateException"/>;
 /// the checksum is verified before any section is interpreted.
@@ -101,7 +101,7 @@ public static class TrainingState
         network.Transform = ReadTransform(state.Slice(s[2].Offset, s[2].Length), network.InputWidth);
         ReadArrays(state.Slice(s[3].Offset, s[3].Length), "weights", network.Parameters.Select(p => (p.Name, p.Value)).ToList());
         ReadArrays(state.Slice(s[4].Offset, s[4].Length), "buffers", network.Buffers.Select(b => (b.Name, b.Value)).ToList());
-        if (s[6].Length != Rng.StateSize) throw new InvalidTrainingStateException($"The RNG section has {s[6].Length} bytes, expected {Rng.StateSize}.");
+        if (s[6].Length != 2 * Rng.StateSize) throw new InvalidTrainingStateException($"The RNG section has {s[6].Length} bytes, expected {2 * Rng.StateSize}.");
         var parsed = new Parsed
         {
             Spec = spec, Options = options, Network = network,

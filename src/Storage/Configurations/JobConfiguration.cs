@@ -15,6 +15,8 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<Job>
         // Stored by name so the table reads on its own and a reordered enum cannot change meaning.
         b.Property(j => j.Status).HasConversion<string>().HasMaxLength(16);
         b.HasIndex(j => j.Status);
+        b.HasIndex(j => j.ExperimentId);
+        b.Property(j => j.VariationName).HasMaxLength(100);
         // A job keeps its own copy of the spec, so losing the model or a finished job's data only clears the link.
         b.HasOne<Model>().WithMany().HasForeignKey(j => j.ModelId).OnDelete(DeleteBehavior.SetNull);
         b.HasOne<Dataset>().WithMany().HasForeignKey(j => j.DatasetId).OnDelete(DeleteBehavior.SetNull);

@@ -28,4 +28,8 @@ public sealed class Job : IOwned
     public DateTime? StartedAt { get; set; }
     public DateTime? FinishedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
+    /// <summary>The experiment that queued this job, if any; a plain indexed column (no foreign key) so SQLite needs no table rebuild to add it.</summary>
+    public long? ExperimentId { get; set; }
+    /// <summary>The variation's name within its experiment.</summary>
+    public string? VariationName { get; set; }
 }

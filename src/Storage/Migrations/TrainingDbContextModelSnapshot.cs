@@ -79,6 +79,18 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.ToTable("EpochMetrics");
         });
 
+        modelBuilder.Entity("Storage.Entities.Experiment", b =>
+        {
+            b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
+            b.Property<DateTime>("CreatedAt").HasColumnType("TEXT");
+            b.Property<string>("Name").HasMaxLength(200).HasColumnType("TEXT");
+            b.Property<string>("RequestJson").IsRequired().HasColumnType("TEXT");
+            b.Property<string>("OwnerId").IsRequired().HasMaxLength(100).HasColumnType("TEXT");
+            b.HasKey("Id");
+            b.HasIndex("OwnerId");
+            b.ToTable("Experiments");
+        });
+
         modelBuilder.Entity("Storage.Entities.Job", b =>
         {
             b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
@@ -90,6 +102,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<bool>("EarlyStopped").HasColumnType("INTEGER");
             b.Property<int>("Epochs").HasColumnType("INTEGER");
             b.Property<string>("Error").HasColumnType("TEXT");
+            b.Property<long?>("ExperimentId").HasColumnType("INTEGER");
             b.Property<DateTime?>("FinishedAt").HasColumnType("TEXT");
             b.Property<long?>("ModelId").HasColumnType("INTEGER");
             b.Property<string>("Name").HasMaxLength(200).HasColumnType("TEXT");
@@ -100,13 +113,36 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<string>("Status").IsRequired().HasMaxLength(16).HasColumnType("TEXT");
             b.Property<DateTime>("UpdatedAt").HasColumnType("TEXT");
             b.Property<long?>("ValidationDatasetId").HasColumnType("INTEGER");
+            b.Property<string>("VariationName").HasMaxLength(100).HasColumnType("TEXT");
             b.HasKey("Id");
             b.HasIndex("DatasetId");
+            b.HasIndex("ExperimentId");
             b.HasIndex("ModelId");
             b.HasIndex("Status");
             b.HasIndex("ValidationDatasetId");
             b.HasIndex("OwnerId");
             b.ToTable("Jobs");
+        });
+
+        modelBuilder.Entity("Storage.Entities.LayerStatRow", b =>
+        {
+            b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
+            b.Property<double?>("DeadFraction").HasColumnType("REAL");
+            b.Property<int>("Epoch").HasColumnType("INTEGER");
+            b.Property<double?>("GradNorm").HasColumnType("REAL");
+            b.Property<double?>("GradToWeight").HasColumnType("REAL");
+            b.Property<string>("HistogramJson").IsRequired().HasColumnType("TEXT");
+            b.Property<double>("HistogramMax").HasColumnType("REAL");
+            b.Property<double>("HistogramMin").HasColumnType("REAL");
+            b.Property<long>("JobId").HasColumnType("INTEGER");
+            b.Property<int>("LayerIndex").HasColumnType("INTEGER");
+            b.Property<double>("Mean").HasColumnType("REAL");
+            b.Property<double>("Std").HasColumnType("REAL");
+            b.Property<string>("Type").IsRequired().HasMaxLength(64).HasColumnType("TEXT");
+            b.Property<double?>("WeightNorm").HasColumnType("REAL");
+            b.HasKey("Id");
+            b.HasIndex("JobId", "Epoch", "LayerIndex").IsUnique();
+            b.ToTable("LayerStats");
         });
 
         modelBuilder.Entity("Storage.Entities.Model", b =>
@@ -127,6 +163,9 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.HasOne("Storage.Entities.Job", null).WithMany().HasForeignKey("JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
 
         modelBuilder.Entity("Storage.Entities.EpochMetric", b =>
+            b.HasOne("Storage.Entities.Job", null).WithMany().HasForeignKey("JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
+
+        modelBuilder.Entity("Storage.Entities.LayerStatRow", b =>
             b.HasOne("Storage.Entities.Job", null).WithMany().HasForeignKey("JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
 
         modelBuilder.Entity("Storage.Entities.Job", b =>

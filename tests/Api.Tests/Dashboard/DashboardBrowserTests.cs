@@ -47,6 +47,8 @@ public sealed class DashboardBrowserTests
         Assert.True(s.GetProperty("ok").GetBoolean(), summaryLine);
         Assert.Equal("Succeeded", s.GetProperty("status").GetString());
         Assert.Equal(Enumerable.Range(1, epochs), s.GetProperty("chartEpochs").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.True(s.GetProperty("layerHistograms").GetInt32() >= 3, summaryLine); // the quick-start MLP has dense, relu, dense at least
+        Assert.Equal(20, s.GetProperty("histogramBars").GetInt32());
         Assert.Equal(["safetensors", "json", "onnx"], s.GetProperty("downloads").EnumerateArray().Select(d => d.GetProperty("format").GetString()));
         Assert.All(s.GetProperty("downloads").EnumerateArray(), d => Assert.True(d.GetProperty("bytes").GetInt64() > 0));
         Assert.True(new FileInfo(screenshot).Length > 0, $"no screenshot at {screenshot}");

@@ -23,7 +23,17 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         var alice = factory.CreateClient(await factory.CreateOwnerKeyAsync("alice"));
         var bob = factory.CreateClient(await factory.CreateOwnerKeyAsync("bob"));
         var (datasetId, modelId, jobId) = await TrainedJobAsync(alice);
-        var ids = new Dictionary<string, long> { ["/datasets/"] = datasetId, ["/models/"] = modelId, ["/jobs/"] = jobId, ["/keys/"] = 1 };
+        var experiment = await (await alice.PostAsJsonAsync("/experiments", new
+        {
+            name = Secret, baseJob = new { modelId, datasetId, epochs = 1 }, variations = new[] { new { name = "a" } },
+        })).ReadJsonAsync();
+        var experimentId = experiment.GetProperty("id").GetInt64();
+        foreach (var j in experiment.GetProperty("jobs").EnumerateArray())
+            await alice.WaitForStatusAsync(j.GetProperty("jobId").GetInt64(), TimeSpan.FromSeconds(60), "succeeded");
+        var ids = new Dictionary<string, long>
+        {
+            ["/datasets/"] = datasetId, ["/models/"] = modelId, ["/jobs/"] = jobId, ["/keys/"] = 1, ["/experiments/"] = experimentId,
+        };
 
         using var doc = JsonDocument.Parse(await factory.CreateClient(null).GetStringAsync("/swagger/v1/swagger.json"));
         var walked = new List<string>();
@@ -46,7 +56,7 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
             Assert.DoesNotContain(Secret, text);
             if (path.Name.StartsWith("/keys", StringComparison.Ordinal))
                 Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{operationId} {url}: {(int)response.StatusCode} {text}");
-            else if (path.Name.Contains('{') || operationId == "CreateJob")
+            else if (path.Name.Contains('{') || ReferencesOwnerA.Contains(operationId))
                 Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"{operationId} {url}: {(int)response.StatusCode} {text}");
         }
         Assert.True(walked.Count >= 20, string.Join(", ", walked));
@@ -57,7 +67,11 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/models/{modelId}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/jobs/{jobId}/weights")).StatusCode);
         Assert.Equal(2, (await alice.MetricEpochsAsync(jobId)).Length);
+        Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/experiments/{experimentId}")).StatusCode);
     }
+
+    /// <summary>Operations without a path id whose body below names A's model or data set.</summary>
+    private static readonly string[] ReferencesOwnerA = ["CreateJob", "CreateExperiment", "GradientCheckSpec"];
 
     [Fact]
     public async Task HubSubscribeToAnotherOwnersJobSendsNothing()
@@ -122,6 +136,9 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         var json = operationId switch
         {
             "CreateJob" => $$"""{"modelId":{{modelId}},"datasetId":{{datasetId}},"epochs":1}""",
+            "CreateExperiment" => $$"""{"baseJob":{"modelId":{{modelId}},"datasetId":{{datasetId}},"epochs":1},"variations":[{"name":"v"}]}""",
+            "GradientCheckModel" => $$"""{"datasetId":{{datasetId}}}""",
+            "GradientCheckSpec" => $$"""{"spec":{"input":[2],"layers":[{"type":"dense","units":3}],"loss":"softmax_cross_entropy"},"datasetId":{{datasetId}}}""",
             "Predict" => """{"inputs":[[0.1,0.2]]}""",
             "CreateKey" => """{"owner":"mallory","admin":true}""",
             "CreateModel" => """{"name":"b","spec":{"input":[2],"layers":[{"type":"dense","units":2}],"loss":"mse"}}""",

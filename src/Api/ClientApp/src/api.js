@@ -45,6 +45,7 @@ export const api = {
   listJobs: (pageSize = 20) => request('GET', `jobs?pageSize=${pageSize}`),
   getJob: (id) => request('GET', `jobs/${id}`),
   metrics: (id) => request('GET', `jobs/${id}/metrics`),
+  diagnostics: (id) => request('GET', `jobs/${id}/diagnostics`),
   cancel: (id) => request('POST', `jobs/${id}/cancel`),
   resume: (id) => request('POST', `jobs/${id}/resume`),
   createSynthetic: (body) => request('POST', 'datasets/synthetic', body),

@@ -4,7 +4,7 @@ import { apiKey } from './key.js';
 
 export class TrainingHub {
   /**
-   * @param {object} handlers onEpoch, onStatus, onBatch (event payloads) and onConnection(state, detail).
+   * @param {object} handlers onEpoch, onStatus, onBatch, onLayerStats (event payloads) and onConnection(state, detail).
    */
   constructor(handlers) {
     this.handlers = handlers;
@@ -18,6 +18,7 @@ export class TrainingHub {
     this.connection.on('EpochCompleted', (e) => handlers.onEpoch(e));
     this.connection.on('JobStatusChanged', (e) => handlers.onStatus(e));
     this.connection.on('BatchProgress', (e) => handlers.onBatch(e));
+    this.connection.on('LayerStats', (e) => handlers.onLayerStats?.(e));
     this.connection.onreconnecting(() => handlers.onConnection('reconnecting'));
     // A new connection has no groups: subscribe again; the history it resends is deduplicated by epoch.
     this.connection.onreconnected(async () => {

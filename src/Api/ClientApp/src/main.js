@@ -7,6 +7,7 @@ import { bestOf } from './charts.js';
 import { JobDetail } from './detail.js';
 import { TrainingHub } from './hub.js';
 import { wireKeyForm } from './key.js';
+import { LayerPanel } from './layers.js';
 import { QuickStart } from './quickstart.js';
 
 const $ = (id) => document.getElementById(id);
@@ -34,7 +35,12 @@ const detail = new JobDetail({
   showError: showProblem,
 });
 
+const layerPanel = new LayerPanel($('layers'));
+
 const hub = new TrainingHub({
+  onLayerStats(e) {
+    layerPanel.show(e.jobId, e.epoch, e.layers);
+  },
   onEpoch(e) {
     if (e.jobId === detail.jobId) detail.addMetric(e);
     const job = jobs.get(e.jobId);
@@ -132,6 +138,7 @@ async function selectJob(id) {
   history.replaceState(null, '', `#job-${id}`);
   const known = jobs.get(id) ?? readJob({ id, status: '', epochs: 0 });
   detail.open(known);
+  layerPanel.reset(id);
   // Subscribe first: the hub replays the stored history, and the REST history below fills in at once
   // even if the hub is still connecting. Both go through the epoch-keyed store, so nothing doubles.
   hub.follow(id);
@@ -141,6 +148,12 @@ async function selectJob(id) {
     if (detail.jobId === id) for (const m of history) detail.addMetric({ ...m, jobId: id });
   } catch (e) {
     if (detail.jobId === id) showProblem($('action-error'), e, 'Loading metrics');
+  }
+  try {
+    const diagnostics = await api.diagnostics(id);
+    if (diagnostics.length > 0) layerPanel.show(id, diagnostics.at(-1).epoch, diagnostics.at(-1).layers);
+  } catch (e) {
+    if (detail.jobId === id) showProblem($('action-error'), e, 'Loading layer diagnostics');
   }
 }
 

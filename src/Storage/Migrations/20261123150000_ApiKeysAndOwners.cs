@@ -4,14 +4,14 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Storage.Migrations;
 
 /// <summary>
-/// API keys, and an owner on every data set, model and job. Hand-written like InitialCreate. Rows that
+/// API keys, and an owner on every data set, model, job and experiment. Hand-written like InitialCreate. Rows that
 /// existed before keys did go to "admin", the owner of the key created at the first start.
 /// </summary>
 [DbContext(typeof(TrainingDbContext))]
-[Migration("20261123140000_ApiKeysAndOwners")]
+[Migration("20261123150000_ApiKeysAndOwners")]
 public sealed class ApiKeysAndOwners : Migration
 {
-    private static readonly string[] Owned = ["Datasets", "Models", "Jobs"];
+    private static readonly string[] Owned = ["Datasets", "Models", "Jobs", "Experiments"];
 
     protected override void Up(MigrationBuilder migrationBuilder)
     {

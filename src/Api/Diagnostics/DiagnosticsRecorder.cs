@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Api.Training;
+using Engine;
+using Engine.Diagnostics;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.EntityFrameworkCore;
+using Storage;
+using Storage.Entities;
+
+namespace Api.Diagnostics;
+
+/// <summary>Computes a network's layer diagnostics at an epoch end, stores them and streams them on the hub.</summary>
+public sealed class DiagnosticsRecorder(IDbContextFactory<TrainingDbContext> contexts, IHubContext<TrainingHub, ITrainingClient> hub,
+    ILogger<DiagnosticsRecorder> logger)
+{
+    /// <summary>Call between epochs only: the network must not be training meanwhile.</summary>
+    public async Task RecordAsync(long jobId, int epoch, Network network, DiagnosticsProbe probe)
+    {
+        var stats = LayerDiagnostics.Compute(network, probe);
+        await using (var db = await contexts.CreateDbContextAsync())
+        {
+            // An epoch trained again after a resume replaces its earlier diagnostics.
+            await db.LayerStats.Where(s => s.JobId == jobId && s.Epoch == epoch).ExecuteDeleteAsync();
+            db.LayerStats.AddRange(stats.Select(s => new LayerStatRow
+            {
+                JobId = jobId, Epoch = epoch, LayerIndex = s.Index, Type = s.Type, WeightNorm = s.WeightNorm, GradNorm = s.GradNorm,
+                GradToWeight = s.GradToWeight, Mean = s.Mean, Std = s.Std, DeadFraction = s.DeadFraction,
+                HistogramMin = s.HistogramMin, HistogramMax = s.HistogramMax, HistogramJson = JsonSerializer.Serialize(s.Histogram),
+            }));
+            await db.SaveChangesAsync();
+        }
+        try
+        {
+            await hub.Clients.Group(TrainingHub.Group(jobId)).LayerStats(new LayerStatsEvent(jobId, epoch, [.. stats.Select(ToDto)]));
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            // Stored already; a client catches up with GET /jobs/{id}/diagnostics.
+            logger.LogDebug(e, "LayerStats for job {JobId} was not sent", jobId);
+        }
+    }
+
+    private static LayerStatsDto ToDto(LayerStats s) => new(s.Index, s.Type, s.WeightNorm, s.GradNorm, s.GradToWeight, s.Mean, s.Std,
+        s.DeadFraction, s.HistogramMin, s.HistogramMax, s.Histogram);
+
+    public static LayerStatsDto ToDto(LayerStatRow r) => new(r.LayerIndex, r.Type, r.WeightNorm, r.GradNorm, r.GradToWeight, r.Mean, r.Std,
+        r.DeadFraction, r.HistogramMin, r.HistogramMax, JsonSerializer.Deserialize<int[]>(r.HistogramJson) ?? []);
+}

@@ -1,0 +1,103 @@
+using Api.Datasets;
+using Api.Infrastructure;
+using Api.Models;
+using Engine;
+using Engine.Data;
+using Engine.Diagnostics;
+using Engine.Specs;
+using Engine.Tensors;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Storage;
+
+namespace Api.Diagnostics;
+
+/// <summary>Gradient check of a stored model.</summary>
+/// <param name="DatasetId">Data set the batch is drawn from (normalized as training would).</param>
+/// <param name="BatchSize">Samples in the batch, 1 to 64; default 8.</param>
+/// <param name="Seed">Initial weights, which samples, which parameter entries and the dropout masks; default 1.</param>
+public sealed record GradientCheckRequest(long? DatasetId, int? BatchSize, ulong? Seed);
+
+/// <summary>Gradient check of an inline spec; the other fields as in <see cref="GradientCheckRequest"/>.</summary>
+public sealed record InlineGradientCheckRequest(ModelSpec? Spec, long? DatasetId, int? BatchSize, ulong? Seed);
+
+/// <summary>One parameter tensor: errors over the checked entries and whether all were within tolerance.</summary>
+/// <param name="Skipped">Sampled entries left out because a ±h pass crossed a ReLU kink, where the derivative does not exist.</param>
+public sealed record GradientCheckEntryDto(int LayerIndex, string Layer, string Parameter, int Size,
+    double MaxAbsError, double MaxRelError, int Checked, int Skipped, bool Passed);
+
+/// <summary>The tolerance an entry must meet: |a − n| ≤ absolute, or |a − n| / max(|a|, |n|) ≤ relative.</summary>
+public sealed record GradientToleranceDto(double Absolute, double Relative, double Step, int MaxEntriesPerParameter);
+
+public sealed record GradientCheckDto(bool Passed, GradientToleranceDto Tolerance, int BatchSize, double Loss, GradientCheckEntryDto[] Results);
+
+public static class GradientCheckApi
+{
+    private const int MaxBatchSize = 64;
+    private const int DefaultBatchSize = 8;
+
+    public static IEndpointRouteBuilder MapGradientChecks(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/models").WithTags("Models");
+        group.MapPost("/{id:long}/gradient-check", CheckModel).WithName("GradientCheckModel").ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapPost("/gradient-check", CheckSpec).WithName("GradientCheckSpec").ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        return app;
+    }
+
+    /// <summary>Backprop against central differences for a stored model's freshly initialized weights.</summary>
+    /// <remarks>
+    /// Per layer and parameter: max absolute and relative error over at most 64 sampled entries, and pass/fail.
+    /// BatchNorm runs in training mode on the batch; Dropout uses one frozen mask for every pass.
+    /// </remarks>
+    internal static async Task<Results<Ok<GradientCheckDto>, ProblemHttpResult>> CheckModel(long id, GradientCheckRequest request,
+        IDbContextFactory<TrainingDbContext> contexts, DatasetFiles files, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct);
+        if (model is null) return Problems.NotFound("model", id);
+        return await RunAsync(ModelMapping.ReadSpec(model.SpecJson), request.DatasetId, request.BatchSize, request.Seed, db, files, ct);
+    }
+
+    /// <summary>Backprop against central differences for an inline spec; nothing is stored.</summary>
+    internal static async Task<Results<Ok<GradientCheckDto>, ProblemHttpResult>> CheckSpec(InlineGradientCheckRequest request,
+        IDbContextFactory<TrainingDbContext> contexts, DatasetFiles files, CancellationToken ct)
+    {
+        if (request.Spec is null) return Problems.Field("spec", "is required");
+        var report = SpecValidator.Validate(request.Spec);
+        if (!report.IsValid) return Problems.Spec(report.Errors, "spec");
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await RunAsync(request.Spec, request.DatasetId, request.BatchSize, request.Seed, db, files, ct);
+    }
+
+    private static async Task<Results<Ok<GradientCheckDto>, ProblemHttpResult>> RunAsync(ModelSpec spec, long? datasetId, int? batchSize,
+        ulong? seed, TrainingDbContext db, DatasetFiles files, CancellationToken ct)
+    {
+        if (datasetId is not { } dsId) return Problems.Field("datasetId", "is required");
+        int size = batchSize ?? DefaultBatchSize;
+        if (size is < 1 or > MaxBatchSize) return Problems.Field("batchSize", $"must be between 1 and {MaxBatchSize}");
+        var row = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == dsId, ct);
+        if (row is null) return Problems.NotFound("dataset", dsId, "datasetId");
+        // Normalized exactly as the trainer would, so the check sees the activations training sees.
+        var data = Normalization.Fit(files.Load(row), DatasetMapping.ParseNormalization(row.Normalization));
+        var fitErrors = SpecValidator.CheckDataset(spec, data).ToList();
+        if (fitErrors.Count > 0) return Problems.Errors(Problems.ToDictionary(fitErrors), StatusCodes.Status422UnprocessableEntity);
+
+        var options = new GradientCheckOptions { Seed = seed ?? 1 };
+        // CPU-bound for up to a few seconds: off the request thread.
+        var result = await Task.Run(() =>
+        {
+            var rng = new Rng(options.Seed);
+            var network = Network.Create(spec, rng.Clone());
+            var order = Enumerable.Range(0, data.Count).ToArray();
+            rng.Shuffle(order);
+            return GradientChecker.Check(network, data.Subset(order.AsSpan(0, Math.Min(size, data.Count))), options);
+        }, ct);
+        return TypedResults.Ok(new GradientCheckDto(result.Passed,
+            new GradientToleranceDto(result.AbsoluteTolerance, result.RelativeTolerance, options.Step, options.MaxEntriesPerParameter),
+            result.BatchSize, result.Loss,
+            [.. result.Results.Select(r => new GradientCheckEntryDto(r.LayerIndex, r.Layer, r.Parameter, r.Size,
+                r.MaxAbsError, r.MaxRelError, r.Checked, r.Skipped, r.Passed))]));
+    }
+}

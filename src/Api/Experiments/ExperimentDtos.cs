@@ -1,0 +1,29 @@
+using Api.Jobs;
+using Engine.Specs;
+using Storage.Entities;
+
+namespace Api.Experiments;
+
+/// <summary>Several jobs from one base job: same data, seed, epochs and batch size; one change each.</summary>
+/// <param name="BaseJob">A job request as for POST /jobs.</param>
+/// <param name="Variations">1 to 16 variations with distinct names.</param>
+public sealed record CreateExperimentRequest(string? Name, CreateJobRequest? BaseJob, ExperimentVariation[]? Variations);
+
+/// <summary>What one job changes relative to the base job; unset fields keep the base's value.</summary>
+/// <param name="Name">Label of the variation (and of its job).</param>
+/// <param name="Optimizer">Optimizer type; its other settings (momentum, betas) stay the base's.</param>
+/// <param name="Init">Initializer of every dense layer.</param>
+/// <param name="InitStd">Standard deviation for <c>init: normal</c> (the book's 0.01).</param>
+/// <param name="BatchNorm">true: a BatchNorm after every hidden dense layer; false: none.</param>
+/// <param name="Dropout">Rate of a Dropout after every hidden activation; 0 removes dropout.</param>
+public sealed record ExperimentVariation(string? Name, OptimizerKind? Optimizer, float? LearningRate, InitKind? Init, float? InitStd,
+    bool? BatchNorm, float? Dropout, float? WeightDecay);
+
+/// <summary>One variation's job and how it did.</summary>
+/// <param name="Final">Metrics of the last finished epoch.</param>
+/// <param name="Best">Metrics of the best epoch (lowest monitored loss).</param>
+/// <param name="TrainingSeconds">Sum of the epochs' training times.</param>
+public sealed record ExperimentJobDto(string Variation, long JobId, JobStatus Status, int Epoch, int Epochs,
+    MetricDto? Final, MetricDto? Best, double TrainingSeconds);
+
+public sealed record ExperimentDto(long Id, string? Name, DateTime CreatedAt, ExperimentJobDto[] Jobs);
