@@ -28,6 +28,7 @@ public static partial class FuzzBench
         string? key = Environment.GetEnvironmentVariable("API_KEY");
         Process? service = null;
         var data = Directory.CreateTempSubdirectory("fuzz-");
+        bool failed;
         try
         {
             if (url is null) (service, url, key) = await StartServiceAsync(data.FullName);
@@ -41,7 +42,7 @@ public static partial class FuzzBench
             Console.WriteLine($"{cases.Count} cases ({perOperation} per operation, seed {seed}) in {clock.Elapsed.TotalSeconds:F1} s " +
                               $"({cases.Count / clock.Elapsed.TotalSeconds:F0}/s): {failures.Count} failures; /health {(int)health.StatusCode}");
             foreach (var f in failures.Take(50)) Console.WriteLine("  " + f);
-            if (failures.Count > 0 || !health.IsSuccessStatusCode) Environment.ExitCode = 1;
+            failed = failures.Count > 0 || !health.IsSuccessStatusCode;
         }
         finally
         {
@@ -52,6 +53,8 @@ public static partial class FuzzBench
             }
             data.Delete(recursive: true);
         }
+        // Thrown after the cleanup, so the process exits non-zero (Program's return value would hide an ExitCode).
+        if (failed) throw new InvalidOperationException("the fuzz run found failures (listed above)");
     }
 
     private static async Task<(Process, string, string)> StartServiceAsync(string dataDirectory)
