@@ -21,7 +21,8 @@ public sealed record FuzzRequest(string Operation, string Kind, HttpMethod Metho
 public static class ApiFuzzer
 {
     private static readonly string[] Methods = ["get", "post", "put", "patch", "delete"];
-    private static readonly string[] OddIds = ["1", "0", "-1", "9223372036854775807", "99999999999999999999", "abc", "1.5", "%00", "%F0%9F%92%A5", "1e3"];
+    // No NUL in paths: the test host refuses to send one and Kestrel answers it with a bare 400 before the application runs.
+    private static readonly string[] OddIds = ["1", "0", "-1", "9223372036854775807", "99999999999999999999", "abc", "1.5", "%20", "%F0%9F%92%A5", "1e3"];
     private static readonly string[] OddQueryValues =
         ["", "-1", "0", "99999999999999999999", "NaN", "Infinity", "true", "%00", "%E2%80%AE", "best", "latest", "onnx", new string('9', 400)];
     private static readonly string[] Kinds =
@@ -86,10 +87,7 @@ public static class ApiFuzzer
             using var response = await client.SendAsync(request, ct);
             int status = (int)response.StatusCode;
             var type = response.Content.Headers.ContentType?.MediaType;
-            // Kestrel itself refuses a NUL in the request target with a bare 400 before the application runs;
-            // that is the server's answer to a malformed request line, not an error response of the API.
-            bool kestrelRejected = status == 400 && type is null && c.Url.Contains("%00", StringComparison.Ordinal);
-            if (status >= 500 || (status >= 400 && type != "application/problem+json" && !kestrelRejected))
+            if (status >= 500 || (status >= 400 && type != "application/problem+json"))
                 failures.Add($"{status} {type}: {c} => {(await response.Content.ReadAsStringAsync(ct))[..Math.Min(300, (int)(response.Content.Headers.ContentLength ?? 300))]}");
         }
         return failures;
