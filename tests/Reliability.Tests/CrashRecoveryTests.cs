@@ -1,0 +1,61 @@
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace Reliability.Tests;
+
+/// <summary>
+/// kill -9 of the real process during training, then a restart on the same folder. Quartz must re-fire the job
+/// (it requested recovery) and the job must continue from its last checkpoint, recording every epoch once and
+/// ending with exactly the weights of a run that was never interrupted.
+/// </summary>
+[Collection(ReferenceCollection.Name)]
+public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutputHelper output)
+{
+    [Theory]
+    // Right after an epoch (and its checkpoint) is recorded: the next epoch has just started.
+    [InlineData(2, 0)]
+    // A random moment inside a later epoch (up to ~0.6 s after an epoch ends; one epoch takes longer on two cores).
+    [InlineData(4, 600)]
+    // As soon as the last epoch is recorded: while the job is being marked finished, or just after.
+    [InlineData(Api.Epochs, 0)]
+    public async Task KilledProcessResumesFromItsLastCheckpointAndEndsBitIdentical(int afterEpoch, int maxDelayMs)
+    {
+        using var folder = new DataFolder();
+        int delay = Random.Shared.Next(maxDelayMs + 1);
+        long id;
+        await using (var first = await ServiceProcess.StartAsync(folder.Path))
+        {
+            id = await first.Client.SubmitStandardJobAsync();
+            await first.Client.WaitForEpochAsync(id, afterEpoch, TimeSpan.FromMinutes(2));
+            await Task.Delay(delay);
+            await first.KillAsync();
+        }
+        output.WriteLine($"killed {delay} ms after epoch {afterEpoch} was recorded");
+
+        await using var second = await ServiceProcess.StartAsync(folder.Path);
+        var job = await second.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed", "cancelled");
+        Assert.True(job.Status() == "succeeded", $"killed {delay} ms after epoch {afterEpoch}: {job}\n{second.Log}");
+        Assert.Equal(Enumerable.Range(1, Api.Epochs), await second.Client.MetricEpochsAsync(id));
+        Assert.Equal(reference.Weights, await second.Client.WeightsAsync(id));
+
+        int attempts = job.GetProperty("attempts").GetInt32();
+        var resumedFrom = ResumedFrom().Matches(second.Log).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        if (resumedFrom.Count == 0)
+        {
+            // Killed after it was marked Succeeded: nothing to recover, and it must not train again.
+            Assert.Equal(Api.Epochs, afterEpoch);
+            Assert.Equal(1, attempts);
+        }
+        else
+        {
+            // Trained exactly once more, from a checkpoint at or after the epoch seen before the kill (never from scratch).
+            Assert.Equal(2, attempts);
+            Assert.Single(resumedFrom);
+            Assert.InRange(resumedFrom[0], afterEpoch, Api.Epochs);
+        }
+        await second.StopAsync();
+    }
+
+    [GeneratedRegex(@"Job \d+ training from epoch (\d+) of")]
+    private static partial Regex ResumedFrom();
+}
