@@ -15,7 +15,7 @@ public static class Api
     public const int Epochs = 12;
 
     public static async Task<long> SubmitStandardJobAsync(this HttpClient client, int epochs = Epochs, double learningRate = 0.01,
-        int size = 2000, int hidden = 96)
+        int size = 2000, int hidden = 96, string optimizer = "adam")
     {
         var dataset = await client.PostAsJsonAsync("/datasets/synthetic",
             new { name = "spirals", kind = "spirals", size, classes = 3, seed = 42, noise = 0.2 });
@@ -33,7 +33,7 @@ public static class Api
         var job = await client.PostAsJsonAsync("/jobs", new
         {
             spec, datasetId, validationSplit = 0.2, epochs, batchSize = 16, checkpointEvery = 1, seed = 7,
-            optimizer = new { type = "adam", learningRate },
+            optimizer = new { type = optimizer, learningRate },
         });
         return (await job.ReadJsonAsync()).GetProperty("id").GetInt64();
     }
