@@ -38,7 +38,7 @@ public sealed class StorageTests(ITestOutputHelper output)
                         name = $"m{c}",
                         spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 8 }, new { type = "relu" }, new { type = "dense", units = 3 } }, loss = "softmax_cross_entropy" },
                     })),
-                    // Short jobs, so the queue keeps moving and finished jobs are written while the long ones train.
+                    // Now and then, as a write to both databases (the job row and its Quartz trigger); it queues behind the two.
                     2 when random.Next(4) == 0 => ("create job", http.PostAsJsonAsync("/jobs", new
                     {
                         spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 8 }, new { type = "relu" }, new { type = "dense", units = 3 } }, loss = "softmax_cross_entropy" },
