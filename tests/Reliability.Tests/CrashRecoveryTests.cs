@@ -31,6 +31,9 @@ public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutp
             await first.KillAsync();
         }
         output.WriteLine($"killed {delay} ms after epoch {afterEpoch} was recorded");
+        bool? requestsRecovery = FiredTriggerRequestsRecovery(folder.Path, id);
+        // A kill mid-training leaves Quartz's fired-trigger row, flagged for recovery; it is what re-fires the job.
+        if (afterEpoch < Api.Epochs) Assert.True(requestsRecovery, $"fired trigger of job {id}: {requestsRecovery?.ToString() ?? "none"}");
 
         await using var second = await ServiceProcess.StartAsync(folder.Path);
         var job = await second.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed", "cancelled");
@@ -54,6 +57,20 @@ public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutp
             Assert.InRange(resumedFrom[0], afterEpoch, Api.Epochs);
         }
         await second.StopAsync();
+    }
+
+    /// <summary>REQUESTS_RECOVERY of the job's row in QRTZ_FIRED_TRIGGERS, or null without one.</summary>
+    private static bool? FiredTriggerRequestsRecovery(string dataDirectory, long jobId)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDirectory, "scheduler.db")};Pooling=False");
+        connection.Open();
+        return connection.Scalar($"SELECT REQUESTS_RECOVERY FROM QRTZ_FIRED_TRIGGERS WHERE JOB_NAME = 'job-{jobId}'") switch
+        {
+            null or DBNull => null,
+            long flag => flag != 0,
+            string flag => flag is "1" || flag.Equals("true", StringComparison.OrdinalIgnoreCase),
+            var other => throw new InvalidOperationException($"unexpected REQUESTS_RECOVERY {other}"),
+        };
     }
 
     [GeneratedRegex(@"Job \d+ training from epoch (\d+) of")]
