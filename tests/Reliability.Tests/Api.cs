@@ -9,13 +9,13 @@ public static class Api
 {
     /// <summary>
     /// The job every recovery test trains: spirals, an MLP with dropout (so a resumed run is only identical if
-    /// the RNG state was restored), a checkpoint every epoch. About 100 batches an epoch, so there is time to
-    /// kill the process inside one.
+    /// the RNG state was restored), a checkpoint every epoch. Sized so there is time to
+    /// kill the process inside one: 150 batches of 16, a few tenths of a second an epoch.
     /// </summary>
     public const int Epochs = 12;
 
     public static async Task<long> SubmitStandardJobAsync(this HttpClient client, int epochs = Epochs, double learningRate = 0.01,
-        int size = 2000, int hidden = 96, string optimizer = "adam")
+        int size = 3000, int hidden = 192, string optimizer = "adam")
     {
         var dataset = await client.PostAsJsonAsync("/datasets/synthetic",
             new { name = "spirals", kind = "spirals", size, classes = 3, seed = 42, noise = 0.2 });
