@@ -20,7 +20,7 @@ public sealed class ReconnectTests
     public async Task SubscriberThatLosesTheServerForEpochsEndsWithEveryEpochOnce()
     {
         using var folder = new DataFolder();
-        var first = await ServiceProcess.StartAsync(folder.Path);
+        await using var first = await ServiceProcess.StartAsync(folder.Path);
         int port = first.Address.Port;
         long id = await first.Client.SubmitStandardJobAsync(epochs: 16);
 
@@ -51,7 +51,6 @@ public sealed class ReconnectTests
 
         await first.Client.WaitForEpochAsync(id, 3, TimeSpan.FromMinutes(2));
         await first.KillAsync();
-        await first.DisposeAsync();
         // Down for a few seconds: the subscriber misses whatever it would have seen meanwhile.
         await Task.Delay(TimeSpan.FromSeconds(2));
         await using var second = await ServiceProcess.StartAsync(folder.Path, port: port);
