@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 
 namespace Reliability.Tests;
 
@@ -19,7 +20,9 @@ public sealed class TerminalStateTests
             id = await first.Client.SubmitStandardJobAsync(epochs: 200);
             await first.Client.WaitForEpochAsync(id, 2, TimeSpan.FromMinutes(2));
             var clock = Stopwatch.StartNew();
-            var cancelled = await (await first.Client.PostAsync($"/jobs/{id}/cancel", null)).ReadJsonAsync();
+            using var response = await first.Client.PostAsync($"/jobs/{id}/cancel", null);
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}\n{first.Log}");
+            var cancelled = await response.ReadJsonAsync();
             Assert.Equal("cancelled", cancelled.Status());
             epochAtCancel = cancelled.GetProperty("epoch").GetInt32();
 
@@ -53,35 +56,55 @@ public sealed class TerminalStateTests
     public async Task DivergedJobFailsNamingEpochAndBatchAndIsNotRetried()
     {
         using var folder = new DataFolder();
-        long id;
-        string error;
-        int[] metrics;
+        long explodes, ramps;
+        Dictionary<long, (string Error, int[] Metrics)> failed = [];
         await using (var first = await ServiceProcess.StartAsync(folder.Path))
         {
-            // Plain SGD: each step scales with the gradient, which grows with the weights, so the loss overflows
-            // (Adam's steps stay near the learning rate and a ReLU net's softmax loss can stay finite).
-            id = await first.Client.SubmitStandardJobAsync(learningRate: 1e6, optimizer: "sgd");
-            var failed = await first.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(2), "failed", "succeeded");
-            Assert.Equal("failed", failed.Status());
-            error = failed.GetProperty("error").GetString()!;
-            Assert.Matches(@"epoch \d+, batch \d+", error);
-            Assert.Contains("NaN", error, StringComparison.Ordinal);
-            metrics = await first.Client.MetricEpochsAsync(id);
-            // Whatever was recorded before the loss blew up is kept, contiguous from epoch 1.
-            Assert.Equal(Enumerable.Range(1, failed.GetProperty("epoch").GetInt32()), metrics);
+            // Plain SGD at 1e6: each step scales with the gradient, which grows with the weights, so the loss
+            // overflows in the first epoch (Adam's steps stay near the learning rate and a ReLU net can stay finite).
+            explodes = await first.Client.SubmitStandardJobAsync(learningRate: 1e6, optimizer: "sgd");
+            // Linear regression whose learning rate warms up by 1 an epoch: stable for three epochs, then past
+            // 2/λ it overflows (epoch 4, batch 4 with this seed), so there are metrics to keep.
+            var dataset = await first.Client.PostAsJsonAsync("/datasets/synthetic", new { name = "r", kind = "regression", size = 1000, seed = 42, noise = 0.1 });
+            var job = await first.Client.PostAsJsonAsync("/jobs", new
+            {
+                spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 1 } }, loss = "mse" },
+                datasetId = (await dataset.ReadJsonAsync()).GetProperty("id").GetInt64(), epochs = 40, batchSize = 16, seed = 7,
+                optimizer = new { type = "sgd", learningRate = 1e5 }, schedule = new { type = "constant", warmupEpochs = 100_000 },
+            });
+            ramps = (await job.ReadJsonAsync()).GetProperty("id").GetInt64();
+
+            foreach (var id in new[] { explodes, ramps })
+            {
+                var done = await first.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(2), "failed", "succeeded");
+                Assert.Equal("failed", done.Status());
+                var error = done.GetProperty("error").GetString()!;
+                Assert.Matches(@"epoch \d+, batch \d+", error);
+                Assert.Contains("NaN", error, StringComparison.Ordinal);
+                // Whatever was recorded before the loss blew up is kept, contiguous from epoch 1.
+                var metrics = await first.Client.MetricEpochsAsync(id);
+                Assert.Equal(Enumerable.Range(1, done.GetProperty("epoch").GetInt32()), metrics);
+                failed[id] = (error, metrics);
+            }
+            Assert.Contains("epoch 4, batch", failed[ramps].Error, StringComparison.Ordinal);
+            Assert.Equal([1, 2, 3], failed[ramps].Metrics);
             // Not re-fired by Quartz: still one attempt a while later.
             await Task.Delay(TimeSpan.FromSeconds(2));
-            Assert.Equal(1, (await first.Client.GetJobAsync(id)).GetProperty("attempts").GetInt32());
+            foreach (var id in failed.Keys) Assert.Equal(1, (await first.Client.GetJobAsync(id)).GetProperty("attempts").GetInt32());
             await first.KillAsync();
         }
 
         await using var second = await ServiceProcess.StartAsync(folder.Path);
         await Task.Delay(TimeSpan.FromSeconds(3));
-        var after = await second.Client.GetJobAsync(id);
-        Assert.Equal("failed", after.Status());
-        Assert.Equal(error, after.GetProperty("error").GetString());
-        Assert.Equal(1, after.GetProperty("attempts").GetInt32());
-        Assert.Equal(metrics, await second.Client.MetricEpochsAsync(id));
+        foreach (var (id, (error, metrics)) in failed)
+        {
+            var after = await second.Client.GetJobAsync(id);
+            Assert.Equal("failed", after.Status());
+            Assert.Equal(error, after.GetProperty("error").GetString());
+            Assert.Equal(1, after.GetProperty("attempts").GetInt32());
+            Assert.Equal(metrics, await second.Client.MetricEpochsAsync(id));
+        }
+        Assert.DoesNotContain("training from epoch", second.Log, StringComparison.Ordinal);
         await second.StopAsync();
     }
 }
