@@ -21,6 +21,8 @@ public sealed class TerminalStateTests
             await first.Client.WaitForEpochAsync(id, 2, TimeSpan.FromMinutes(2));
             var clock = Stopwatch.StartNew();
             using var response = await first.Client.PostAsync($"/jobs/{id}/cancel", null);
+            // The console logger writes on its own thread: give the exception's log line time to arrive.
+            if (!response.IsSuccessStatusCode) await Task.Delay(1000);
             Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}\n{first.Log}");
             var cancelled = await response.ReadJsonAsync();
             Assert.Equal("cancelled", cancelled.Status());
