@@ -25,6 +25,7 @@ internal sealed class StorageInitializer(
 
         await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
         {
+            await EnableIncrementalVacuumAsync(db, cancellationToken);
             await db.Database.MigrateAsync(cancellationToken);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
@@ -37,6 +38,25 @@ internal sealed class StorageInitializer(
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         logger.LogInformation("Storage ready in {Directory}", paths.Root);
+    }
+
+    /// <summary>
+    /// auto_vacuum=INCREMENTAL lets pruning give checkpoint pages back (PRAGMA incremental_vacuum). It only
+    /// takes effect on a database without tables or through a VACUUM, so an existing database is rebuilt once.
+    /// </summary>
+    private async Task EnableIncrementalVacuumAsync(TrainingDbContext db, CancellationToken ct)
+    {
+        const long incremental = 2;
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA auto_vacuum;";
+        if (Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == incremental) return;
+        command.CommandText = "SELECT count(*) FROM sqlite_master;";
+        bool empty = Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == 0;
+        command.CommandText = empty ? "PRAGMA auto_vacuum=INCREMENTAL;" : "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;";
+        await command.ExecuteNonQueryAsync(ct);
+        if (!empty) logger.LogInformation("Database rebuilt once with auto_vacuum=INCREMENTAL");
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -53,6 +53,6 @@ internal static class JobViews
             j.Epochs == 0 ? 100 : Math.Round(100 * done / j.Epochs, 2), eta, j.Attempts, j.EarlyStopped, j.Error,
             latest?.AsDto(), bestEpoch, batch,
             JsonSerializer.Deserialize<TrainingOptions>(j.OptionsJson, ApiJson.Options)!, j.CheckpointEvery,
-            ModelMapping.ReadSpec(j.SpecJson), j.CreatedAt, j.StartedAt, j.FinishedAt);
+            ModelMapping.ReadSpec(j.SpecJson), j.CreatedAt, j.StartedAt, j.FinishedAt, j.Notice);
     }
 }

@@ -80,9 +80,12 @@ public sealed class TrainingJob(
         TrainingSession session;
         await using (var db = await contexts.CreateDbContextAsync())
         {
-            var last = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == job.Id).OrderByDescending(c => c.Epoch).FirstOrDefaultAsync();
-            if (last is not null && !Checkpoints.IsIntact(last))
-                throw new InvalidTrainingStateException($"the checkpoint of epoch {last.Epoch} does not match its SHA-256; it is corrupted");
+            var (last, notice) = await LatestIntactCheckpointAsync(db, job.Id);
+            if (notice is not null)
+            {
+                logger.LogWarning("Job {JobId}: {Notice}", job.Id, notice);
+                await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.Notice, notice));
+            }
             session = last is null
                 ? TrainingSession.Create(spec, trainingOptions, train, validation)
                 : TrainingSession.Restore(last.State, trainingOptions, train, validation);
@@ -111,6 +114,30 @@ public sealed class TrainingJob(
             await diagnostics.RecordAsync(job.Id, metrics.Epoch, session.Network, probe);
         }
         await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
+    }
+
+    /// <summary>
+    /// The newest checkpoint whose blob still matches its size and SHA-256. A damaged one (a torn write, a bad
+    /// disk, a hand edit) is skipped for the one before it rather than failing the job: the epochs after the
+    /// good one are trained again, identically. The notice says what was skipped; null when nothing was.
+    /// </summary>
+    private static async Task<(Checkpoint? Checkpoint, string? Notice)> LatestIntactCheckpointAsync(TrainingDbContext db, long jobId)
+    {
+        var epochs = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == jobId).OrderByDescending(c => c.Epoch)
+            .Select(c => c.Epoch).ToListAsync();
+        var damaged = new List<int>();
+        foreach (var epoch in epochs)
+        {
+            // One blob at a time: a few MB each for larger models.
+            var checkpoint = await db.Checkpoints.AsNoTracking().SingleAsync(c => c.JobId == jobId && c.Epoch == epoch);
+            if (Checkpoints.IsIntact(checkpoint))
+                return (checkpoint, damaged.Count == 0 ? null : Damaged(damaged, $"resumed from the checkpoint of epoch {epoch}"));
+            damaged.Add(epoch);
+        }
+        return (null, damaged.Count == 0 ? null : Damaged(damaged, "no intact checkpoint is left, so training started over from epoch 0"));
+
+        static string Damaged(List<int> epochs, string outcome) =>
+            $"the checkpoint of epoch {string.Join(", ", epochs)} did not match its SHA-256 and was discarded; {outcome}";
     }
 
     /// <summary>
@@ -158,6 +185,9 @@ public sealed class TrainingJob(
             await db.SaveChangesAsync();
             if (state is not null) await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
             await tx.CommitAsync();
+            // Pruning freed pages; hand them back to the file system (auto_vacuum=INCREMENTAL, set at start-up)
+            // in a short write of its own, so the database stops growing once pruning starts.
+            if (state is not null) await db.Database.ExecuteSqlRawAsync("PRAGMA incremental_vacuum;");
             recorded = true;
             await events.EpochCompletedAsync(metric);
         });

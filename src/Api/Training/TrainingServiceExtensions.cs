@@ -20,6 +20,8 @@ public static class TrainingServiceExtensions
         var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
         var paths = new StoragePaths(storage);
 
+        // Explicit, so the worker's graceful stop (next batch, then the database write) is governed by one setting.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(1, worker.ShutdownTimeoutSeconds)));
         builder.Services.AddSingleton<DatasetFiles>();
         builder.Services.AddSingleton<TrainingRegistry>();
         builder.Services.AddSingleton<JobEvents>();

@@ -16,4 +16,10 @@ public sealed class WorkerOptions
 
     /// <summary>Most rows one predict request may carry.</summary>
     public int MaxPredictRows { get; set; } = 10_000;
+
+    /// <summary>
+    /// How long the host waits at shutdown (SIGTERM, Ctrl+C) for running jobs to stop at their next batch
+    /// before it gives up on them; set as HostOptions.ShutdownTimeout so the host does not cut the worker off earlier.
+    /// </summary>
+    public int ShutdownTimeoutSeconds { get; set; } = 30;
 }

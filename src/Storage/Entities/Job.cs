@@ -24,6 +24,8 @@ public sealed class Job : IOwned
     public int Attempts { get; set; }
     public bool EarlyStopped { get; set; }
     public string? Error { get; set; }
+    /// <summary>What the service recovered from on the job's behalf, e.g. a corrupted checkpoint it skipped.</summary>
+    public string? Notice { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime? StartedAt { get; set; }
     public DateTime? FinishedAt { get; set; }

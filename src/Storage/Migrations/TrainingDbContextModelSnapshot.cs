@@ -106,6 +106,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<DateTime?>("FinishedAt").HasColumnType("TEXT");
             b.Property<long?>("ModelId").HasColumnType("INTEGER");
             b.Property<string>("Name").HasMaxLength(200).HasColumnType("TEXT");
+            b.Property<string>("Notice").HasColumnType("TEXT");
             b.Property<string>("OwnerId").IsRequired().HasMaxLength(100).HasColumnType("TEXT");
             b.Property<string>("OptionsJson").IsRequired().HasColumnType("TEXT");
             b.Property<string>("SpecJson").IsRequired().HasColumnType("TEXT");

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using Xunit.Abstractions;
+
+namespace Reliability.Tests;
+
+/// <summary>SQLite under concurrent API load and over a long run: no busy errors, bounded growth.</summary>
+public sealed class StorageTests(ITestOutputHelper output)
+{
+    /// <summary>40 s in CI; bench/soak-load.sh sets RELIABILITY_LOAD_SECONDS=600.</summary>
+    private static TimeSpan LoadDuration =>
+        TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("RELIABILITY_LOAD_SECONDS"), out var s) ? s : 40);
+
+    [Fact]
+    public async Task EightClientsWhileTwoJobsTrainGetNo5xxAndSqliteIsNeverBusy()
+    {
+        using var folder = new DataFolder();
+        await using var service = await ServiceProcess.StartAsync(folder.Path, new Dictionary<string, string> { ["Training:Concurrency"] = "2" });
+        long[] training = [await service.Client.SubmitStandardJobAsync(epochs: 400), await service.Client.SubmitStandardJobAsync(epochs: 400)];
+        await service.Client.WaitForEpochAsync(training[0], 1, TimeSpan.FromMinutes(2));
+
+        var failures = new ConcurrentBag<string>();
+        var counts = new ConcurrentDictionary<string, int>();
+        var until = DateTime.UtcNow + LoadDuration;
+        var clients = Enumerable.Range(0, 8).Select(c => Task.Run(async () =>
+        {
+            using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromSeconds(60) };
+            http.DefaultRequestHeaders.Add("X-Api-Key", service.ApiKey);
+            var random = new Random(c);
+            while (DateTime.UtcNow < until)
+            {
+                long job = training[random.Next(2)];
+                var (name, request) = random.Next(8) switch
+                {
+                    0 => ("create dataset", http.PostAsJsonAsync("/datasets/synthetic", new { kind = "blobs", size = 200, classes = 3, seed = c, noise = 0.1 })),
+                    1 => ("create model", http.PostAsJsonAsync("/models", new
+                    {
+                        name = $"m{c}",
+                        spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 8 }, new { type = "relu" }, new { type = "dense", units = 3 } }, loss = "softmax_cross_entropy" },
+                    })),
+                    // Now and then, as a write to both databases (the job row and its Quartz trigger); it queues behind the two.
+                    2 when random.Next(4) == 0 => ("create job", http.PostAsJsonAsync("/jobs", new
+                    {
+                        spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 8 }, new { type = "relu" }, new { type = "dense", units = 3 } }, loss = "softmax_cross_entropy" },
+                        datasetId = 1, epochs = 3, checkpointEvery = 1,
+                    })),
+                    3 => ("list", http.GetAsync("/jobs?page=1&pageSize=20")),
+                    4 => ("get", http.GetAsync($"/jobs/{job}")),
+                    5 => ("metrics", http.GetAsync($"/jobs/{job}/metrics")),
+                    6 => ("checkpoints", http.GetAsync($"/jobs/{job}/checkpoints")),
+                    _ => ("download", http.GetAsync($"/jobs/{job}/weights?format=safetensors")),
+                };
+                using var response = await request;
+                counts.AddOrUpdate(name, 1, (_, n) => n + 1);
+                if ((int)response.StatusCode >= 500 || response.StatusCode == HttpStatusCode.TooManyRequests)
+                    failures.Add($"{name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            }
+        })).ToList();
+        await Task.WhenAll(clients);
+        output.WriteLine(string.Join(", ", counts.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+
+        Assert.Empty(failures);
+        foreach (var id in training)
+        {
+            var job = await service.Client.GetJobAsync(id);
+            Assert.Equal("running", job.Status());
+            Assert.Equal(Enumerable.Range(1, job.GetProperty("epoch").GetInt32()), await service.Client.MetricEpochsAsync(id));
+        }
+        await service.StopAsync();
+        foreach (var symptom in new[] { "database is locked", "SQLITE_BUSY", "SQLite Error", "Unhandled exception" })
+            Assert.DoesNotContain(symptom, service.Log, StringComparison.OrdinalIgnoreCase);
+        Assert.True(counts.Values.Sum() > 100, $"too few requests to mean anything: {counts.Values.Sum()}");
+    }
+
+    [Fact]
+    public async Task PruningKeepsLastThreePlusBestAndTheDatabaseStopsGrowing()
+    {
+        const int epochs = 40;
+        using var folder = new DataFolder();
+        long id;
+        long stateBytes;
+        await using (var service = await ServiceProcess.StartAsync(folder.Path))
+        {
+            // About 0.8 MB of training state per checkpoint (weights plus Adam's two moments), one every epoch.
+            id = await service.Client.SubmitStandardJobAsync(epochs: epochs, size: 400, hidden: 256);
+            var job = await service.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed");
+            Assert.Equal("succeeded", job.Status());
+            var checkpoints = (await (await service.Client.GetAsync($"/jobs/{id}/checkpoints")).ReadJsonAsync()).EnumerateArray().ToList();
+            var kept = checkpoints.Select(c => c.GetProperty("epoch").GetInt32()).Order().ToList();
+            int best = job.GetProperty("bestEpoch").GetInt32();
+            Assert.Equal(new[] { epochs - 2, epochs - 1, epochs }.Union([best]).Order(), kept);
+            stateBytes = checkpoints[0].GetProperty("sizeBytes").GetInt64();
+            await service.StopAsync();
+        }
+
+        using var db = Api.OpenDatabase(folder.Path);
+        Assert.Equal(2L, db.Scalar("PRAGMA auto_vacuum")); // INCREMENTAL
+        long pageSize = (long)db.Scalar("PRAGMA page_size")!;
+        long free = (long)db.Scalar("PRAGMA freelist_count")! * pageSize;
+        long file = new FileInfo(Path.Combine(folder.Path, "service.db")).Length;
+        output.WriteLine($"state {stateBytes} B, file {file} B, free {free} B");
+        // Pruned pages went back to the file system rather than sitting on the free list...
+        Assert.True(free < stateBytes / 2, $"{free} free bytes");
+        // ...so the file holds the four kept states and little else, not the 40 written.
+        Assert.True(file < 6 * stateBytes + (1 << 20), $"{file} bytes for {stateBytes}-byte states");
+    }
+}
