@@ -61,6 +61,17 @@ public sealed class ApiKeyTests(ServiceFactory factory) : IClassFixture<ServiceF
     }
 
     [Fact]
+    public async Task TheOpenApiDocumentDeclaresTheKeySoSwaggerUiCanSendIt()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(await factory.CreateClient(null).GetStringAsync("/swagger/v1/swagger.json"));
+        var scheme = doc.RootElement.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey");
+        Assert.Equal("apiKey", scheme.GetProperty("type").GetString());
+        Assert.Equal("header", scheme.GetProperty("in").GetString());
+        Assert.Equal("X-Api-Key", scheme.GetProperty("name").GetString());
+        Assert.True(doc.RootElement.GetProperty("security")[0].TryGetProperty("ApiKey", out _));
+    }
+
+    [Fact]
     public async Task OwnerNamesAreValidated()
     {
         var admin = factory.CreateClient();
