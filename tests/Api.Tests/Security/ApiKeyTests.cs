@@ -29,6 +29,9 @@ public sealed class ApiKeyTests(ServiceFactory factory) : IClassFixture<ServiceF
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/swagger/v1/swagger.json")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/")).StatusCode);
+        // A key in the query string counts on the hub only (where browsers cannot send headers).
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/jobs?access_token={factory.AdminKey}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.PostAsync($"/hubs/training/negotiate?negotiateVersion=1&access_token={factory.AdminKey}", null)).StatusCode);
         // The hub's negotiate needs the key too.
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync("/hubs/training/negotiate?negotiateVersion=1", null)).StatusCode);
     }
@@ -77,5 +80,26 @@ public sealed class ApiKeyTests(ServiceFactory factory) : IClassFixture<ServiceF
         var admin = factory.CreateClient();
         foreach (var owner in new[] { "", " ", "a b", new string('x', 101), "ünïcode", "../etc" })
             await Problem.AssertAsync(await admin.PostAsJsonAsync("/keys", new { owner }), HttpStatusCode.BadRequest, "owner");
+    }
+}
+
+/// <summary>Keys switched off, as on a laptop.</summary>
+public sealed class OpenServiceFactory : ServiceFactory
+{
+    protected override IEnumerable<(string Key, string Value)> Settings => [("Security:RequireApiKey", "false")];
+}
+
+public sealed class OpenServiceTests(OpenServiceFactory factory) : IClassFixture<OpenServiceFactory>
+{
+    [Fact]
+    public async Task WithoutRequireApiKeyKeylessRequestsActAsTheDefaultOwnerButBadKeysStillFail()
+    {
+        var keyless = factory.CreateClient(null);
+        var id = await keyless.CreateModelAsync();
+        Assert.Equal(HttpStatusCode.OK, (await keyless.GetAsync($"/models/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await keyless.GetAsync("/keys")).StatusCode);
+        // The default owner's model is not the admin's: owners still apply.
+        await Problem.AssertAsync(await factory.CreateClient().GetAsync($"/models/{id}"), HttpStatusCode.NotFound);
+        await Problem.AssertAsync(await factory.CreateClient("nnk_wrong").GetAsync("/models"), HttpStatusCode.Unauthorized);
     }
 }
