@@ -6,6 +6,7 @@ var benchmarks = new (string Name, Action<string[]> Run)[]
     ("gemm", GemmBench.Run),
     ("mlp", MlpBench.Run),
     ("diagnostics", DiagnosticsBench.Run),
+    ("fuzz", FuzzBench.Run),
 };
 
 string name = args.Length > 0 ? args[0] : "";

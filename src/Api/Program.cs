@@ -4,6 +4,7 @@ using Api.Experiments;
 using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
+using Api.Security;
 using Api.Training;
 using Storage;
 
@@ -12,6 +13,8 @@ var builder = WebApplication.CreateBuilder(args);
 
 // SQLite under Storage:DataDirectory (./data by default), migrated at start-up.
 builder.Services.AddStorage(builder.Configuration);
+// API keys, owners, rate and size limits (README, Security); after AddStorage, which migrates first.
+builder.AddSecurity();
 // JSON dialect, problem+json for every error, Swagger, health checks.
 builder.Services.AddApiInfrastructure();
 // Quartz worker with its SQLite job store, SignalR, start-up recovery.
@@ -23,11 +26,14 @@ app.UseApiInfrastructure();
 // The dashboard: wwwroot/index.html at "/", its bundle built from src/Api/ClientApp.
 app.UseDefaultFiles();
 app.UseStaticFiles();
+// Everything below needs an API key: the dashboard files, Swagger and /health above or anonymous do not.
+app.UseSecurity();
 
 app.MapDatasets();
 app.MapModels();
 app.MapGradientChecks();
 app.MapJobs();
+app.MapKeys();
 app.MapDiagnostics();
 app.MapExperiments();
 app.MapHub<TrainingHub>("/hubs/training");

@@ -12,7 +12,13 @@ public sealed class StorageOptions
     public int BusyTimeoutSeconds { get; set; } = 30;
 
     /// <summary>Largest accepted dataset upload (all parts together); larger requests get 413.</summary>
-    public long MaxUploadBytes { get; set; } = 1L << 30;
+    public long MaxUploadBytes { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>
+    /// Most bytes an IDX or NPY file may declare or expand to after gzip decompression; a gzip bomb is
+    /// refused with 413 at its header (or as soon as it passes this), before its data is held in memory.
+    /// </summary>
+    public long MaxDecompressedBytes { get; set; } = 256L * 1024 * 1024;
 }
 
 /// <summary>Absolute locations derived from <see cref="StorageOptions"/>, fixed at start-up.</summary>

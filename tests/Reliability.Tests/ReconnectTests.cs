@@ -22,6 +22,7 @@ public sealed class ReconnectTests
         using var folder = new DataFolder();
         await using var first = await ServiceProcess.StartAsync(folder.Path);
         int port = first.Address.Port;
+        var key = first.ApiKey;
         long id = await first.Client.SubmitStandardJobAsync(epochs: 16);
 
         // One list per subscription: the server promises order and uniqueness within a subscription.
@@ -29,7 +30,7 @@ public sealed class ReconnectTests
         string? finalStatus = null;
         var gate = new object();
         await using var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(first.Address, "/hubs/training"))
+            .WithUrl(new Uri(first.Address, "/hubs/training"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(key))
             .WithAutomaticReconnect(new SteadyRetry())
             .Build();
         connection.On<JsonElement>("EpochCompleted", e =>

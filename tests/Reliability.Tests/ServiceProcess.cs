@@ -15,15 +15,21 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log;
 
-    private ServiceProcess(Process process, StringBuilder log, Uri address)
+    private ServiceProcess(Process process, StringBuilder log, Uri address, string dataDirectory)
     {
         _process = process;
         _log = log;
         Address = address;
+        DataDirectory = dataDirectory;
         Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
     }
 
     public Uri Address { get; }
+    private string DataDirectory { get; }
+
+    /// <summary>The admin key the service wrote to admin.key at its first start on this data folder; <see cref="Client"/> sends it.</summary>
+    public string ApiKey => File.ReadAllText(Path.Combine(DataDirectory, "admin.key")).Trim();
+
     public HttpClient Client { get; }
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
@@ -70,6 +76,10 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.Environment["Logging__LogLevel__Default"] = "Information";
         info.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
         info.Environment["Logging__Console__FormatterName"] = "simple";
+        // These tests load the service on purpose; the per-key rate limit and job cap are tested elsewhere.
+        info.Environment["Security__RateLimit__TokenLimit"] = "1000000";
+        info.Environment["Security__RateLimit__TokensPerPeriod"] = "1000000";
+        info.Environment["Security__MaxActiveJobsPerOwner"] = "1000";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
 
@@ -80,8 +90,10 @@ public sealed class ServiceProcess : IAsyncDisposable
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var service = new ServiceProcess(process, log, address);
+        var service = new ServiceProcess(process, log, address, dataDirectory);
         await service.WaitUntilHealthyAsync(TimeSpan.FromSeconds(90));
+        // /health answers only after start-up, by which time the first start has written admin.key.
+        service.Client.DefaultRequestHeaders.Add("X-Api-Key", service.ApiKey);
         return service;
     }
 

@@ -26,6 +26,7 @@ public sealed class StorageTests(ITestOutputHelper output)
         var clients = Enumerable.Range(0, 8).Select(c => Task.Run(async () =>
         {
             using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromSeconds(60) };
+            http.DefaultRequestHeaders.Add("X-Api-Key", service.ApiKey);
             var random = new Random(c);
             while (DateTime.UtcNow < until)
             {

@@ -1,5 +1,5 @@
 // Drives the dashboard as a person would: quick start form → live chart → final status → downloads → screenshot.
-// Usage: node dashboard-check.mjs <baseUrl> <screenshotPath> [--epochs 5] [--size 400] [--timeout 180]
+// Usage: API_KEY=<key> node dashboard-check.mjs <baseUrl> <screenshotPath> [--epochs 5] [--size 400] [--timeout 180]
 //        [--formats safetensors,json,onnx]
 // Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
 import { chromium } from 'playwright-core';
@@ -69,6 +69,10 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') summary.consoleErrors.push(m.text()); });
 
   await page.goto(baseUrl, { waitUntil: 'load' });
+  await page.waitForFunction(() => window.__dashboard !== undefined);
+  // A person pastes the key into the header field; saving reloads the page with it.
+  await page.fill('#api-key', process.env.API_KEY ?? '');
+  await Promise.all([page.waitForEvent('load'), page.click('#key-form button[type=submit]')]);
   await page.waitForFunction(() => window.__dashboard !== undefined);
   step('page loaded');
   await page.waitForFunction(() => window.__dashboard.state.connection === 'connected', null, { timeout: 30_000 });

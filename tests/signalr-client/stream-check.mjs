@@ -1,5 +1,6 @@
 // Watches one training job over /hubs/training with the official SignalR client, as a browser would.
-// Usage: node stream-check.mjs <baseUrl> <modelId> <datasetId> <epochs> [joinAtEpoch]
+// Usage: API_KEY=<key> node stream-check.mjs <baseUrl> <modelId> <datasetId> <epochs> [joinAtEpoch]
+// The key goes to REST calls as X-Api-Key and to the hub through accessTokenFactory (access_token query).
 // Creates the job itself right after the first connection is up, so that connection sees the job live;
 // a second connection subscribes once the first has seen <joinAtEpoch> epochs (mid-training).
 // Prints one JSON object: both connections' events in arrival order. Exit code 2 on timeout.
@@ -10,6 +11,7 @@ if (!baseUrl || !modelId || !datasetId || !epochs) {
   console.error("usage: node stream-check.mjs <baseUrl> <modelId> <datasetId> <epochs> [joinAtEpoch]");
   process.exit(64);
 }
+const apiKey = process.env.API_KEY ?? "";
 const terminal = new Set(["succeeded", "failed", "cancelled"]);
 const timeoutMs = 120_000;
 
@@ -19,7 +21,7 @@ function watcher(name) {
   let resolveDone;
   const done = new Promise((resolve) => (resolveDone = resolve));
   const connection = new signalR.HubConnectionBuilder()
-    .withUrl(`${baseUrl}/hubs/training`)
+    .withUrl(`${baseUrl}/hubs/training`, { accessTokenFactory: () => apiKey })
     .configureLogging(signalR.LogLevel.Warning)
     .build();
   connection.on("EpochCompleted", (e) => events.push({ kind: "EpochCompleted", epoch: e.epoch, jobId: e.jobId, trainLoss: e.trainLoss }));
@@ -57,7 +59,7 @@ function report(outcome) {
 await first.connection.start();
 const response = await fetch(`${baseUrl}/jobs`, {
   method: "POST",
-  headers: { "content-type": "application/json" },
+  headers: { "content-type": "application/json", "x-api-key": apiKey },
   body: JSON.stringify({
     modelId: Number(modelId), datasetId: Number(datasetId), epochs: Number(epochs),
     batchSize: 16, seed: 3, validationSplit: 0.2, optimizer: { type: "adam", learningRate: 0.01 },

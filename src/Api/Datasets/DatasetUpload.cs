@@ -37,6 +37,19 @@ internal sealed class DatasetUpload : IAsyncDisposable
             limit.MaxRequestBodySize = null;
 
         var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = null, HeadersLengthLimit = 16 * 1024 };
+        try
+        {
+            return await ReadSectionsAsync(reader, files, maxBytes, ct);
+        }
+        catch (Exception e) when (e is IOException and not BadHttpRequestException || e is InvalidDataException)
+        {
+            // A body that ends before its closing boundary, or a malformed section header: the client's fault.
+            return Problems.Field("body", $"is not well-formed multipart/form-data: {e.Message}");
+        }
+    }
+
+    private async Task<ProblemHttpResult?> ReadSectionsAsync(MultipartReader reader, DatasetFiles files, long maxBytes, CancellationToken ct)
+    {
         long total = 0;
         while (await reader.ReadNextSectionAsync(ct) is { } section)
         {

@@ -17,7 +17,7 @@ public static class DatasetsApi
     public static IEndpointRouteBuilder MapDatasets(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/datasets").WithTags("Datasets");
-        group.MapPost("/", Upload).WithName("UploadDataset")
+        group.MapPost("/", Upload).WithName("UploadDataset").WithMetadata(new Api.Security.OwnBodyLimitMetadata())
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         group.MapPost("/synthetic", CreateSynthetic).WithName("CreateSyntheticDataset").ProducesProblem(StatusCodes.Status400BadRequest);
@@ -76,7 +76,11 @@ public static class DatasetsApi
         string? dtype = null;
         try
         {
-            (raw, dtype) = await Task.Run(() => Load(format!, upload, labelColumn, hasHeader, regression ?? false), ct);
+            (raw, dtype) = await Task.Run(() => Load(format!, upload, labelColumn, hasHeader, regression ?? false, options.Value.MaxDecompressedBytes), ct);
+        }
+        catch (DataLimitException e)
+        {
+            return Problems.Field(parts[0], e.Message + " (Storage:MaxDecompressedBytes)", StatusCodes.Status413PayloadTooLarge);
         }
         catch (Exception e) when (e is DataFormatException or InvalidDataException or EndOfStreamException or ArgumentException or OverflowException)
         {
@@ -91,7 +95,7 @@ public static class DatasetsApi
         return TypedResults.Created($"/datasets/{row.Id}", row.AsDto());
     }
 
-    private static (Dataset, string?) Load(string format, DatasetUpload upload, string? labelColumn, bool? hasHeader, bool regression)
+    private static (Dataset, string?) Load(string format, DatasetUpload upload, string? labelColumn, bool? hasHeader, bool regression, long maxBytes)
     {
         static FileStream Open(DatasetUpload u, string part) =>
             new(u.Files[part].Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
@@ -103,12 +107,12 @@ public static class DatasetsApi
             case "idx":
                 using (var images = Open(upload, "images"))
                 using (var labels = Open(upload, "labels"))
-                    return (IdxLoader.Load(images, labels), "uint8");
+                    return (IdxLoader.Load(images, labels, maxBytes), "uint8");
             default:
                 using (var features = Open(upload, "features"))
                 using (var labels = Open(upload, "labels"))
                 {
-                    var npy = NpyLoader.Load(features, labels);
+                    var npy = NpyLoader.Load(features, labels, maxBytes);
                     return (npy.Dataset, npy.FeatureDType);
                 }
         }

@@ -31,7 +31,8 @@ public static class ExperimentsApi
     /// weights from the seed (optimizer, learning rate, weight decay, BatchNorm and dropout changes all do).
     /// </remarks>
     internal static async Task<Results<Accepted<ExperimentDto>, ProblemHttpResult>> Create(CreateExperimentRequest r,
-        IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry, CancellationToken ct)
+        IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
+        Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
     {
         if (r.BaseJob is not { } baseJob) return Problems.Field("baseJob", "is required");
         if (r.Name is { Length: > 200 }) return Problems.Field("name", "must be at most 200 characters");
@@ -78,13 +79,19 @@ public static class ExperimentsApi
             requests.Add(request);
         }
         if (specErrors.Count > 0) return Problems.Spec(specErrors);
+        // Checked for the whole experiment up front, so the per-job cap below cannot stop it half queued.
+        int maxActive = security.Value.MaxActiveJobsPerOwner;
+        int active = await db.Jobs.CountAsync(j => j.Status == JobStatus.Queued || j.Status == JobStatus.Running, ct);
+        if (active + requests.Count > maxActive)
+            return Problems.Conflict("variations", $"{requests.Count} more jobs would exceed your {maxActive} queued or running jobs " +
+                $"(Security:MaxActiveJobsPerOwner; {active} now); cancel some or wait");
 
         var experiment = new Experiment { Name = r.Name, RequestJson = JsonSerializer.Serialize(r, ApiJson.Options), CreatedAt = DateTime.UtcNow };
         db.Experiments.Add(experiment);
         await db.SaveChangesAsync(ct);
         for (int i = 0; i < requests.Count; i++)
         {
-            var created = await JobsApi.Create(requests[i], contexts, scheduler, registry, ct);
+            var created = await JobsApi.Create(requests[i], contexts, scheduler, registry, security, ct);
             if (created.Result is not Accepted<JobDto> { Value: { } job })
             {
                 // Only the first can fail here (all share model, data and checked options): nothing was queued yet.

@@ -32,6 +32,13 @@ public static class ApiDocs
             o.SelectDiscriminatorValueUsing(t => t.GetCustomAttributes<System.Text.Json.Serialization.JsonDerivedTypeAttribute>(false)
                 .Select(a => a.TypeDiscriminator as string).FirstOrDefault() ?? DiscriminatorOf(t));
             o.CustomSchemaIds(t => t.Name);
+            // Swagger UI's Authorize button: the key is sent as X-Api-Key with every "Try it out".
+            o.AddSecurityDefinition("ApiKey", new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey, In = ParameterLocation.Header, Name = "X-Api-Key",
+                Description = "An API key (the first admin key is in <DataDirectory>/admin.key). See the README, Security.",
+            });
+            o.AddSecurityRequirement(document => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", document)] = [] });
             o.OperationFilter<RequestExamplesFilter>();
             o.OperationFilter<MultipartFormFilter>();
         });

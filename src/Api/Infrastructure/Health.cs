@@ -30,7 +30,9 @@ public static class HealthEndpoints
     public static IEndpointConventionBuilder MapHealth(this IEndpointRouteBuilder app) =>
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteAsync })
             .WithSummary("Database and scheduler health")
-            .WithTags("Health");
+            .WithTags("Health")
+            // For load balancers and probes, which hold no key; it reveals no owner's data.
+            .AllowAnonymous();
 
     private static Task WriteAsync(HttpContext context, HealthReport report)
     {

@@ -24,6 +24,7 @@ public static class Problems
                 StatusCodes.Status409Conflict => "Conflict",
                 StatusCodes.Status413PayloadTooLarge => "Request too large",
                 StatusCodes.Status422UnprocessableEntity => "The input cannot be used",
+                StatusCodes.Status429TooManyRequests => "Too many requests",
                 _ => "The request is invalid",
             },
             Detail = detail,

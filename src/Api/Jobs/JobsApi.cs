@@ -42,7 +42,7 @@ public static partial class JobsApi
     /// </remarks>
     internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Create(
         CreateJobRequest r, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
-        CancellationToken ct)
+        Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
     {
         if (r.ModelId is not null && r.Spec is not null) return Problems.Field("modelId", "give modelId or spec, not both");
         if (r.ModelId is null && r.Spec is null) return Problems.Field("modelId", "modelId or an inline spec is required");
@@ -81,6 +81,11 @@ public static partial class JobsApi
             fitErrors.AddRange(SpecValidator.CheckDataset(spec, Shape(validation)).Select(e => e with { Path = "validationDatasetId" }));
         }
         if (fitErrors.Count > 0) return Problems.Errors(Problems.ToDictionary(fitErrors), StatusCodes.Status422UnprocessableEntity);
+        // 409, not 429: the owner's own queue is full, which waiting on a clock does not fix; cancelling does.
+        // The context is scoped to the owner, so this counts only their jobs.
+        int maxActive = security.Value.MaxActiveJobsPerOwner;
+        if (await db.Jobs.CountAsync(j => j.Status == JobStatus.Queued || j.Status == JobStatus.Running, ct) >= maxActive)
+            return Problems.Conflict("status", $"you already have {maxActive} queued or running jobs (Security:MaxActiveJobsPerOwner); cancel one or wait");
 
         var now = DateTime.UtcNow;
         var job = new Job

@@ -22,7 +22,10 @@ public sealed class TrainingHub(IDbContextFactory<TrainingDbContext> contexts, J
     public async Task Subscribe(long jobId)
     {
         await using var db = await contexts.CreateDbContextAsync(Context.ConnectionAborted);
-        if (!await db.Jobs.AnyAsync(j => j.Id == jobId, Context.ConnectionAborted))
+        // Checked against the connection's own user: hub calls may run outside the HTTP request that
+        // scopes the context. Someone else's job reads exactly like a missing one, and joins no group.
+        var owner = Security.RequestOwnerScope.OwnerOf(Context.User);
+        if (owner is null || !await db.Jobs.IgnoreQueryFilters().AnyAsync(j => j.Id == jobId && j.OwnerId == owner, Context.ConnectionAborted))
             throw new HubException($"job {jobId} does not exist");
         await events.ExclusiveAsync(jobId, async () =>
         {

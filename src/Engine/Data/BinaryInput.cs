@@ -15,12 +15,16 @@ internal sealed class BinaryInput
 
     private readonly Stream _stream;
 
-    private BinaryInput(Stream stream, string name, bool gzip)
+    private BinaryInput(Stream stream, string name, bool gzip, long maxBytes)
     {
         _stream = stream;
         Name = name;
         IsGzip = gzip;
+        MaxBytes = maxBytes;
     }
+
+    /// <summary>Most (decompressed) bytes this input may declare or deliver; counted on every read.</summary>
+    public long MaxBytes { get; }
 
     /// <summary>Role of the stream in messages, e.g. "images" or "labels".</summary>
     public string Name { get; }
@@ -30,16 +34,23 @@ internal sealed class BinaryInput
     /// <summary>Bytes consumed so far (of the decompressed data for gzip).</summary>
     public long Offset { get; private set; }
 
-    public static BinaryInput Open(Stream stream, string name, bool detectGzip)
+    public static BinaryInput Open(Stream stream, string name, bool detectGzip, long maxBytes = long.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        if (!detectGzip) return new BinaryInput(stream, name, false);
+        if (!detectGzip) return new BinaryInput(stream, name, false, maxBytes);
         var prefix = new byte[2];
         int n = ReadAtLeast(stream, prefix, name);
         var replay = new PrefixStream(prefix.AsMemory(0, n), stream);
         return n == 2 && prefix[0] == 0x1f && prefix[1] == 0x8b
-            ? new BinaryInput(new GZipStream(replay, CompressionMode.Decompress), name, true)
-            : new BinaryInput(replay, name, false);
+            ? new BinaryInput(new GZipStream(replay, CompressionMode.Decompress), name, true, maxBytes)
+            : new BinaryInput(replay, name, false, maxBytes);
+    }
+
+    /// <summary>Rejects a header that declares more data than allowed, before any of it is read or allocated.</summary>
+    public void CheckDeclared(long bytes, string what)
+    {
+        if (bytes > MaxBytes)
+            throw new DataLimitException($"{Name}: {what} is {bytes} bytes{(IsGzip ? " decompressed" : "")}, more than the limit of {MaxBytes}");
     }
 
     public DataFormatException Error(string message, long? offset = null) =>
@@ -89,6 +100,9 @@ internal sealed class BinaryInput
             throw Error($"corrupt gzip data ({e.Message})");
         }
         Offset += n;
+        // Counted as it arrives, so even data a header does not account for cannot expand without bound.
+        if (Offset > MaxBytes)
+            throw new DataLimitException($"{Name}: more than the limit of {MaxBytes} bytes{(IsGzip ? " after decompression" : "")}");
         Hash?.AppendData(buffer[..n]);
         return n;
     }

@@ -13,10 +13,11 @@ public static class IdxLoader
     private const byte UnsignedByte = 0x08;
     private const int ChunkBytes = 1 << 16;
 
-    public static Dataset Load(Stream images, Stream labels)
+    /// <param name="maxBytes">Most bytes either file may hold once decompressed; more throws <see cref="DataLimitException"/>.</param>
+    public static Dataset Load(Stream images, Stream labels, long maxBytes = long.MaxValue)
     {
-        var img = BinaryInput.Open(images, "images", detectGzip: true);
-        var lab = BinaryInput.Open(labels, "labels", detectGzip: true);
+        var img = BinaryInput.Open(images, "images", detectGzip: true, maxBytes);
+        var lab = BinaryInput.Open(labels, "labels", detectGzip: true, maxBytes);
         int[] imageDims = ReadHeader(img, minRank: 2, maxRank: 4);
         int[] labelDims = ReadHeader(lab, minRank: 1, maxRank: 1);
         int count = imageDims[0];
@@ -28,6 +29,7 @@ public static class IdxLoader
         long total = sampleSize * count;
         if (sampleSize > Array.MaxLength || total > Array.MaxLength)
             throw img.Error($"{count} images of {string.Join("×", sampleShape)} pixels are more values than one array can hold", 4);
+        img.CheckDeclared(total, $"{count} images of {string.Join("×", sampleShape)} pixels");
 
         var labelBytes = new byte[count <= ChunkBytes ? count : ChunkBytes];
         var labelValues = BinaryInput.StartArray<int>(count);

@@ -17,10 +17,11 @@ public static class NpyLoader
 {
     private const int ChunkBytes = 1 << 16;
 
-    public static NpyData Load(Stream features, Stream labels)
+    /// <param name="maxBytes">Most bytes either file may hold once decompressed; more throws <see cref="DataLimitException"/>.</param>
+    public static NpyData Load(Stream features, Stream labels, long maxBytes = long.MaxValue)
     {
-        var fin = BinaryInput.Open(features, "features", detectGzip: true);
-        var lin = BinaryInput.Open(labels, "labels", detectGzip: true);
+        var fin = BinaryInput.Open(features, "features", detectGzip: true, maxBytes);
+        var lin = BinaryInput.Open(labels, "labels", detectGzip: true, maxBytes);
         var fh = NpyHeader.Read(fin);
         var lh = NpyHeader.Read(lin);
 
@@ -45,6 +46,9 @@ public static class NpyLoader
             throw lin.Error($"shape ({string.Join(", ", lh.Shape)}) has an unusable label width", lh.DataOffset);
 
         long total = sampleSize * count;
+        // Both products are at most Array.MaxLength × 8 (checked above): no overflow.
+        fin.CheckDeclared(total * fh.ItemSize, $"shape ({string.Join(", ", fh.Shape)})");
+        lin.CheckDeclared(width * count * lh.ItemSize, $"shape ({string.Join(", ", lh.Shape)})");
         var x = ReadFloats(fin, fh, total, sampleSize, "sample");
         fin.ExpectEnd($"{total} feature values");
         var shape = Array.ConvertAll(fh.Shape[1..], d => (int)d);

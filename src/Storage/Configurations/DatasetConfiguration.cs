@@ -9,6 +9,8 @@ internal sealed class DatasetConfiguration : IEntityTypeConfiguration<Dataset>
     public void Configure(EntityTypeBuilder<Dataset> b)
     {
         b.ToTable("Datasets");
+        b.Property(d => d.OwnerId).HasMaxLength(100);
+        b.HasIndex(d => d.OwnerId);
         b.Property(d => d.Name).HasMaxLength(200);
         b.Property(d => d.Format).HasMaxLength(16);
         b.Property(d => d.Shape).HasMaxLength(200);

@@ -9,6 +9,8 @@ internal sealed class ExperimentConfiguration : IEntityTypeConfiguration<Experim
     public void Configure(EntityTypeBuilder<Experiment> b)
     {
         b.ToTable("Experiments");
+        b.Property(e => e.OwnerId).HasMaxLength(100);
+        b.HasIndex(e => e.OwnerId);
         b.Property(e => e.Name).HasMaxLength(200);
     }
 }

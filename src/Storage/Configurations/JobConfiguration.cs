@@ -9,6 +9,8 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<Job>
     public void Configure(EntityTypeBuilder<Job> b)
     {
         b.ToTable("Jobs");
+        b.Property(j => j.OwnerId).HasMaxLength(100);
+        b.HasIndex(j => j.OwnerId);
         b.Property(j => j.Name).HasMaxLength(200);
         // Stored by name so the table reads on its own and a reordered enum cannot change meaning.
         b.Property(j => j.Status).HasConversion<string>().HasMaxLength(16);

@@ -1,9 +1,11 @@
 namespace Storage.Entities;
 
 /// <summary>An uploaded or generated data set; the samples live in a file under the data directory.</summary>
-public sealed class Dataset
+public sealed class Dataset : IOwned
 {
     public long Id { get; set; }
+    /// <summary>The owner (API key owner) this row belongs to; other owners get 404 for it.</summary>
+    public string OwnerId { get; set; } = "";
     public required string Name { get; set; }
     /// <summary>csv, idx, npy or synthetic.</summary>
     public required string Format { get; set; }

@@ -3,9 +3,11 @@ namespace Storage.Entities;
 public enum JobStatus { Queued, Running, Succeeded, Failed, Cancelled }
 
 /// <summary>A training run. The spec and options are copied in, so deleting a model does not change a job.</summary>
-public sealed class Job
+public sealed class Job : IOwned
 {
     public long Id { get; set; }
+    /// <summary>The owner (API key owner) this row belongs to; other owners get 404 for it.</summary>
+    public string OwnerId { get; set; } = "";
     public string? Name { get; set; }
     public long? ModelId { get; set; }
     public long? DatasetId { get; set; }

@@ -1,9 +1,11 @@
 namespace Storage.Entities;
 
 /// <summary>A validated model spec kept for reuse by jobs.</summary>
-public sealed class Model
+public sealed class Model : IOwned
 {
     public long Id { get; set; }
+    /// <summary>The owner (API key owner) this row belongs to; other owners get 404 for it.</summary>
+    public string OwnerId { get; set; } = "";
     public required string Name { get; set; }
     /// <summary>The engine's ModelSpec as JSON.</summary>
     public required string SpecJson { get; set; }

@@ -11,6 +11,20 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
     {
         modelBuilder.HasAnnotation("ProductVersion", "10.0.14");
 
+        modelBuilder.Entity("Storage.Entities.ApiKey", b =>
+        {
+            b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
+            b.Property<DateTime>("CreatedAt").HasColumnType("TEXT");
+            b.Property<string>("Hash").IsRequired().HasMaxLength(64).HasColumnType("TEXT");
+            b.Property<bool>("IsAdmin").HasColumnType("INTEGER");
+            b.Property<string>("Owner").IsRequired().HasMaxLength(100).HasColumnType("TEXT");
+            b.Property<string>("Prefix").IsRequired().HasMaxLength(16).HasColumnType("TEXT");
+            b.Property<DateTime?>("RevokedAt").HasColumnType("TEXT");
+            b.HasKey("Id");
+            b.HasIndex("Hash").IsUnique();
+            b.ToTable("ApiKeys");
+        });
+
         modelBuilder.Entity("Storage.Entities.Checkpoint", b =>
         {
             b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
@@ -34,6 +48,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<string>("FileName").IsRequired().HasMaxLength(400).HasColumnType("TEXT");
             b.Property<string>("Format").IsRequired().HasMaxLength(16).HasColumnType("TEXT");
             b.Property<string>("Name").IsRequired().HasMaxLength(200).HasColumnType("TEXT");
+            b.Property<string>("OwnerId").IsRequired().HasMaxLength(100).HasColumnType("TEXT");
             b.Property<string>("Normalization").IsRequired().HasMaxLength(16).HasColumnType("TEXT");
             b.Property<int>("SampleCount").HasColumnType("INTEGER");
             b.Property<string>("Shape").IsRequired().HasMaxLength(200).HasColumnType("TEXT");
@@ -41,6 +56,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<string>("SourceJson").HasColumnType("TEXT");
             b.Property<int>("TargetWidth").HasColumnType("INTEGER");
             b.HasKey("Id");
+            b.HasIndex("OwnerId");
             b.ToTable("Datasets");
         });
 
@@ -69,7 +85,9 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<DateTime>("CreatedAt").HasColumnType("TEXT");
             b.Property<string>("Name").HasMaxLength(200).HasColumnType("TEXT");
             b.Property<string>("RequestJson").IsRequired().HasColumnType("TEXT");
+            b.Property<string>("OwnerId").IsRequired().HasMaxLength(100).HasColumnType("TEXT");
             b.HasKey("Id");
+            b.HasIndex("OwnerId");
             b.ToTable("Experiments");
         });
 
@@ -89,6 +107,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<long?>("ModelId").HasColumnType("INTEGER");
             b.Property<string>("Name").HasMaxLength(200).HasColumnType("TEXT");
             b.Property<string>("Notice").HasColumnType("TEXT");
+            b.Property<string>("OwnerId").IsRequired().HasMaxLength(100).HasColumnType("TEXT");
             b.Property<string>("OptionsJson").IsRequired().HasColumnType("TEXT");
             b.Property<string>("SpecJson").IsRequired().HasColumnType("TEXT");
             b.Property<DateTime?>("StartedAt").HasColumnType("TEXT");
@@ -102,6 +121,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.HasIndex("ModelId");
             b.HasIndex("Status");
             b.HasIndex("ValidationDatasetId");
+            b.HasIndex("OwnerId");
             b.ToTable("Jobs");
         });
 
@@ -131,10 +151,12 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
             b.Property<DateTime>("CreatedAt").HasColumnType("TEXT");
             b.Property<string>("Name").IsRequired().HasMaxLength(200).HasColumnType("TEXT");
+            b.Property<string>("OwnerId").IsRequired().HasMaxLength(100).HasColumnType("TEXT");
             b.Property<string>("OutputShape").IsRequired().HasMaxLength(200).HasColumnType("TEXT");
             b.Property<long>("ParameterCount").HasColumnType("INTEGER");
             b.Property<string>("SpecJson").IsRequired().HasColumnType("TEXT");
             b.HasKey("Id");
+            b.HasIndex("OwnerId");
             b.ToTable("Models");
         });
 

@@ -37,7 +37,7 @@ public sealed class DashboardBrowserTests
         // Kept after the run (CI can collect it); TestResults/ is ignored by git.
         var screenshot = Path.Combine(root, "TestResults", "dashboard", "dashboard.png");
         const int epochs = 5;
-        var (exitCode, stdout, stderr) = await RunAsync(checkDir, "node", "dashboard-check.mjs", baseUrl, screenshot,
+        var (exitCode, stdout, stderr) = await RunAsync(checkDir, factory.AdminKey, "node", "dashboard-check.mjs", baseUrl, screenshot,
             "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         var summaryLine = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
@@ -58,13 +58,15 @@ public sealed class DashboardBrowserTests
     private static async Task EnsureInstalledAsync(string checkDir)
     {
         if (Directory.Exists(Path.Combine(checkDir, "node_modules", "playwright-core"))) return;
-        var (exitCode, stdout, stderr) = await RunAsync(checkDir, "npm", "ci", "--no-audit", "--no-fund");
+        var (exitCode, stdout, stderr) = await RunAsync(checkDir, null, "npm", "ci", "--no-audit", "--no-fund");
         Assert.True(exitCode == 0, $"npm ci in {checkDir} failed ({exitCode}); run it by hand: npm ci --prefix tests/dashboard-check\n{stdout}\n{stderr}");
     }
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string workingDirectory, string file, params string[] args)
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string workingDirectory, string? apiKey, string file, params string[] args)
     {
         var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        // The script types this key into the dashboard's key field; an environment variable stays out of ps.
+        if (apiKey is not null) start.Environment["API_KEY"] = apiKey;
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start.");
         var stdout = process.StandardOutput.ReadToEndAsync();

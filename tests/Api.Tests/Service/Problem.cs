@@ -23,4 +23,13 @@ internal static class Problem
         Assert.Contains(field, body.GetProperty("detail").GetString());
         return list;
     }
+
+    /// <summary>Asserts a problem+json answer with <paramref name="status"/>, whatever field it names.</summary>
+    public static async Task AssertAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal((int)status, JsonDocument.Parse(text).RootElement.GetProperty("status").GetInt32());
+    }
 }

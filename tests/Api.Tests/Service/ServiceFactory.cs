@@ -54,7 +54,49 @@ public class ServiceFactory : WebApplicationFactory<Program>
         builder.UseSetting("Storage:MaxUploadBytes", MaxUploadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Training:BatchProgressIntervalMs", "50");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        // High enough that only the dedicated rate-limit test ever meets the limit.
+        builder.UseSetting("Security:RateLimit:TokenLimit", "1000000");
+        builder.UseSetting("Security:RateLimit:TokensPerPeriod", "1000000");
+        foreach (var (key, value) in Settings) builder.UseSetting(key, value);
         builder.UseEnvironment("Testing");
+    }
+
+    /// <summary>Extra settings for a derived factory (limits under test), applied last.</summary>
+    protected virtual IEnumerable<(string Key, string Value)> Settings => [];
+
+    /// <summary>
+    /// The admin key the service created at its first start, read from admin.key as an operator would;
+    /// every client from <see cref="WebApplicationFactory{T}.CreateClient()"/> sends it.
+    /// </summary>
+    public string AdminKey
+    {
+        get
+        {
+            _ = Services; // starts the host, which writes the file
+            return File.ReadAllText(Path.Combine(DataDirectory, "admin.key")).Trim();
+        }
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Add("X-Api-Key", AdminKey);
+    }
+
+    /// <summary>A client that sends <paramref name="key"/> (null: no key at all).</summary>
+    public HttpClient CreateClient(string? key)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Remove("X-Api-Key");
+        if (key is not null) client.DefaultRequestHeaders.Add("X-Api-Key", key);
+        return client;
+    }
+
+    /// <summary>Creates a key for a new owner with the admin key and returns it.</summary>
+    public async Task<string> CreateOwnerKeyAsync(string owner, bool admin = false)
+    {
+        var response = await CreateClient().PostAsJsonAsync("/keys", new { owner, admin });
+        return (await response.ReadJsonAsync()).GetProperty("key").GetString()!;
     }
 
     protected override void Dispose(bool disposing)

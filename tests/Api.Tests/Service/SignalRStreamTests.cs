@@ -49,13 +49,15 @@ public sealed class SignalRStreamTests(KestrelServiceFactory factory) : IClassFi
         }
     }
 
-    private static async Task<string> RunNodeAsync(string script, params string[] args)
+    private async Task<string> RunNodeAsync(string script, params string[] args)
     {
         var folder = Path.Combine(RepositoryRoot(), "tests", "signalr-client");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "@microsoft", "signalr")))
             Assert.Fail("tests/signalr-client/node_modules is missing: run `npm ci --prefix tests/signalr-client` first (.ci/run does).");
         var start = new ProcessStartInfo("node") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
+        // An environment variable, not an argument: arguments are visible to every user in ps.
+        start.Environment["API_KEY"] = factory.AdminKey;
         foreach (var a in args) start.ArgumentList.Add(a);
         using var node = Process.Start(start)!;
         var stdout = node.StandardOutput.ReadToEndAsync();

@@ -1,4 +1,5 @@
 // REST calls to the service. URLs are relative so the page also works behind a path base.
+import { apiKey } from './key.js';
 
 /** An HTTP failure, carrying the service's problem+json (title, detail, errors keyed by field) when there is one. */
 export class ApiError extends Error {
@@ -23,7 +24,7 @@ async function failure(response) {
 }
 
 async function request(method, url, body) {
-  const init = { method, headers: { Accept: 'application/json' } };
+  const init = { method, headers: { Accept: 'application/json', 'X-Api-Key': apiKey() } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -56,7 +57,7 @@ export const api = {
 export async function downloadWeights(id, format) {
   let response;
   try {
-    response = await fetch(`jobs/${id}/weights?format=${encodeURIComponent(format)}`);
+    response = await fetch(`jobs/${id}/weights?format=${encodeURIComponent(format)}`, { headers: { 'X-Api-Key': apiKey() } });
   } catch (e) {
     throw new ApiError(0, null, `The service cannot be reached (${e.message}).`);
   }

@@ -1,5 +1,6 @@
 // The SignalR connection to /hubs/training: one subscription at a time (the selected job), restored after reconnects.
 import { HubConnectionBuilder, HubConnectionState, LogLevel } from '@microsoft/signalr';
+import { apiKey } from './key.js';
 
 export class TrainingHub {
   /**
@@ -9,7 +10,8 @@ export class TrainingHub {
     this.handlers = handlers;
     this.jobId = null;
     this.connection = new HubConnectionBuilder()
-      .withUrl('hubs/training')
+      // The JavaScript client sends this as access_token in the query (WebSockets carry no headers).
+      .withUrl('hubs/training', { accessTokenFactory: apiKey })
       .withAutomaticReconnect()
       .configureLogging(LogLevel.Warning)
       .build();

@@ -6,6 +6,7 @@ import { JobTable } from './jobs.js';
 import { bestOf } from './charts.js';
 import { JobDetail } from './detail.js';
 import { TrainingHub } from './hub.js';
+import { wireKeyForm } from './key.js';
 import { LayerPanel } from './layers.js';
 import { QuickStart } from './quickstart.js';
 
@@ -180,6 +181,7 @@ window.__dashboard = {
 };
 
 async function start() {
+  wireKeyForm($('key-form'), $('api-key'));
   hub.start();
   await refreshJobs();
   const fromHash = /^#job-(\d+)$/.exec(location.hash);

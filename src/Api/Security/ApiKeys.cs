@@ -1,0 +1,26 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Api.Security;
+
+/// <summary>How keys look and how they are stored.</summary>
+public static class ApiKeys
+{
+    public const string Header = "X-Api-Key";
+    public const string QueryParameter = "access_token";
+    private const string Scheme = "nnk_";
+
+    /// <summary>32 random bytes, base64url: 256 bits of entropy, so the stored SHA-256 cannot be reversed by guessing.</summary>
+    public static string Generate() => Scheme + Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>
+    /// Plain SHA-256, not a password hash: keys are random and high-entropy, so there is no dictionary to
+    /// slow down, and each request's lookup stays cheap.
+    /// </summary>
+    public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>Enough of the key to tell keys apart in listings, far too little to use.</summary>
+    public static string Prefix(string key) => key[..Math.Min(key.Length, 8)];
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,19 @@
+using System.Security.Claims;
+using Storage;
+
+namespace Api.Security;
+
+/// <summary>
+/// The owner of the current request, for <see cref="TrainingDbContext"/>'s filters. Outside a request
+/// (the Quartz worker, start-up recovery) there is no HttpContext and contexts are unscoped.
+/// </summary>
+internal sealed class RequestOwnerScope(IHttpContextAccessor accessor) : IOwnerScope
+{
+    /// <summary>Matches no row: a request that is not authenticated (e.g. /health) sees nothing.</summary>
+    private const string Nobody = "\0nobody";
+
+    public string? OwnerId => accessor.HttpContext is { } context ? OwnerOf(context.User) ?? Nobody : null;
+
+    public static string? OwnerOf(ClaimsPrincipal? user) =>
+        user?.Identity?.IsAuthenticated == true ? user.FindFirstValue(ClaimTypes.Name) : null;
+}
