@@ -5,6 +5,7 @@ var benchmarks = new (string Name, Action<string[]> Run)[]
 {
     ("gemm", GemmBench.Run),
     ("mlp", MlpBench.Run),
+    ("service", ServiceBench.Run),
 };
 
 string name = args.Length > 0 ? args[0] : "";
