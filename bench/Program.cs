@@ -6,6 +6,8 @@ var benchmarks = new (string Name, Action<string[]> Run)[]
     ("gemm", GemmBench.Run),
     ("mlp", MlpBench.Run),
     ("service", ServiceBench.Run),
+    ("stream", StreamBench.Run),
+    ("api", ApiBench.Run),
 };
 
 string name = args.Length > 0 ? args[0] : "";

@@ -156,8 +156,9 @@ public sealed class TrainingJob(
             await db.SaveChangesAsync();
             if (state is not null) await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
             await tx.CommitAsync();
+            var committed = DateTime.UtcNow;
             recorded = true;
-            await events.EpochCompletedAsync(metric);
+            await events.EpochCompletedAsync(metric, committed);
         });
         return recorded;
     }
