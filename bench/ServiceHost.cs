@@ -16,6 +16,16 @@ internal sealed class ServiceHost : IAsyncDisposable
     private readonly string _dataDir;
 
     public Uri BaseAddress { get; }
+
+    /// <summary>CPU time the service process has used so far (all its threads): a per-request cost that the shared machine's noise does not distort much.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
     public HttpClient Http { get; }
 
     private ServiceHost(Process process, string dataDir, Uri baseAddress)

@@ -25,6 +25,7 @@ public static class TrainingServiceExtensions
         builder.Services.AddSingleton<JobEvents>();
         builder.Services.AddSingleton<JobLifecycle>();
         builder.Services.AddSingleton<TrainingScheduler>();
+        builder.Services.AddSingleton<Api.Jobs.JobViewCache>();
 
         builder.AddQuartz(q =>
         {
