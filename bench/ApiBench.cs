@@ -6,7 +6,7 @@ namespace Bench;
 /// <summary>
 /// Requests per second and latency of <c>GET /jobs/{id}</c> from a .NET load loop (C concurrent
 /// workers, one keep-alive connection each) while that job trains in the service.
-/// Args: [--connections 32] [--seconds 10] [--warmup 6] [--idle] (the job has finished: the API alone, for comparison).
+/// Args: [--connections 32] [--seconds 10] [--warmup 10] [--idle] (the job has finished: the API alone, for comparison).
 /// </summary>
 internal static class ApiBench
 {
@@ -18,7 +18,7 @@ internal static class ApiBench
         int seconds = ServiceBench.IntOption(args, "--seconds", 10);
         // Long enough for tiered compilation to reach its final code on a loaded 2-core machine; earlier
         // profiles were dominated by the JIT and instrumented (PGO) code.
-        int warmup = ServiceBench.IntOption(args, "--warmup", 6);
+        int warmup = ServiceBench.IntOption(args, "--warmup", 10);
         bool idle = args.Contains("--idle");
         await using var service = await ServiceHost.StartAsync();
         long datasetId = await service.CreateSpiralsAsync(60_000);
