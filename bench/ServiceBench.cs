@@ -29,7 +29,8 @@ internal static class ServiceBench
         Console.WriteLine($"mlp 784-256-128-10, {samples} samples, Adam 1e-3, batch {Batch}, {epochs} epochs; " +
                           $"epochs 2..{epochs} timed, checkpointEvery 1 in the service");
 
-        var engine = EngineAlone(x, labels, samples, epochs);
+        // Engine alone before and after the service, averaged: the shared machine's load drifts within a run.
+        var before = EngineAlone(x, labels, samples, epochs);
         var dir = Path.Combine(Path.GetTempPath(), $"bench-npy-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         try
@@ -37,12 +38,18 @@ internal static class ServiceBench
             string xPath = Path.Combine(dir, "x.npy"), yPath = Path.Combine(dir, "y.npy");
             Npy.WriteFloat32(xPath, x, samples, Features);
             Npy.WriteInt32(yPath, labels);
-            var (metricSeconds, wallSeconds) = await ThroughService(xPath, yPath, epochs);
+            var (metricSeconds, wallSeconds, cpuSeconds) = await ThroughService(xPath, yPath, epochs);
+            var after = EngineAlone(x, labels, samples, epochs);
+            double engine = (before.Wall + after.Wall) / 2, engineCpu = (before.Cpu + after.Cpu) / 2;
 
-            Console.WriteLine($"{"",-34} {"s/epoch",9} {"ratio",7}");
-            Console.WriteLine($"{"engine alone (RunEpoch wall)",-34} {engine,9:F3} {1.0,7:F3}");
-            Console.WriteLine($"{"service, metrics 'seconds'",-34} {metricSeconds,9:F3} {metricSeconds / engine,7:F3}");
-            Console.WriteLine($"{"service, wall between epoch rows",-34} {wallSeconds,9:F3} {wallSeconds / engine,7:F3}");
+            Console.WriteLine($"{"",-36} {"s/epoch",8} {"ratio",6} {"CPU s/epoch",12} {"ratio",6}");
+            Console.WriteLine($"{"engine alone, before the service",-36} {before.Wall,8:F3} {"",6} {before.Cpu,12:F3}");
+            Console.WriteLine($"{"engine alone, after the service",-36} {after.Wall,8:F3} {"",6} {after.Cpu,12:F3}");
+            Console.WriteLine($"{"engine alone, mean",-36} {engine,8:F3} {1.0,6:F3} {engineCpu,12:F3} {1.0,6:F3}");
+            Console.WriteLine($"{"service, its metrics' seconds",-36} {metricSeconds,8:F3} {metricSeconds / engine,6:F3}");
+            Console.WriteLine($"{"service, wall between stored epochs",-36} {wallSeconds,8:F3} {wallSeconds / engine,6:F3} " +
+                              $"{cpuSeconds,12:F3} {cpuSeconds / engineCpu,6:F3}");
+            Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         }
         finally
         {
@@ -50,7 +57,8 @@ internal static class ServiceBench
         }
     }
 
-    private static double EngineAlone(float[] x, int[] labels, int samples, int epochs)
+    /// <summary>Wall and CPU seconds (this process, all threads) per timed epoch.</summary>
+    private static (double Wall, double Cpu) EngineAlone(float[] x, int[] labels, int samples, int epochs)
     {
         var data = new Dataset(x, [Features], samples, labels, null, 1, Classes);
         var spec = new ModelSpec([Features],
@@ -59,13 +67,19 @@ internal static class ServiceBench
         var options = new TrainingOptions(new OptimizerSpec(OptimizerKind.Adam, 1e-3f), Epochs: epochs, BatchSize: Batch, Seed: Seed);
         var session = TrainingSession.Create(spec, options, data);
         session.RunEpoch(); // warm-up, as the service's first epoch
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         for (int i = 1; i < epochs; i++) session.RunEpoch();
-        return sw.Elapsed.TotalSeconds / (epochs - 1);
+        process.Refresh();
+        return (sw.Elapsed.TotalSeconds / (epochs - 1), (process.TotalProcessorTime - cpu).TotalSeconds / (epochs - 1));
     }
 
-    /// <summary>Mean of the service's own per-epoch 'seconds' and of the wall time between stored epochs, epochs 2..N.</summary>
-    private static async Task<(double Metric, double Wall)> ThroughService(string xPath, string yPath, int epochs)
+    /// <summary>
+    /// Mean of the service's own per-epoch 'seconds', and the wall and service-process CPU time between
+    /// stored epochs, epochs 2..N.
+    /// </summary>
+    private static async Task<(double Metric, double Wall, double Cpu)> ThroughService(string xPath, string yPath, int epochs)
     {
         await using var service = await ServiceHost.StartAsync();
         long datasetId = await service.UploadNpyAsync("mlp-bench", xPath, yPath);
@@ -87,13 +101,13 @@ internal static class ServiceBench
 
         // Polled (cheaply, 20 ms) for the moment each epoch's row appears: the wall time between two rows is
         // the whole per-epoch cost of the service (training, metrics, checkpoint, events).
-        var seen = new Dictionary<int, double>();
+        var seen = new Dictionary<int, (double Wall, double Cpu)>();
         var clock = Stopwatch.StartNew();
         while (true)
         {
             var job = await service.GetJsonAsync($"/jobs/{jobId}");
             int epoch = job["epoch"]!.GetValue<int>();
-            if (epoch > 0) seen.TryAdd(epoch, clock.Elapsed.TotalSeconds);
+            if (epoch > 0 && !seen.ContainsKey(epoch)) seen[epoch] = (clock.Elapsed.TotalSeconds, service.CpuTime.TotalSeconds);
             var status = job["status"]!.GetValue<string>();
             if (status == "succeeded") break;
             if (status is "failed" or "cancelled") throw new InvalidOperationException($"job {jobId} {status}: {job["error"]}");
@@ -101,10 +115,10 @@ internal static class ServiceBench
         }
         var metrics = (await service.GetJsonAsync($"/jobs/{jobId}/metrics")).AsArray();
         double metricMean = metrics.Skip(1).Average(m => m!["seconds"]!.GetValue<double>());
-        // Epochs missed by the poll (shorter than 20 ms apart cannot happen here) would only widen the span.
-        int first = seen.Keys.Where(k => k >= 1).Min(), last = seen.Keys.Max();
-        double wall = last > first ? (seen[last] - seen[first]) / (last - first) : double.NaN;
-        return (metricMean, wall);
+        // From the first epoch seen to the last, divided by the epochs between: a missed poll cannot skew it.
+        int first = seen.Keys.Min(), last = seen.Keys.Max();
+        if (last == first) return (metricMean, double.NaN, double.NaN);
+        return (metricMean, (seen[last].Wall - seen[first].Wall) / (last - first), (seen[last].Cpu - seen[first].Cpu) / (last - first));
     }
 
     /// <summary>Random features, labels from a fixed random linear teacher (as the mlp bench), so the loss really falls.</summary>
