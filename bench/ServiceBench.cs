@@ -98,10 +98,12 @@ internal static class ServiceBench
             spec, datasetId, epochs = n, batchSize = Batch, seed = Seed, checkpointEvery = 1,
             optimizer = new { type = "adam", learningRate = 1e-3 },
         };
-        // A one-epoch job first: a freshly started service spends a core on tiered compilation of ASP.NET,
-        // EF Core and Quartz for its first seconds, which a long-running service has long finished.
+        // A one-epoch job first, then a pause until the process is idle: a freshly started service spends a
+        // core on tiered compilation (ASP.NET, EF Core, Quartz, the training path) for its first tens of seconds.
         long warmup = await service.CreateJobAsync(Job(1));
         await service.WaitForStatusAsync(warmup, "succeeded");
+        var settled = await service.SettleAsync(TimeSpan.FromSeconds(60));
+        Console.WriteLine($"service settled (under 5% of a core) {settled.TotalSeconds:F1} s after the warm-up job");
         long jobId = await service.CreateJobAsync(Job(epochs));
 
         // Polled (cheaply, 20 ms) for the moment each epoch's row appears: the wall time between two rows is

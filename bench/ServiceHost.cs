@@ -104,6 +104,23 @@ internal sealed class ServiceHost : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>
+    /// Waits until the service uses under 5% of a core for half a second (at most <paramref name="limit"/>):
+    /// a fresh process keeps a core busy with tiered (re)compilation for tens of seconds on a loaded machine,
+    /// which a long-running service has long finished. Returns the time waited.
+    /// </summary>
+    public async Task<TimeSpan> SettleAsync(TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            var before = CpuTime;
+            await Task.Delay(500);
+            if ((CpuTime - before).TotalMilliseconds < 25) break;
+        }
+        return clock.Elapsed;
+    }
+
     public async Task<JsonNode> PostJsonAsync(string path, object body)
     {
         using var r = await Http.PostAsJsonAsync(path, body);
