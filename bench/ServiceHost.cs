@@ -45,8 +45,8 @@ internal sealed class ServiceHost : IAsyncDisposable
         var url = new Uri($"http://127.0.0.1:{port}");
         var psi = new ProcessStartInfo("dotnet")
         {
-            // The content root is the build output, so wwwroot and appsettings.json resolve as in production.
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            // The project folder (bin/<configuration>/<tfm> up), as `dotnet run` uses: wwwroot and appsettings.json are there.
+            WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
@@ -57,6 +57,8 @@ internal sealed class ServiceHost : IAsyncDisposable
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         // Request logging at Information would cost the API bench more than the endpoint itself.
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        // Warnings and errors to stderr, which is shown; stdout is drained unread.
+        psi.Environment["Logging__Console__LogToStandardErrorThreshold"] = "Warning";
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the service");
         // Drained so a full pipe never blocks the service; only errors are shown.
         process.OutputDataReceived += (_, _) => { };
