@@ -7,6 +7,9 @@ var benchmarks = new (string Name, Action<string[]> Run)[]
     ("mlp", MlpBench.Run),
     ("diagnostics", DiagnosticsBench.Run),
     ("fuzz", FuzzBench.Run),
+    ("service", ServiceBench.Run),
+    ("stream", StreamBench.Run),
+    ("api", ApiBench.Run),
 };
 
 string name = args.Length > 0 ? args[0] : "";

@@ -32,7 +32,7 @@ public static class ExperimentsApi
     /// </remarks>
     internal static async Task<Results<Accepted<ExperimentDto>, ProblemHttpResult>> Create(CreateExperimentRequest r,
         IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
-        Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
+        JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
     {
         if (r.BaseJob is not { } baseJob) return Problems.Field("baseJob", "is required");
         if (r.Name is { Length: > 200 }) return Problems.Field("name", "must be at most 200 characters");
@@ -91,7 +91,7 @@ public static class ExperimentsApi
         await db.SaveChangesAsync(ct);
         for (int i = 0; i < requests.Count; i++)
         {
-            var created = await JobsApi.Create(requests[i], contexts, scheduler, registry, security, ct);
+            var created = await JobsApi.Create(requests[i], contexts, scheduler, registry, views, security, ct);
             if (created.Result is not Accepted<JobDto> { Value: { } job })
             {
                 // Only the first can fail here (all share model, data and checked options): nothing was queued yet.

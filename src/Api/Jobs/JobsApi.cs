@@ -42,7 +42,7 @@ public static partial class JobsApi
     /// </remarks>
     internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Create(
         CreateJobRequest r, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
-        Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
+        JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
     {
         if (r.ModelId is not null && r.Spec is not null) return Problems.Field("modelId", "give modelId or spec, not both");
         if (r.ModelId is null && r.Spec is null) return Problems.Field("modelId", "modelId or an inline spec is required");
@@ -97,7 +97,7 @@ public static partial class JobsApi
         db.Jobs.Add(job);
         await db.SaveChangesAsync(ct);
         await scheduler.EnqueueAsync(job.Id, ct);
-        return TypedResults.Accepted($"/jobs/{job.Id}", await JobViews.BuildAsync(db, job, registry, ct));
+        return TypedResults.Accepted($"/jobs/{job.Id}", await JobViews.BuildAsync(db, job, registry, views, ct));
     }
 
     /// <summary>
@@ -115,7 +115,7 @@ public static partial class JobsApi
     /// <param name="page">1-based page number; default 1.</param>
     /// <param name="pageSize">Jobs per page, 1 to 100; default 20.</param>
     internal static async Task<Results<Ok<JobPage>, ProblemHttpResult>> List(
-        IDbContextFactory<TrainingDbContext> contexts, TrainingRegistry registry, CancellationToken ct,
+        IDbContextFactory<TrainingDbContext> contexts, TrainingRegistry registry, JobViewCache views, CancellationToken ct,
         string? status = null, int page = 1, int pageSize = 20)
     {
         JobStatus? filter = null;
@@ -132,16 +132,20 @@ public static partial class JobsApi
         if (filter is { } f) query = query.Where(j => j.Status == f);
         int total = await query.CountAsync(ct);
         var jobs = await query.OrderByDescending(j => j.Id).Skip((page - 1) * pageSize).Take(pageSize).ToListAsync(ct);
-        return TypedResults.Ok(new JobPage(await JobViews.BuildAsync(db, jobs, registry, ct), page, pageSize, total));
+        return TypedResults.Ok(new JobPage(await JobViews.BuildAsync(db, jobs, registry, views, ct), page, pageSize, total));
     }
+
+    /// <summary>Compiled once: the job poll is the hottest query, and this skips EF's per-call query-cache lookup.</summary>
+    private static readonly Func<TrainingDbContext, long, Task<Job?>> JobById =
+        EF.CompileAsyncQuery((TrainingDbContext db, long id) => db.Jobs.AsNoTracking().FirstOrDefault(j => j.Id == id));
 
     /// <summary>Get a job: status, epoch, progress %, ETA and the latest metrics.</summary>
     internal static async Task<Results<Ok<JobDto>, ProblemHttpResult>> Get(
-        long id, IDbContextFactory<TrainingDbContext> contexts, TrainingRegistry registry, CancellationToken ct)
+        long id, IDbContextFactory<TrainingDbContext> contexts, TrainingRegistry registry, JobViewCache views, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct);
-        return job is null ? Problems.NotFound("job", id) : TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, ct));
+        var job = await JobById(db, id);
+        return job is null ? Problems.NotFound("job", id) : TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, views, ct));
     }
 
     /// <summary>Per-epoch metrics of a job, in epoch order.</summary>
@@ -158,7 +162,7 @@ public static partial class JobsApi
     /// <remarks>Epochs finished before the cancel keep their metrics and checkpoints; POST /jobs/{id}/resume continues from the last checkpoint.</remarks>
     internal static async Task<Results<Ok<JobDto>, ProblemHttpResult>> Cancel(
         long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
-        TrainingScheduler scheduler, CancellationToken ct)
+        TrainingScheduler scheduler, JobViewCache views, CancellationToken ct)
     {
         var job = await lifecycle.MoveAsync(id, JobStatus.Cancelled, JobLifecycle.Active, ct: ct);
         if (job is null) return await NotActive(id, contexts, "cancelled", ct);
@@ -166,13 +170,13 @@ public static partial class JobsApi
         registry.Cancel(id);
         await scheduler.RemoveAsync(id, ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
-        return TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, ct));
+        return TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, views, ct));
     }
 
     /// <summary>Continue a cancelled or failed job from its last checkpoint (from the start when it has none).</summary>
     internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Resume(
         long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
-        TrainingScheduler scheduler, CancellationToken ct)
+        TrainingScheduler scheduler, JobViewCache views, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var existing = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct);
@@ -181,12 +185,13 @@ public static partial class JobsApi
         var job = await lifecycle.MoveAsync(id, JobStatus.Queued, [JobStatus.Cancelled, JobStatus.Failed], ct: ct);
         if (job is null) return await NotActive(id, contexts, "resumed", ct, onlyStopped: true);
         await scheduler.EnqueueAsync(id, ct);
-        return TypedResults.Accepted($"/jobs/{id}", await JobViews.BuildAsync(db, job, registry, ct));
+        return TypedResults.Accepted($"/jobs/{id}", await JobViews.BuildAsync(db, job, registry, views, ct));
     }
 
     /// <summary>Delete a finished job with its metrics and checkpoints. A queued or running job must be cancelled first (409).</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        long id, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, JobEvents events, CancellationToken ct)
+        long id, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, JobEvents events, JobViewCache views,
+        CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         int deleted = 0;
@@ -195,6 +200,7 @@ public static partial class JobsApi
         if (deleted == 0) return await NotActive(id, contexts, "deleted", ct, mustBeFinished: true);
         await scheduler.RemoveAsync(id, ct);
         events.Forget(id);
+        views.Forget(id);
         return TypedResults.NoContent();
     }
 

@@ -30,8 +30,9 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
         }
     }
 
-    /// <summary>Call inside <see cref="ExclusiveAsync"/>, after the epoch is stored.</summary>
-    public Task EpochCompletedAsync(EpochMetric m) => hub.Clients.Group(TrainingHub.Group(m.JobId)).EpochCompleted(m.AsEvent());
+    /// <summary>Call inside <see cref="ExclusiveAsync"/>, after the epoch is stored; <paramref name="storedAt"/> is the commit time.</summary>
+    public Task EpochCompletedAsync(EpochMetric m, DateTime storedAt) =>
+        hub.Clients.Group(TrainingHub.Group(m.JobId)).EpochCompleted(m.AsEvent(storedAt));
 
     /// <summary>Call inside <see cref="ExclusiveAsync"/>, after the status is stored.</summary>
     public Task StatusChangedAsync(Job job) => hub.Clients.Group(TrainingHub.Group(job.Id)).JobStatusChanged(job.StatusEvent());

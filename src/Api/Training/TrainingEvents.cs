@@ -22,9 +22,11 @@ public interface ITrainingClient
 }
 
 /// <param name="Epoch">1-based; a client drops an event whose epoch it has already seen (after a reconnect, say).</param>
+/// <param name="StoredAt">UTC time the epoch's metrics were committed (live events) or written (replayed history),
+/// so a client can measure delivery delay.</param>
 public sealed record EpochCompletedEvent(
     long JobId, int Epoch, float TrainLoss, float? TrainAccuracy, float? ValLoss, float? ValAccuracy,
-    float LearningRate, double Seconds, bool IsBest);
+    float LearningRate, double Seconds, bool IsBest, DateTime StoredAt);
 
 /// <param name="Epoch">Epochs completed when the status changed.</param>
 public sealed record JobStatusChangedEvent(long JobId, JobStatus Status, string? Error, int Epoch);
@@ -33,8 +35,10 @@ public sealed record BatchProgressEvent(long JobId, int Epoch, int Batch, int Ba
 
 public static class TrainingEventMapping
 {
-    public static EpochCompletedEvent AsEvent(this EpochMetric m) =>
-        new(m.JobId, m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.IsBest);
+    /// <param name="storedAt">The commit time when known; the row's creation time otherwise.</param>
+    public static EpochCompletedEvent AsEvent(this EpochMetric m, DateTime? storedAt = null) =>
+        new(m.JobId, m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.IsBest,
+            DateTime.SpecifyKind(storedAt ?? m.CreatedAt, DateTimeKind.Utc));
 
     public static JobStatusChangedEvent StatusEvent(this Job j) => new(j.Id, j.Status, j.Error, j.CurrentEpoch);
 }

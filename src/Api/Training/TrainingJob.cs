@@ -185,11 +185,12 @@ public sealed class TrainingJob(
             await db.SaveChangesAsync();
             if (state is not null) await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
             await tx.CommitAsync();
+            var committed = DateTime.UtcNow;
             // Pruning freed pages; hand them back to the file system (auto_vacuum=INCREMENTAL, set at start-up)
             // in a short write of its own, so the database stops growing once pruning starts.
             if (state is not null) await db.Database.ExecuteSqlRawAsync("PRAGMA incremental_vacuum;");
             recorded = true;
-            await events.EpochCompletedAsync(metric);
+            await events.EpochCompletedAsync(metric, committed);
         });
         return recorded;
     }

@@ -28,6 +28,7 @@ public static class TrainingServiceExtensions
         builder.Services.AddSingleton<Diagnostics.DiagnosticsRecorder>();
         builder.Services.AddSingleton<JobLifecycle>();
         builder.Services.AddSingleton<TrainingScheduler>();
+        builder.Services.AddSingleton<Api.Jobs.JobViewCache>();
 
         builder.AddQuartz(q =>
         {
