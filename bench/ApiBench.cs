@@ -37,6 +37,7 @@ internal static class ApiBench
             PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
             AutomaticDecompression = DecompressionMethods.None,
         }) { BaseAddress = service.BaseAddress };
+        client.DefaultRequestHeaders.Add("X-Api-Key", ServiceHost.ApiKey);
         var path = $"/jobs/{jobId}";
 
         await Load(client, path, connections, TimeSpan.FromSeconds(warmup)); // JIT, connection pool, EF query cache

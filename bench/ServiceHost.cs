@@ -28,12 +28,16 @@ internal sealed class ServiceHost : IAsyncDisposable
     }
     public HttpClient Http { get; }
 
+    /// <summary>The admin key the service was started with (sent as X-Api-Key, or access_token on the hub).</summary>
+    public static string ApiKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     private ServiceHost(Process process, string dataDir, Uri baseAddress)
     {
         _process = process;
         _dataDir = dataDir;
         BaseAddress = baseAddress;
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(10) };
+        Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
     }
 
     public static async Task<ServiceHost> StartAsync()
@@ -55,6 +59,11 @@ internal sealed class ServiceHost : IAsyncDisposable
         psi.ArgumentList.Add(url.ToString());
         psi.Environment["Storage__DataDirectory"] = dataDir;
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        psi.Environment["Security__BootstrapAdminKey"] = ApiKey;
+        // The benches measure the service, not the per-key rate limiter or the per-owner job cap.
+        psi.Environment["Security__RateLimit__TokenLimit"] = "100000000";
+        psi.Environment["Security__RateLimit__TokensPerPeriod"] = "100000000";
+        psi.Environment["Security__MaxActiveJobsPerOwner"] = "1000";
         // Request logging at Information would cost the API bench more than the endpoint itself.
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         // Warnings and errors to stderr, which is shown; stdout is drained unread.

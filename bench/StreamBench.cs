@@ -26,7 +26,7 @@ internal static class StreamBench
         await using var service = await ServiceHost.StartAsync();
         long datasetId = await service.CreateSpiralsAsync(size);
 
-        var hubUri = new UriBuilder(service.BaseAddress) { Scheme = "ws", Path = "/hubs/training" }.Uri;
+        var hubUri = new UriBuilder(service.BaseAddress) { Scheme = "ws", Path = "/hubs/training", Query = "access_token=" + ServiceHost.ApiKey }.Uri;
         var subscribers = Enumerable.Range(0, count).Select(_ => new Subscriber()).ToArray();
         var connect = Stopwatch.StartNew();
         // In waves, so the connect storm itself does not hit the server's accept backlog.

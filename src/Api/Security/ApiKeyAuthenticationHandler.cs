@@ -13,7 +13,7 @@ namespace Api.Security;
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    IDbContextFactory<TrainingDbContext> contexts, IOptions<SecurityOptions> security, IProblemDetailsService problems)
+    IDbContextFactory<TrainingDbContext> contexts, ApiKeyCache cache, IOptions<SecurityOptions> security, IProblemDetailsService problems)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -27,10 +27,14 @@ internal sealed class ApiKeyAuthenticationHandler(
             return security.Value.RequireApiKey ? AuthenticateResult.NoResult() : Success(SecurityOptions.OpenOwner, admin: true, keyId: "open");
 
         var hash = ApiKeys.Hash(key);
+        if (cache.TryGet(hash, out var known)) return Success(known.Owner, known.IsAdmin, known.KeyId);
         await using var db = await contexts.CreateDbContextAsync(Context.RequestAborted);
         var row = await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Hash == hash && k.RevokedAt == null, Context.RequestAborted);
         // The message names no part of the key: messages reach logs.
-        return row is null ? AuthenticateResult.Fail("unknown or revoked API key") : Success(row.Owner, row.IsAdmin, row.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (row is null) return AuthenticateResult.Fail("unknown or revoked API key");
+        var keyId = row.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        cache.Add(hash, row.Owner, row.IsAdmin, keyId);
+        return Success(row.Owner, row.IsAdmin, keyId);
     }
 
     internal static string? Presented(HttpRequest request)

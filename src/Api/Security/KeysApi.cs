@@ -59,12 +59,13 @@ public static partial class KeysApi
     }
 
     /// <summary>Revoke a key (admin only): it authenticates nothing from the next request on. The owner's data stays.</summary>
-    internal static async Task<Results<NoContent, ProblemHttpResult>> Revoke(long id, IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Revoke(long id, IDbContextFactory<TrainingDbContext> contexts, ApiKeyCache cache, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
         int changed = await db.ApiKeys.Where(k => k.Id == id && k.RevokedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, now), ct);
+        cache.Clear();
         if (changed > 0) return TypedResults.NoContent();
         return await db.ApiKeys.AnyAsync(k => k.Id == id, ct) ? TypedResults.NoContent() : Problems.NotFound("key", id);
     }

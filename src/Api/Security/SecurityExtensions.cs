@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Storage;
@@ -20,6 +21,8 @@ public static class SecurityExtensions
 
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<IOwnerScope, RequestOwnerScope>();
+        builder.Services.AddSingleton<ApiKeyCache>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()
