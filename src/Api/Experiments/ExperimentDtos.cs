@@ -27,3 +27,7 @@ public sealed record ExperimentJobDto(string Variation, long JobId, JobStatus St
     MetricDto? Final, MetricDto? Best, double TrainingSeconds);
 
 public sealed record ExperimentDto(long Id, string? Name, DateTime CreatedAt, ExperimentJobDto[] Jobs);
+
+/// <summary>One experiment in the list: enough to pick it; GET /experiments/{id} has the jobs.</summary>
+/// <param name="JobCount">Jobs queued for it, one per variation.</param>
+public sealed record ExperimentSummaryDto(long Id, string? Name, DateTime CreatedAt, int JobCount);

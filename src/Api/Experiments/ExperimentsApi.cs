@@ -20,6 +20,7 @@ public static class ExperimentsApi
         var group = app.MapGroup("/experiments").WithTags("Experiments");
         group.MapPost("/", Create).WithName("CreateExperiment").ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapGet("/", List).WithName("ListExperiments");
         group.MapGet("/{id:long}", Get).WithName("GetExperiment").ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
@@ -103,6 +104,17 @@ public static class ExperimentsApi
                 .ExecuteUpdateAsync(s => s.SetProperty(j => j.ExperimentId, experiment.Id).SetProperty(j => j.VariationName, variation), ct);
         }
         return TypedResults.Accepted($"/experiments/{experiment.Id}", await BuildAsync(db, experiment, ct));
+    }
+
+    /// <summary>List experiments, newest first (at most 100), with their job counts.</summary>
+    internal static async Task<Ok<ExperimentSummaryDto[]>> List(IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        // The owner filters on both sets keep the list and its counts to the caller's own rows.
+        var rows = await db.Experiments.AsNoTracking().OrderByDescending(e => e.Id).Take(100)
+            .Select(e => new ExperimentSummaryDto(e.Id, e.Name, e.CreatedAt, db.Jobs.Count(j => j.ExperimentId == e.Id)))
+            .ToArrayAsync(ct);
+        return TypedResults.Ok(rows);
     }
 
     /// <summary>Each variation's job with its status, final and best metrics and training time.</summary>

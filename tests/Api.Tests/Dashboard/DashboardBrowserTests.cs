@@ -54,6 +54,39 @@ public sealed class DashboardBrowserTests
         Assert.True(new FileInfo(screenshot).Length > 0, $"no screenshot at {screenshot}");
     }
 
+    /// <summary>
+    /// The Experiments panel: a two-variation experiment created over REST and opened at once shows one loss
+    /// curve per variation in one chart, each growing to the final epoch, with a legend naming the variations.
+    /// </summary>
+    [Fact]
+    public async Task ExperimentOverlayShowsOneCurvePerVariationInChromium()
+    {
+        if (!File.Exists(Chromium)) Assert.Fail($"{Chromium} is missing. Install Debian's browser: apt-get update && apt-get install -y chromium");
+        var root = RepoRoot();
+        var checkDir = Path.Combine(root, "tests", "dashboard-check");
+        await EnsureInstalledAsync(checkDir);
+
+        using var factory = new ServiceFactory();
+        factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        factory.StartServer();
+        var baseUrl = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
+            .Addresses.Single().TrimEnd('/') + "/";
+        var screenshot = Path.Combine(root, "TestResults", "dashboard", "experiment.png");
+        const int epochs = 5;
+        var (exitCode, stdout, stderr) = await RunAsync(checkDir, factory.AdminKey, "node", "experiment-check.mjs", baseUrl, screenshot,
+            "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var summaryLine = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+        Assert.True(exitCode == 0, $"experiment-check exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+        var s = JsonDocument.Parse(summaryLine).RootElement;
+        Assert.Equal(2, s.GetProperty("series").GetInt32());
+        Assert.Equal([epochs, epochs], s.GetProperty("lastEpochs").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.All(s.GetProperty("state").GetProperty("series").EnumerateArray(),
+            series => Assert.Equal(Enumerable.Range(1, epochs), series.GetProperty("epochs").EnumerateArray().Select(e => e.GetInt32())));
+        Assert.Equal(["epoch", "sgd", "adam"], s.GetProperty("legend").EnumerateArray().Select(l => l.GetString()));
+        Assert.True(new FileInfo(screenshot).Length > 0, $"no screenshot at {screenshot}");
+    }
+
     /// <summary>So plain <c>dotnet test</c> works on a fresh clone: the locked playwright-core, no browser download.</summary>
     private static async Task EnsureInstalledAsync(string checkDir)
     {

@@ -40,6 +40,13 @@ public sealed class ExperimentTests(ServiceFactory factory) : IClassFixture<Serv
         var jobIds = created.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetInt64()).ToList();
         Assert.Equal(4, jobIds.Count);
 
+        var list = (await (await _client.GetAsync("/experiments")).ReadJsonAsync()).EnumerateArray().ToList();
+        var listed = Assert.Single(list, e => e.GetProperty("id").GetInt64() == id);
+        Assert.Equal("optimizers", listed.GetProperty("name").GetString());
+        Assert.Equal(4, listed.GetProperty("jobCount").GetInt32());
+        var listedIds = list.Select(e => e.GetProperty("id").GetInt64()).ToList();
+        Assert.Equal(listedIds.OrderDescending(), listedIds);
+
         var orders = new List<int[]>();
         foreach (var jobId in jobIds)
         {

@@ -68,6 +68,8 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/jobs/{jobId}/weights")).StatusCode);
         Assert.Equal(2, (await alice.MetricEpochsAsync(jobId)).Length);
         Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/experiments/{experimentId}")).StatusCode);
+        // B's walk of GET /experiments saw no secret; A's own list does show it, so that check could fail.
+        Assert.Contains(Secret, await alice.GetStringAsync("/experiments"));
     }
 
     /// <summary>Operations without a path id whose body below names A's model or data set.</summary>

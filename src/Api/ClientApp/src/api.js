@@ -51,6 +51,8 @@ export const api = {
   createSynthetic: (body) => request('POST', 'datasets/synthetic', body),
   createModel: (body) => request('POST', 'models', body),
   createJob: (body) => request('POST', 'jobs', body),
+  listExperiments: () => request('GET', 'experiments'),
+  getExperiment: (id) => request('GET', `experiments/${id}`),
 };
 
 /** Fetches a weights file and hands it to the browser as a download, so errors can be shown instead of raw JSON. */

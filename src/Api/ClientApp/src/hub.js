@@ -1,4 +1,4 @@
-// The SignalR connection to /hubs/training: one subscription at a time (the selected job), restored after reconnects.
+// The SignalR connection to /hubs/training: the selected job plus an experiment's jobs, restored after reconnects.
 import { HubConnectionBuilder, HubConnectionState, LogLevel } from '@microsoft/signalr';
 import { apiKey } from './key.js';
 
@@ -9,6 +9,8 @@ export class TrainingHub {
   constructor(handlers) {
     this.handlers = handlers;
     this.jobId = null;
+    // The open experiment's jobs, followed alongside the selected job so its overlay chart grows live.
+    this.extra = new Set();
     this.connection = new HubConnectionBuilder()
       // The JavaScript client sends this as access_token in the query (WebSockets carry no headers).
       .withUrl('hubs/training', { accessTokenFactory: apiKey })
@@ -50,18 +52,34 @@ export class TrainingHub {
     const previous = this.jobId;
     this.jobId = jobId;
     if (this.connection.state !== HubConnectionState.Connected) return;
-    if (previous != null && previous !== jobId) {
+    if (previous != null && previous !== jobId && !this.extra.has(previous)) {
       await this.connection.invoke('Unsubscribe', previous).catch(() => {});
     }
-    await this.subscribeCurrent();
+    if (jobId != null) await this.subscribe(jobId);
+  }
+
+  /** Replaces the set of extra jobs followed (an experiment's); each Subscribe replays that job's history. */
+  async followAlso(jobIds) {
+    const previous = this.extra;
+    this.extra = new Set(jobIds);
+    if (this.connection.state !== HubConnectionState.Connected) return;
+    for (const id of previous) {
+      if (!this.extra.has(id) && id !== this.jobId) await this.connection.invoke('Unsubscribe', id).catch(() => {});
+    }
+    for (const id of this.extra) if (!previous.has(id)) await this.subscribe(id);
   }
 
   async subscribeCurrent() {
-    if (this.jobId == null || this.connection.state !== HubConnectionState.Connected) return;
+    if (this.connection.state !== HubConnectionState.Connected) return;
+    if (this.jobId != null) await this.subscribe(this.jobId);
+    for (const id of this.extra) if (id !== this.jobId) await this.subscribe(id);
+  }
+
+  async subscribe(jobId) {
     try {
-      await this.connection.invoke('Subscribe', this.jobId);
+      await this.connection.invoke('Subscribe', jobId);
     } catch (e) {
-      this.handlers.onConnection('connected', `Subscribing to job ${this.jobId} failed: ${e.message}`);
+      this.handlers.onConnection('connected', `Subscribing to job ${jobId} failed: ${e.message}`);
     }
   }
 }

@@ -1,10 +1,11 @@
-// Wires the page: the job table (polled), the selected job (live over SignalR) and the quick start form.
+// Wires the page: the job table (polled), the selected job and open experiment (live over SignalR), the quick start form.
 import './app.css';
 import { api, downloadWeights, showProblem } from './api.js';
 import { ACTIVE, readJob } from './format.js';
 import { JobTable } from './jobs.js';
 import { bestOf } from './charts.js';
 import { JobDetail } from './detail.js';
+import { ExperimentsPanel } from './experiments.js';
 import { TrainingHub } from './hub.js';
 import { wireKeyForm } from './key.js';
 import { LayerPanel } from './layers.js';
@@ -37,12 +38,22 @@ const detail = new JobDetail({
 
 const layerPanel = new LayerPanel($('layers'));
 
+const experiments = new ExperimentsPanel({
+  list: $('experiments-body'), empty: $('experiments-empty'), title: $('experiment-title'), body: $('experiment-body'),
+  chart: $('experiment-chart'), table: $('experiment-jobs'),
+}, {
+  load: (id) => api.getExperiment(id),
+  follow: (jobIds) => hub.followAlso(jobIds),
+  onSelect: (id) => selectExperiment(id),
+});
+
 const hub = new TrainingHub({
   onLayerStats(e) {
     layerPanel.show(e.jobId, e.epoch, e.layers);
   },
   onEpoch(e) {
     if (e.jobId === detail.jobId) detail.addMetric(e);
+    experiments.addMetric(e);
     const job = jobs.get(e.jobId);
     // Keep the table's row moving between polls; the next poll brings the service's own numbers.
     if (!job) return;
@@ -61,6 +72,8 @@ const hub = new TrainingHub({
     const job = jobs.get(e.jobId);
     if (job) remember({ ...job, status: String(e.status).toLowerCase(), error: e.error ?? null });
     refreshJob(e.jobId);
+    // Final and best numbers in the experiment's table change when one of its jobs ends.
+    if (experiments.has(e.jobId)) experiments.refresh().catch((err) => showProblem($('experiments-error'), err, 'Loading the experiment'));
   },
   onBatch(e) {
     if (e.jobId === detail.jobId) detail.setBatch(e);
@@ -164,6 +177,25 @@ new QuickStart($('quick-start'), async (jobId) => {
 });
 
 $('jobs-refresh').addEventListener('click', refreshJobs);
+$('experiments-refresh').addEventListener('click', refreshExperiments);
+
+async function refreshExperiments() {
+  try {
+    experiments.showList(await api.listExperiments());
+    showProblem($('experiments-error'), null);
+  } catch (e) {
+    showProblem($('experiments-error'), e, 'Loading experiments');
+  }
+}
+
+async function selectExperiment(id) {
+  try {
+    await experiments.open(id);
+    showProblem($('experiments-error'), null);
+  } catch (e) {
+    showProblem($('experiments-error'), e, `Loading experiment ${id}`);
+  }
+}
 
 // Read-only view of the page's state for the browser test and for anyone poking at the console.
 window.__dashboard = {
@@ -176,6 +208,7 @@ window.__dashboard = {
       points: detail.curves.points,
       epochs: detail.curves.metrics.map((m) => m.epoch),
       lastDownload,
+      experiment: experiments.state,
     };
   },
 };
@@ -184,6 +217,7 @@ async function start() {
   wireKeyForm($('key-form'), $('api-key'));
   hub.start();
   await refreshJobs();
+  await refreshExperiments();
   const fromHash = /^#job-(\d+)$/.exec(location.hash);
   if (fromHash) await selectJob(Number(fromHash[1]));
 }

@@ -1,0 +1,102 @@
+// Drives the dashboard's Experiments panel: an experiment with two variations is created over REST, then opened
+// in the panel, whose overlay chart must show one series per variation reaching the final epoch.
+// Usage: API_KEY=<key> node experiment-check.mjs <baseUrl> <screenshotPath> [--epochs 5] [--timeout 180]
+// Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
+import { chromium } from 'playwright-core';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { epochs: { type: 'string', default: '5' }, timeout: { type: 'string', default: '180' } },
+});
+const [baseUrl, screenshotPath] = positionals;
+if (!baseUrl || !screenshotPath) {
+  console.error('usage: node experiment-check.mjs <baseUrl> <screenshotPath> [--epochs N] [--timeout s]');
+  process.exit(2);
+}
+const epochs = Number(opts.epochs);
+const timeoutMs = Number(opts.timeout) * 1000;
+const summary = { ok: false, baseUrl, epochs, steps: [], pageErrors: [] };
+const started = Date.now();
+const step = (name) => summary.steps.push({ name, ms: Date.now() - started });
+
+/** POSTs JSON with the key, as any API client would; the page is only the viewer here. */
+async function post(path, body) {
+  const response = await fetch(new URL(path, baseUrl), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Api-Key': process.env.API_KEY ?? '' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  const page = await (await browser.newContext({ viewport: { width: 1400, height: 1200 } })).newPage();
+  page.setDefaultTimeout(30_000);
+  page.on('pageerror', (e) => summary.pageErrors.push(e.message));
+  await page.goto(baseUrl, { waitUntil: 'load' });
+  await page.waitForFunction(() => window.__dashboard !== undefined);
+  await page.fill('#api-key', process.env.API_KEY ?? '');
+  await Promise.all([page.waitForEvent('load'), page.click('#key-form button[type=submit]')]);
+  await page.waitForFunction(() => window.__dashboard?.state.connection === 'connected');
+  step('hub connected');
+
+  const dataset = await post('datasets/synthetic', { name: 'overlay spirals', kind: 'spirals', size: 300, classes: 3, seed: 5 });
+  const spec = {
+    input: [2],
+    layers: [{ type: 'dense', units: 16 }, { type: 'relu' }, { type: 'dense', units: 3 }],
+    loss: 'softmax_cross_entropy',
+  };
+  const experiment = await post('experiments', {
+    name: 'overlay check',
+    baseJob: { spec, datasetId: dataset.id, epochs, batchSize: 32, seed: 7, validationSplit: 0.2, optimizer: { type: 'adam', learningRate: 0.01 } },
+    variations: [{ name: 'sgd', optimizer: 'sgd', learningRate: 0.1 }, { name: 'adam' }],
+  });
+  summary.experimentId = experiment.id;
+  step(`experiment ${experiment.id} created`);
+
+  // Opened at once, while its jobs are queued or training, so the curves have to grow live.
+  await page.click('#experiments-refresh');
+  await page.locator(`#experiments-body tr[data-id="${experiment.id}"]`).click();
+  const chart = page.locator('#experiment-chart');
+  await page.waitForFunction(() => document.getElementById('experiment-chart').dataset.series === '2');
+  step('chart has 2 series');
+  const expected = `${epochs},${epochs}`;
+  await page.waitForFunction((e) => document.getElementById('experiment-chart').dataset.lastEpochs === e, expected, { timeout: timeoutMs });
+  step('both series reached the final epoch');
+
+  summary.series = Number(await chart.getAttribute('data-series'));
+  summary.points = Number(await chart.getAttribute('data-points'));
+  summary.lastEpochs = (await chart.getAttribute('data-last-epochs')).split(',').map(Number);
+  summary.state = await page.evaluate(() => window.__dashboard.state.experiment);
+  summary.legend = await page.locator('#experiment-chart .u-legend .u-series .u-label').allTextContents();
+  // Both jobs end Succeeded; the table is reloaded on each status change.
+  await page.waitForFunction(() => [...document.querySelectorAll('#experiment-jobs tr')]
+    .filter((r) => r.textContent.includes('Succeeded')).length === 2, null, { timeout: timeoutMs });
+  summary.tableRows = await page.locator('#experiment-jobs tr').allTextContents();
+  if (summary.pageErrors.length > 0) throw new Error(`uncaught page errors: ${summary.pageErrors.join(' | ')}`);
+
+  await mkdir(dirname(screenshotPath), { recursive: true });
+  await page.screenshot({ path: screenshotPath, fullPage: true });
+  summary.ok = true;
+} catch (e) {
+  summary.error = e.message.split('\n')[0];
+  const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
+  if (pages[0]) {
+    await mkdir(dirname(screenshotPath), { recursive: true }).catch(() => {});
+    await pages[0].screenshot({ path: screenshotPath, fullPage: true }).catch(() => {});
+  }
+} finally {
+  await browser?.close();
+  summary.elapsedMs = Date.now() - started;
+  console.log(JSON.stringify(summary));
+  process.exitCode = summary.ok ? 0 : 1;
+}
