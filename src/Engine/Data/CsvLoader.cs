@@ -26,11 +26,25 @@ public static class CsvLoader
     {
         ArgumentNullException.ThrowIfNull(csv);
         ArgumentNullException.ThrowIfNull(options);
+        // A seekable file is read twice: counting its records first lets the arrays be allocated at their
+        // final size, so parsing a large file holds the data set once instead of up to three times over.
+        long? records = null;
+        if (csv.CanSeek)
+        {
+            long start = csv.Position;
+            records = Read(csv, CountRecords);
+            csv.Position = start;
+        }
+        return Read(csv, rows => Load(rows, options, records));
+    }
+
+    private static T Read<T>(Stream csv, Func<CsvRecordReader, T> read)
+    {
         using var text = new StreamReader(csv, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true, 1 << 16, leaveOpen: true);
         var rows = new CsvRecordReader(text);
         try
         {
-            return Load(rows, options);
+            return read(rows);
         }
         catch (DecoderFallbackException e)
         {
@@ -38,7 +52,14 @@ public static class CsvLoader
         }
     }
 
-    private static Dataset Load(CsvRecordReader rows, CsvOptions options)
+    private static long CountRecords(CsvRecordReader rows)
+    {
+        long count = 0;
+        while (rows.Next()) count++;
+        return count;
+    }
+
+    private static Dataset Load(CsvRecordReader rows, CsvOptions options, long? records)
     {
         if (!rows.Next()) throw new DataFormatException("csv: the file has no records");
         int columns = rows.FieldCount, firstLine = rows.Line;
@@ -48,8 +69,13 @@ public static class CsvLoader
         int label = ResolveLabel(options.LabelColumn, names, columns);
         if (header && !rows.Next()) throw new DataFormatException($"csv: no data rows after the header on line {firstLine}");
 
-        var features = new List<float>();
-        var labels = new List<double>();
+        long expected = records is { } r ? r - (header ? 1 : 0) : 0;
+        // Too many to hold: start small, so the limit is reported at its line below rather than met by one huge allocation.
+        if (expected * (columns - 1) > Array.MaxLength) expected = 0;
+        var features = new Growable(expected * (columns - 1));
+        // Labels as float, with what is needed to tell class indices from regression values noted as they are read.
+        var labels = new Growable(expected);
+        bool classIndices = !options.Regression;
         int count = 0;
         do
         {
@@ -64,21 +90,46 @@ public static class CsvLoader
                     throw Bad(rows, j, names, field, "is not a number");
                 float f = (float)v;
                 if (!float.IsFinite(f)) throw Bad(rows, j, names, field, "is outside the float32 range");
-                if (j == label) labels.Add(v); // kept as double to tell integer class labels from fractional values
+                if (j == label)
+                {
+                    // Class indices below MaxAutoClasses are exact in float32.
+                    classIndices &= v >= 0 && v < MaxAutoClasses && v == Math.Floor(v);
+                    labels.Add(f);
+                }
                 else features.Add(f);
             }
             count++;
         } while (rows.Next());
 
         var x = features.ToArray();
-        bool classification = !options.Regression && labels.All(v => v >= 0 && v < MaxAutoClasses && v == Math.Floor(v));
-        if (classification)
+        var t = labels.ToArray();
+        if (classIndices)
         {
-            var y = labels.Select(v => (int)v).ToArray();
+            var y = new int[t.Length];
+            for (int i = 0; i < y.Length; i++) y[i] = (int)t[i];
             return new Dataset(x, [columns - 1], count, y, null, 1, y.Max() + 1);
         }
-        var t = labels.Select(v => (float)v).ToArray();
         return new Dataset(x, [columns - 1], count, null, t, 1, 0);
+    }
+
+    /// <summary>
+    /// A float list whose array is handed over as is when it was sized right from the start; it doubles
+    /// only when the input was not counted (or changed since).
+    /// </summary>
+    private sealed class Growable(long capacity)
+    {
+        private float[] _items = new float[capacity];
+
+        public int Count { get; private set; }
+
+        public void Add(float value)
+        {
+            if (Count == _items.Length)
+                Array.Resize(ref _items, (int)Math.Clamp(2L * _items.Length, 1024, Array.MaxLength));
+            _items[Count++] = value;
+        }
+
+        public float[] ToArray() => Count == _items.Length ? _items : _items[..Count];
     }
 
     private static bool AllNumeric(CsvRecordReader rows)
