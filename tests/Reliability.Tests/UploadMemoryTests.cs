@@ -77,11 +77,12 @@ public sealed class UploadMemoryTests(ITestOutputHelper output)
         long before = ReadStatus(service.Pid, "VmRSS");
         // "5" resets the kernel's peak-RSS mark to the current RSS, so VmHWM afterwards is this upload's peak.
         await File.WriteAllTextAsync($"/proc/{service.Pid}/clear_refs", "5");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         using var response = await UploadAsync(http, csv, name);
         var body = await response.Content.ReadAsStringAsync();
         long peak = ReadStatus(service.Pid, "VmHWM");
         long after = ReadStatus(service.Pid, "VmRSS");
-        output.WriteLine($"{name}: {(int)response.StatusCode}; RSS before {before >> 20} MiB, peak {peak >> 20} MiB, after {after >> 20} MiB");
+        output.WriteLine($"{name}: {(int)response.StatusCode} in {clock.Elapsed.TotalSeconds:0.0} s; RSS before {before >> 20} MiB, peak {peak >> 20} MiB, after {after >> 20} MiB");
         return ((response.StatusCode, body), peak - before);
     }
 

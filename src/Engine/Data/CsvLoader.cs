@@ -26,25 +26,14 @@ public static class CsvLoader
     {
         ArgumentNullException.ThrowIfNull(csv);
         ArgumentNullException.ThrowIfNull(options);
-        // A seekable file is read twice: counting its records first lets the arrays be allocated at their
-        // final size, so parsing a large file holds the data set once instead of up to three times over.
-        long? records = null;
-        if (csv.CanSeek)
-        {
-            long start = csv.Position;
-            records = Read(csv, CountRecords);
-            csv.Position = start;
-        }
-        return Read(csv, rows => Load(rows, options, records));
-    }
-
-    private static T Read<T>(Stream csv, Func<CsvRecordReader, T> read)
-    {
+        // Sizing the arrays from a count of the file's lines lets them be allocated once at their final size,
+        // so parsing a large file holds the data set once instead of up to three times over (List doubling).
+        var size = csv.CanSeek ? CountLines(csv) : default;
         using var text = new StreamReader(csv, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true, 1 << 16, leaveOpen: true);
         var rows = new CsvRecordReader(text);
         try
         {
-            return read(rows);
+            return Load(rows, options, size);
         }
         catch (DecoderFallbackException e)
         {
@@ -52,14 +41,29 @@ public static class CsvLoader
         }
     }
 
-    private static long CountRecords(CsvRecordReader rows)
+    /// <summary>
+    /// Line breaks, counted on the bytes (a fraction of the parse's cost): one record a line in the usual
+    /// file. Blank lines and quoted line breaks make it high (the arrays are trimmed), mixed CR and LF low (they grow).
+    /// </summary>
+    private static (long Lines, long Bytes) CountLines(Stream csv)
     {
-        long count = 0;
-        while (rows.Next()) count++;
-        return count;
+        long start = csv.Position, lf = 0, cr = 0;
+        byte last = 0;
+        var buffer = new byte[1 << 16];
+        int read;
+        while ((read = csv.Read(buffer)) > 0)
+        {
+            var block = buffer.AsSpan(0, read);
+            lf += block.Count((byte)'\n');
+            cr += block.Count((byte)'\r');
+            last = block[^1];
+        }
+        long bytes = csv.Position - start;
+        csv.Position = start;
+        return (Math.Max(lf, cr) + (last is (byte)'\n' or (byte)'\r' ? 0 : 1), bytes);
     }
 
-    private static Dataset Load(CsvRecordReader rows, CsvOptions options, long? records)
+    private static Dataset Load(CsvRecordReader rows, CsvOptions options, (long Lines, long Bytes) size)
     {
         if (!rows.Next()) throw new DataFormatException("csv: the file has no records");
         int columns = rows.FieldCount, firstLine = rows.Line;
@@ -69,7 +73,9 @@ public static class CsvLoader
         int label = ResolveLabel(options.LabelColumn, names, columns);
         if (header && !rows.Next()) throw new DataFormatException($"csv: no data rows after the header on line {firstLine}");
 
-        long expected = records is { } r ? r - (header ? 1 : 0) : 0;
+        // A record takes at least two bytes a column ("1,2\n"), so a file of blank lines cannot make the
+        // estimate allocate more than a file of real records of its size would need.
+        long expected = Math.Clamp(Math.Min(size.Lines - (header ? 1 : 0), size.Bytes / (2 * columns)), 0, Array.MaxLength);
         // Too many to hold: start small, so the limit is reported at its line below rather than met by one huge allocation.
         if (expected * (columns - 1) > Array.MaxLength) expected = 0;
         var features = new Growable(expected * (columns - 1));
@@ -114,7 +120,7 @@ public static class CsvLoader
 
     /// <summary>
     /// A float list whose array is handed over as is when it was sized right from the start; it doubles
-    /// only when the input was not counted (or changed since).
+    /// only when the input was not counted or had more records than lines.
     /// </summary>
     private sealed class Growable(long capacity)
     {
