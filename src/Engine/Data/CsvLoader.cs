@@ -26,11 +26,14 @@ public static class CsvLoader
     {
         ArgumentNullException.ThrowIfNull(csv);
         ArgumentNullException.ThrowIfNull(options);
+        // Sizing the arrays from a count of the file's lines lets them be allocated once at their final size,
+        // so parsing a large file holds the data set once instead of up to three times over (List doubling).
+        var size = csv.CanSeek ? CountLines(csv) : default;
         using var text = new StreamReader(csv, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true, 1 << 16, leaveOpen: true);
         var rows = new CsvRecordReader(text);
         try
         {
-            return Load(rows, options);
+            return Load(rows, options, size);
         }
         catch (DecoderFallbackException e)
         {
@@ -38,7 +41,29 @@ public static class CsvLoader
         }
     }
 
-    private static Dataset Load(CsvRecordReader rows, CsvOptions options)
+    /// <summary>
+    /// Line breaks, counted on the bytes (a fraction of the parse's cost): one record a line in the usual
+    /// file. Blank lines and quoted line breaks make it high (the arrays are trimmed), mixed CR and LF low (they grow).
+    /// </summary>
+    private static (long Lines, long Bytes) CountLines(Stream csv)
+    {
+        long start = csv.Position, lf = 0, cr = 0;
+        byte last = 0;
+        var buffer = new byte[1 << 16];
+        int read;
+        while ((read = csv.Read(buffer)) > 0)
+        {
+            var block = buffer.AsSpan(0, read);
+            lf += block.Count((byte)'\n');
+            cr += block.Count((byte)'\r');
+            last = block[^1];
+        }
+        long bytes = csv.Position - start;
+        csv.Position = start;
+        return (Math.Max(lf, cr) + (last is (byte)'\n' or (byte)'\r' ? 0 : 1), bytes);
+    }
+
+    private static Dataset Load(CsvRecordReader rows, CsvOptions options, (long Lines, long Bytes) size)
     {
         if (!rows.Next()) throw new DataFormatException("csv: the file has no records");
         int columns = rows.FieldCount, firstLine = rows.Line;
@@ -48,8 +73,15 @@ public static class CsvLoader
         int label = ResolveLabel(options.LabelColumn, names, columns);
         if (header && !rows.Next()) throw new DataFormatException($"csv: no data rows after the header on line {firstLine}");
 
-        var features = new List<float>();
-        var labels = new List<double>();
+        // A record takes at least two bytes a column ("1,2\n"), so a file of blank lines cannot make the
+        // estimate allocate more than a file of real records of its size would need.
+        long expected = Math.Clamp(Math.Min(size.Lines - (header ? 1 : 0), size.Bytes / (2 * columns)), 0, Array.MaxLength);
+        // Too many to hold: start small, so the limit is reported at its line below rather than met by one huge allocation.
+        if (expected * (columns - 1) > Array.MaxLength) expected = 0;
+        var features = new Growable(expected * (columns - 1));
+        // Labels as float, with what is needed to tell class indices from regression values noted as they are read.
+        var labels = new Growable(expected);
+        bool classIndices = !options.Regression;
         int count = 0;
         do
         {
@@ -64,21 +96,46 @@ public static class CsvLoader
                     throw Bad(rows, j, names, field, "is not a number");
                 float f = (float)v;
                 if (!float.IsFinite(f)) throw Bad(rows, j, names, field, "is outside the float32 range");
-                if (j == label) labels.Add(v); // kept as double to tell integer class labels from fractional values
+                if (j == label)
+                {
+                    // Class indices below MaxAutoClasses are exact in float32.
+                    classIndices &= v >= 0 && v < MaxAutoClasses && v == Math.Floor(v);
+                    labels.Add(f);
+                }
                 else features.Add(f);
             }
             count++;
         } while (rows.Next());
 
         var x = features.ToArray();
-        bool classification = !options.Regression && labels.All(v => v >= 0 && v < MaxAutoClasses && v == Math.Floor(v));
-        if (classification)
+        var t = labels.ToArray();
+        if (classIndices)
         {
-            var y = labels.Select(v => (int)v).ToArray();
+            var y = new int[t.Length];
+            for (int i = 0; i < y.Length; i++) y[i] = (int)t[i];
             return new Dataset(x, [columns - 1], count, y, null, 1, y.Max() + 1);
         }
-        var t = labels.Select(v => (float)v).ToArray();
         return new Dataset(x, [columns - 1], count, null, t, 1, 0);
+    }
+
+    /// <summary>
+    /// A float list whose array is handed over as is when it was sized right from the start; it doubles
+    /// only when the input was not counted or had more records than lines.
+    /// </summary>
+    private sealed class Growable(long capacity)
+    {
+        private float[] _items = new float[capacity];
+
+        public int Count { get; private set; }
+
+        public void Add(float value)
+        {
+            if (Count == _items.Length)
+                Array.Resize(ref _items, (int)Math.Clamp(2L * _items.Length, 1024, Array.MaxLength));
+            _items[Count++] = value;
+        }
+
+        public float[] ToArray() => Count == _items.Length ? _items : _items[..Count];
     }
 
     private static bool AllNumeric(CsvRecordReader rows)

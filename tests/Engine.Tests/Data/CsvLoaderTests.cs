@@ -24,6 +24,46 @@ public class CsvLoaderTests
     }
 
     [Fact]
+    public void ASeekableStreamIsReadFromItsPositionAndGivesTheSameDataAsAForwardOnlyOne()
+    {
+        // 3000 rows: more than the forward-only path's first 1024-value array, so it grows; the seekable one is sized from its lines.
+        var text = "\uFEFFx,y,label\n" + string.Concat(Enumerable.Range(0, 3000).Select(i => $"{i},{-i * 0.5},{i % 3}\n"));
+        var bytes = Encoding.UTF8.GetBytes("skip" + text);
+        var seekable = new MemoryStream(bytes) { Position = 4 };
+        var counted = CsvLoader.Load(seekable, new CsvOptions());
+        var streamed = CsvLoader.Load(new ForwardOnly(bytes.AsMemory(4).ToArray()), new CsvOptions());
+        foreach (var d in new[] { counted, streamed })
+        {
+            Assert.Equal(3000, d.Count);
+            Assert.Equal(6000, d.Features.Length);
+            Assert.Equal([2999f, -1499.5f], d.Features[^2..]);
+            Assert.Equal(3000, d.Labels!.Length);
+            Assert.Equal(2, d.Labels[^1]);
+        }
+        Assert.Equal(counted.Features, streamed.Features);
+    }
+
+    [Theory]
+    [InlineData("1,2,0\n\n\n3,4,1\n\n")] // blank lines: more lines than records, the arrays are trimmed
+    [InlineData("\"1\n\",2,0\n3,4,1")] // a quoted line break, no final one
+    [InlineData("1,2,0\r3,4,1\n5,6,2\r\n")] // CR, LF and CRLF mixed: fewer lines counted than records, the arrays grow
+    public void LineCountsThatMissTheRecordCountStillGiveExactArrays(string text)
+    {
+        var d = Load(text);
+        int count = text.StartsWith("1,2,0\r", StringComparison.Ordinal) ? 3 : 2;
+        Assert.Equal(count, d.Count);
+        Assert.Equal(2 * count, d.Features.Length);
+        Assert.Equal(count, d.Labels!.Length);
+        Assert.Equal([3f, 4f], d.Features[2..4]);
+        Assert.Equal(1, d.Labels[1]);
+    }
+
+    private sealed class ForwardOnly(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+    }
+
+    [Fact]
     public void WithoutHeaderTheFirstRowIsData()
     {
         var d = Load("1,2,1\n3,4,0");
