@@ -24,7 +24,7 @@ public sealed class DashboardBrowserTests
     public async Task QuickStartTrainsLiveAndDownloadsInChromium()
     {
         if (!File.Exists(Chromium)) Assert.Fail($"{Chromium} is missing. Install Debian's browser: apt-get update && apt-get install -y chromium");
-        var root = RepoRoot();
+        var root = ExternalProcess.RepositoryRoot();
         var checkDir = Path.Combine(root, "tests", "dashboard-check");
         await EnsureInstalledAsync(checkDir);
 
@@ -62,7 +62,7 @@ public sealed class DashboardBrowserTests
     public async Task ExperimentOverlayShowsOneCurvePerVariationInChromium()
     {
         if (!File.Exists(Chromium)) Assert.Fail($"{Chromium} is missing. Install Debian's browser: apt-get update && apt-get install -y chromium");
-        var root = RepoRoot();
+        var root = ExternalProcess.RepositoryRoot();
         var checkDir = Path.Combine(root, "tests", "dashboard-check");
         await EnsureInstalledAsync(checkDir);
 
@@ -95,32 +95,6 @@ public sealed class DashboardBrowserTests
         Assert.True(exitCode == 0, $"npm ci in {checkDir} failed ({exitCode}); run it by hand: npm ci --prefix tests/dashboard-check\n{stdout}\n{stderr}");
     }
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string workingDirectory, string? apiKey, string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        // The script types this key into the dashboard's key field; an environment variable stays out of ps.
-        if (apiKey is not null) start.Environment["API_KEY"] = apiKey;
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(ScriptTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', args)} ran longer than {ScriptTimeout}\nstdout: {await stdout}\nstderr: {await stderr}");
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"Service.sln not found above {AppContext.BaseDirectory}");
-    }
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string workingDirectory, string? apiKey, string file, params string[] args) =>
+        ExternalProcess.RunAsync(workingDirectory, ScriptTimeout, apiKey, file, args);
 }

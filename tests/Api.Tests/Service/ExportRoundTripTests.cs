@@ -116,23 +116,11 @@ public sealed class ExportRoundTripTests(ServiceFactory factory) : IClassFixture
 
     private static async Task<string> RunOnnxRuntimeAsync(string modelPath, string inputPath)
     {
-        var folder = Path.Combine(RepositoryRoot(), "tests", "onnx-check");
+        var folder = Path.Combine(ExternalProcess.RepositoryRoot(), "tests", "onnx-check");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "onnxruntime-node")))
             Assert.Fail("tests/onnx-check/node_modules is missing: run `ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tests/onnx-check` (.ci/run does).");
-        var start = new ProcessStartInfo("node") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "run-onnx.mjs", modelPath, inputPath }) start.ArgumentList.Add(a);
-        using var node = Process.Start(start)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        Assert.True(node.ExitCode == 0, $"run-onnx.mjs exited with {node.ExitCode}: {await stderr}");
-        return await stdout;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Service.sln not found above " + AppContext.BaseDirectory);
+        var (exitCode, stdout, stderr) = await ExternalProcess.RunAsync(folder, TimeSpan.FromMinutes(2), null, "node", "run-onnx.mjs", modelPath, inputPath);
+        Assert.True(exitCode == 0, $"run-onnx.mjs exited with {exitCode}: {stderr}");
+        return stdout;
     }
 }

@@ -27,7 +27,9 @@ public sealed class SignalRStreamTests(KestrelServiceFactory factory) : IClassFi
     public async Task EarlyAndLateSubscribersEachGetEveryEpochInOrderAndTheFinalStatus()
     {
         var client = factory.CreateClient();
-        var datasetId = await client.CreateSyntheticAsync(size: 2000);
+        // Large enough that 20 epochs outlast the second connection's start-up even on a quiet machine,
+        // so it really joins mid-training (at 2,000 samples it sometimes joined after the job had finished).
+        var datasetId = await client.CreateSyntheticAsync(size: 12000);
         var modelId = await client.CreateModelAsync(ServiceClient.Mlp(hidden: 128, depth: 2));
 
         var output = await RunNodeAsync("stream-check.mjs", factory.BaseAddress, modelId.ToString(), datasetId.ToString(), Epochs.ToString(), "3");
@@ -51,35 +53,11 @@ public sealed class SignalRStreamTests(KestrelServiceFactory factory) : IClassFi
 
     private async Task<string> RunNodeAsync(string script, params string[] args)
     {
-        var folder = Path.Combine(RepositoryRoot(), "tests", "signalr-client");
+        var folder = Path.Combine(ExternalProcess.RepositoryRoot(), "tests", "signalr-client");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "@microsoft", "signalr")))
             Assert.Fail("tests/signalr-client/node_modules is missing: run `npm ci --prefix tests/signalr-client` first (.ci/run does).");
-        var start = new ProcessStartInfo("node") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
-        // An environment variable, not an argument: arguments are visible to every user in ps.
-        start.Environment["API_KEY"] = factory.AdminKey;
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var node = Process.Start(start)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            await node.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            node.Kill(entireProcessTree: true);
-            Assert.Fail($"node {script} did not finish: {await stdout} {await stderr}");
-        }
-        Assert.True(node.ExitCode == 0, $"node {script} exited with {node.ExitCode}: {await stdout} {await stderr}");
-        return await stdout;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Service.sln not found above " + AppContext.BaseDirectory);
+        var (exitCode, stdout, stderr) = await ExternalProcess.RunAsync(folder, TimeSpan.FromMinutes(3), factory.AdminKey, "node", [script, .. args]);
+        Assert.True(exitCode == 0, $"node {script} exited with {exitCode}: {stdout} {stderr}");
+        return stdout;
     }
 }
