@@ -14,20 +14,11 @@ namespace Bench;
 /// </summary>
 internal static class DiagnosticsBench
 {
-    private const int Samples = 60_000, Features = 784, Classes = 10;
-
     public static void Run(string[] args)
     {
         int epochs = args.Length > 0 ? int.Parse(args[0]) : 2;
-        var rng = new Rng(42);
-        var x = new float[Samples * Features];
-        for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle();
-        var labels = new int[Samples];
-        for (int i = 0; i < Samples; i++) labels[i] = rng.NextInt(Classes);
-        var data = new Dataset(x, [Features], Samples, labels, null, 1, Classes);
-        var spec = new ModelSpec([Features],
-            [new DenseSpec(256), new ReluSpec(), new DenseSpec(128), new ReluSpec(), new DenseSpec(Classes)],
-            LossKind.SoftmaxCrossEntropy);
+        var data = MlpBench.MakeData();
+        var spec = MlpBench.Spec;
         var options = new TrainingOptions(new OptimizerSpec(OptimizerKind.Adam, 1e-3f), Epochs: epochs + 1, BatchSize: 128, Seed: 7);
         var session = TrainingSession.Create(spec, options, data);
         var probe = DiagnosticsProbe.From(session.TrainData);
@@ -41,7 +32,7 @@ internal static class DiagnosticsBench
         sw.Restart();
         for (int i = 0; i < repeats; i++) LayerDiagnostics.Compute(session.Network, probe);
         double diagnostics = sw.Elapsed.TotalSeconds / repeats;
-        Console.WriteLine($"mlp 784-256-128-10, {Samples} samples, batch 128, probe {probe.Inputs.Rows} samples");
+        Console.WriteLine($"mlp 784-256-128-10, {MlpBench.Samples} samples, batch 128, probe {probe.Inputs.Rows} samples");
         Console.WriteLine($"{"s/epoch",9} {"s/diagnostics",14} {"ratio",8}");
         Console.WriteLine($"{epoch,9:F3} {diagnostics,14:F5} {diagnostics / epoch,8:P2}");
     }

@@ -13,14 +13,17 @@ namespace Bench;
 /// </summary>
 internal static class MlpBench
 {
-    private const int Samples = 60_000, Features = 784, Classes = 10;
+    internal const int Samples = 60_000, Features = 784, Classes = 10;
+
+    /// <summary>The reference network every training bench uses.</summary>
+    internal static readonly ModelSpec Spec = new([Features],
+        [new DenseSpec(256), new ReluSpec(), new DenseSpec(128), new ReluSpec(), new DenseSpec(Classes)],
+        LossKind.SoftmaxCrossEntropy);
 
     public static void Run(string[] args)
     {
         var data = MakeData();
-        var spec = new ModelSpec([Features],
-            [new DenseSpec(256), new ReluSpec(), new DenseSpec(128), new ReluSpec(), new DenseSpec(Classes)],
-            LossKind.SoftmaxCrossEntropy);
+        var spec = Spec;
         if (args.Length > 0 && args[0] == "--breakdown")
         {
             // `mlp --breakdown [batch] [threads]`: per-phase times of one configuration.
@@ -57,20 +60,20 @@ internal static class MlpBench
             $"{GC.CollectionCount(0) - g0,5} {GC.CollectionCount(1) - g1,5} {GC.CollectionCount(2) - g2,5}");
     }
 
-    private static Dataset MakeData()
+    /// <summary>Random features with labels from a fixed random linear teacher, so the loss really falls.</summary>
+    internal static Dataset MakeData(int samples = Samples)
     {
-        // Random features with labels from a fixed random linear teacher, so the loss really falls.
         var rng = new Rng(42);
-        var x = new float[Samples * Features];
+        var x = new float[samples * Features];
         for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle();
         var teacher = new float[Features * Classes];
         for (int i = 0; i < teacher.Length; i++) teacher[i] = rng.NextGaussian();
-        var scores = new float[Samples * Classes];
-        Gemm.Multiply(x, teacher, scores, Samples, Classes, Features);
-        var labels = new int[Samples];
-        for (int s = 0; s < Samples; s++)
+        var scores = new float[samples * Classes];
+        Gemm.Multiply(x, teacher, scores, samples, Classes, Features);
+        var labels = new int[samples];
+        for (int s = 0; s < samples; s++)
             labels[s] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(scores.AsSpan(s * Classes, Classes));
-        return new Dataset(x, [Features], Samples, labels, null, 1, Classes);
+        return new Dataset(x, [Features], samples, labels, null, 1, Classes);
     }
 
     private static string FormatBytes(double b) => b < 1024 * 1024 ? $"{b / 1024:F1} KiB" : $"{b / (1024 * 1024):F1} MiB";

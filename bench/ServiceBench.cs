@@ -15,7 +15,7 @@ namespace Bench;
 /// </summary>
 internal static class ServiceBench
 {
-    private const int Features = 784, Classes = 10, Batch = 128;
+    private const int Features = MlpBench.Features, Classes = MlpBench.Classes, Batch = 128;
     private const ulong Seed = 7;
 
     public static void Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
@@ -25,12 +25,13 @@ internal static class ServiceBench
         int samples = IntOption(args, "--samples", 60_000);
         int epochs = args.Length > 0 && int.TryParse(args[0], out var e) ? e : 4;
         if (epochs < 2) throw new ArgumentException("at least 2 epochs: the first (JIT, buffers) is not timed");
-        var (x, labels) = MakeData(samples);
+        var data = MlpBench.MakeData(samples);
+        var (x, labels) = (data.Features, data.Labels!);
         Console.WriteLine($"mlp 784-256-128-10, {samples} samples, Adam 1e-3, batch {Batch}, {epochs} epochs; " +
                           $"epochs 2..{epochs} timed, checkpointEvery 1 in the service");
 
         // Engine alone before and after the service, averaged: the shared machine's load drifts within a run.
-        var before = EngineAlone(x, labels, samples, epochs);
+        var before = EngineAlone(data, epochs);
         var dir = Path.Combine(Path.GetTempPath(), $"bench-npy-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         try
@@ -39,7 +40,7 @@ internal static class ServiceBench
             Npy.WriteFloat32(xPath, x, samples, Features);
             Npy.WriteInt32(yPath, labels);
             var (metricSeconds, wallSeconds, cpuSeconds) = await ThroughService(xPath, yPath, epochs);
-            var after = EngineAlone(x, labels, samples, epochs);
+            var after = EngineAlone(data, epochs);
             double engine = (before.Wall + after.Wall) / 2, engineCpu = (before.Cpu + after.Cpu) / 2;
 
             Console.WriteLine($"{"",-36} {"s/epoch",8} {"ratio",6} {"CPU s/epoch",12} {"ratio",6}");
@@ -58,12 +59,9 @@ internal static class ServiceBench
     }
 
     /// <summary>Wall and CPU seconds (this process, all threads) per timed epoch.</summary>
-    private static (double Wall, double Cpu) EngineAlone(float[] x, int[] labels, int samples, int epochs)
+    private static (double Wall, double Cpu) EngineAlone(Dataset data, int epochs)
     {
-        var data = new Dataset(x, [Features], samples, labels, null, 1, Classes);
-        var spec = new ModelSpec([Features],
-            [new DenseSpec(256), new ReluSpec(), new DenseSpec(128), new ReluSpec(), new DenseSpec(Classes)],
-            LossKind.SoftmaxCrossEntropy);
+        var spec = MlpBench.Spec;
         var options = new TrainingOptions(new OptimizerSpec(OptimizerKind.Adam, 1e-3f), Epochs: epochs, BatchSize: Batch, Seed: Seed);
         var session = TrainingSession.Create(spec, options, data);
         session.RunEpoch(); // warm-up, as the service's first epoch
@@ -128,21 +126,6 @@ internal static class ServiceBench
         int first = seen.Keys.Min(), last = seen.Keys.Max();
         if (last == first) return (metricMean, double.NaN, double.NaN);
         return (metricMean, (seen[last].Wall - seen[first].Wall) / (last - first), (seen[last].Cpu - seen[first].Cpu) / (last - first));
-    }
-
-    /// <summary>Random features, labels from a fixed random linear teacher (as the mlp bench), so the loss really falls.</summary>
-    private static (float[] X, int[] Labels) MakeData(int samples)
-    {
-        var rng = new Rng(42);
-        var x = new float[samples * Features];
-        for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle();
-        var teacher = new float[Features * Classes];
-        for (int i = 0; i < teacher.Length; i++) teacher[i] = rng.NextGaussian();
-        var scores = new float[samples * Classes];
-        Gemm.Multiply(x, teacher, scores, samples, Classes, Features);
-        var labels = new int[samples];
-        for (int s = 0; s < samples; s++) labels[s] = TensorPrimitives.IndexOfMax(scores.AsSpan(s * Classes, Classes));
-        return (x, labels);
     }
 
     internal static int IntOption(string[] args, string name, int fallback)
