@@ -2,9 +2,9 @@
 // Usage: API_KEY=<key> node dashboard-check.mjs <baseUrl> <screenshotPath> [--epochs 5] [--size 400] [--timeout 180]
 //        [--formats safetensors,json,onnx]
 // Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
-import { chromium } from 'playwright-core';
+import { runDashboardCheck } from './browser-session.mjs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 
@@ -24,7 +24,6 @@ if (!baseUrl || !screenshotPath) {
 }
 const epochs = Number(opts.epochs);
 const timeoutMs = Number(opts.timeout) * 1000;
-const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 const summary = { ok: false, baseUrl, epochs, screenshot: screenshotPath, steps: [], downloads: [], pageErrors: [], consoleErrors: [] };
 const started = Date.now();
@@ -56,111 +55,71 @@ async function checkFile(format, path) {
   return {};
 }
 
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => summary.pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') summary.consoleErrors.push(m.text()); });
+await runDashboardCheck(
+  { baseUrl, screenshotPath, summary, step, contextOptions: { acceptDownloads: true } },
+  async (page) => {
+    // Record every value the chart's point count takes, so "one point per epoch" is checked, not just the end.
+    await page.evaluate(() => {
+      const charts = document.getElementById('charts');
+      window.__pointLog = [];
+      // Several redraws can land in one observer callback; each record's oldValue recovers the values in between.
+      new MutationObserver((records) => {
+        records.forEach((record, i) => {
+          const value = i + 1 < records.length ? records[i + 1].oldValue : charts.dataset.points;
+          window.__pointLog.push({ job: charts.dataset.job, points: Number(value) });
+        });
+      }).observe(charts, { attributes: true, attributeOldValue: true, attributeFilter: ['data-points'] });
+    });
 
-  await page.goto(baseUrl, { waitUntil: 'load' });
-  await page.waitForFunction(() => window.__dashboard !== undefined);
-  // A person pastes the key into the header field; saving reloads the page with it.
-  await page.fill('#api-key', process.env.API_KEY ?? '');
-  await Promise.all([page.waitForEvent('load'), page.click('#key-form button[type=submit]')]);
-  await page.waitForFunction(() => window.__dashboard !== undefined);
-  step('page loaded');
-  await page.waitForFunction(() => window.__dashboard.state.connection === 'connected', null, { timeout: 30_000 });
-  step('hub connected');
+    const form = page.locator('#quick-start');
+    await form.getByLabel('Data', { exact: true }).selectOption('spirals');
+    await form.getByLabel('Samples', { exact: true }).fill(String(opts.size));
+    await form.getByLabel('Epochs', { exact: true }).fill(String(epochs));
+    await form.getByRole('button', { name: 'Create and train' }).click();
+    step('form submitted');
 
-  // Record every value the chart's point count takes, so "one point per epoch" is checked, not just the end.
-  await page.evaluate(() => {
-    const charts = document.getElementById('charts');
-    window.__pointLog = [];
-    // Several redraws can land in one observer callback; each record's oldValue recovers the values in between.
-    new MutationObserver((records) => {
-      records.forEach((record, i) => {
-        const value = i + 1 < records.length ? records[i + 1].oldValue : charts.dataset.points;
-        window.__pointLog.push({ job: charts.dataset.job, points: Number(value) });
-      });
-    }).observe(charts, { attributes: true, attributeOldValue: true, attributeFilter: ['data-points'] });
-  });
+    const jobHandle = await page.waitForFunction(() => window.__dashboard.state.selectedJobId, null, { timeout: 30_000 });
+    summary.jobId = await jobHandle.jsonValue();
+    step(`job ${summary.jobId} selected`);
 
-  const form = page.locator('#quick-start');
-  await form.getByLabel('Data', { exact: true }).selectOption('spirals');
-  await form.getByLabel('Samples', { exact: true }).fill(String(opts.size));
-  await form.getByLabel('Epochs', { exact: true }).fill(String(epochs));
-  await form.getByRole('button', { name: 'Create and train' }).click();
-  step('form submitted');
+    await page.locator('#detail-status[data-status="succeeded"]').waitFor({ timeout: timeoutMs });
+    step('status Succeeded');
+    await page.waitForFunction((n) => Number(document.getElementById('charts').dataset.points) === n, epochs, { timeout: 10_000 });
+    const state = await page.evaluate(() => window.__dashboard.state);
+    summary.points = state.points;
+    summary.chartEpochs = state.epochs;
+    summary.status = await page.locator('#detail-status').textContent();
+    const expected = Array.from({ length: epochs }, (_, i) => i + 1);
+    if (JSON.stringify(state.epochs) !== JSON.stringify(expected)) fail(`chart epochs ${JSON.stringify(state.epochs)}, expected 1..${epochs}`);
 
-  const jobHandle = await page.waitForFunction(() => window.__dashboard.state.selectedJobId, null, { timeout: 30_000 });
-  summary.jobId = await jobHandle.jsonValue();
-  step(`job ${summary.jobId} selected`);
-
-  await page.locator('#detail-status[data-status="succeeded"]').waitFor({ timeout: timeoutMs });
-  step('status Succeeded');
-  await page.waitForFunction((n) => Number(document.getElementById('charts').dataset.points) === n, epochs, { timeout: 10_000 });
-  const state = await page.evaluate(() => window.__dashboard.state);
-  summary.points = state.points;
-  summary.chartEpochs = state.epochs;
-  summary.status = await page.locator('#detail-status').textContent();
-  const expected = Array.from({ length: epochs }, (_, i) => i + 1);
-  if (JSON.stringify(state.epochs) !== JSON.stringify(expected)) fail(`chart epochs ${JSON.stringify(state.epochs)}, expected 1..${epochs}`);
-
-  // The job's own points, in the order they appeared: each change must add exactly one.
-  const log = (await page.evaluate(() => window.__pointLog)).filter((e) => e.job === String(summary.jobId));
-  const counts = log.map((e) => e.points).filter((p, i, all) => i === 0 || p !== all[i - 1]);
-  summary.pointSteps = counts;
-  for (let i = 1; i < counts.length; i++) {
-    if (counts[i] !== counts[i - 1] + 1) fail(`chart went from ${counts[i - 1]} to ${counts[i]} points in one change`);
-  }
-  if (counts.at(-1) !== epochs) fail(`chart ended with ${counts.at(-1)} points, expected ${epochs}`);
-  step('chart has one point per epoch');
-
-  // Layer diagnostics: one histogram per layer for the last epoch.
-  await page.waitForFunction((n) => Number(document.getElementById('layers').dataset.epoch) === n, epochs, { timeout: 10_000 });
-  summary.layerHistograms = await page.locator('#layers figure.layer svg').count();
-  summary.histogramBars = await page.locator('#layers figure.layer svg').first().locator('rect').count();
-  step(`${summary.layerHistograms} layer histograms`);
-
-  const downloadDir = join(tmpdir(), `dashboard-check-${process.pid}`);
-  await mkdir(downloadDir, { recursive: true });
-  for (const format of opts.formats.split(',').filter(Boolean)) {
-    const [download] = await Promise.all([
-      page.waitForEvent('download', { timeout: 30_000 }),
-      page.locator(`button[data-format="${format}"]`).click(),
-    ]);
-    const target = join(downloadDir, download.suggestedFilename());
-    await download.saveAs(target);
-    const { size } = await stat(target);
-    summary.downloads.push({ format, name: download.suggestedFilename(), bytes: size, ...(await checkFile(format, target)) });
-  }
-  step('downloads checked');
-  if (await page.locator('#action-error').isVisible()) fail(`action error shown: ${await page.locator('#action-error').textContent()}`);
-  if (summary.pageErrors.length > 0) fail(`uncaught page errors: ${summary.pageErrors.join(' | ')}`);
-
-  await mkdir(dirname(screenshotPath), { recursive: true });
-  await page.screenshot({ path: screenshotPath, fullPage: true });
-  step('screenshot saved');
-  summary.ok = true;
-} catch (e) {
-  summary.error = e.message.split('\n')[0];
-  // A screenshot of the failure is the most useful artifact of all.
-  if (browser) {
-    const pages = browser.contexts().flatMap((c) => c.pages());
-    if (pages[0]) {
-      await mkdir(dirname(screenshotPath), { recursive: true }).catch(() => {});
-      await pages[0].screenshot({ path: screenshotPath, fullPage: true }).catch(() => {});
+    // The job's own points, in the order they appeared: each change must add exactly one.
+    const log = (await page.evaluate(() => window.__pointLog)).filter((e) => e.job === String(summary.jobId));
+    const counts = log.map((e) => e.points).filter((p, i, all) => i === 0 || p !== all[i - 1]);
+    summary.pointSteps = counts;
+    for (let i = 1; i < counts.length; i++) {
+      if (counts[i] !== counts[i - 1] + 1) fail(`chart went from ${counts[i - 1]} to ${counts[i]} points in one change`);
     }
-  }
-} finally {
-  await browser?.close();
-  summary.elapsedMs = Date.now() - started;
-  console.log(JSON.stringify(summary));
-  process.exitCode = summary.ok ? 0 : 1;
-}
+    if (counts.at(-1) !== epochs) fail(`chart ended with ${counts.at(-1)} points, expected ${epochs}`);
+    step('chart has one point per epoch');
+
+    // Layer diagnostics: one histogram per layer for the last epoch.
+    await page.waitForFunction((n) => Number(document.getElementById('layers').dataset.epoch) === n, epochs, { timeout: 10_000 });
+    summary.layerHistograms = await page.locator('#layers figure.layer svg').count();
+    summary.histogramBars = await page.locator('#layers figure.layer svg').first().locator('rect').count();
+    step(`${summary.layerHistograms} layer histograms`);
+
+    const downloadDir = join(tmpdir(), `dashboard-check-${process.pid}`);
+    await mkdir(downloadDir, { recursive: true });
+    for (const format of opts.formats.split(',').filter(Boolean)) {
+      const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: 30_000 }),
+        page.locator(`button[data-format="${format}"]`).click(),
+      ]);
+      const target = join(downloadDir, download.suggestedFilename());
+      await download.saveAs(target);
+      const { size } = await stat(target);
+      summary.downloads.push({ format, name: download.suggestedFilename(), bytes: size, ...(await checkFile(format, target)) });
+    }
+    step('downloads checked');
+    if (await page.locator('#action-error').isVisible()) fail(`action error shown: ${await page.locator('#action-error').textContent()}`);
+  });

@@ -2,9 +2,7 @@
 // in the panel, whose overlay chart must show one series per variation reaching the final epoch.
 // Usage: API_KEY=<key> node experiment-check.mjs <baseUrl> <screenshotPath> [--epochs 5] [--timeout 180]
 // Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
-import { chromium } from 'playwright-core';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { runDashboardCheck } from './browser-session.mjs';
 import { parseArgs } from 'node:util';
 
 const { values: opts, positionals } = parseArgs({
@@ -33,22 +31,7 @@ async function post(path, body) {
   return response.json();
 }
 
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  const page = await (await browser.newContext({ viewport: { width: 1400, height: 1200 } })).newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => summary.pageErrors.push(e.message));
-  await page.goto(baseUrl, { waitUntil: 'load' });
-  await page.waitForFunction(() => window.__dashboard !== undefined);
-  await page.fill('#api-key', process.env.API_KEY ?? '');
-  await Promise.all([page.waitForEvent('load'), page.click('#key-form button[type=submit]')]);
-  await page.waitForFunction(() => window.__dashboard?.state.connection === 'connected');
-  step('hub connected');
-
+await runDashboardCheck({ baseUrl, screenshotPath, summary, step, contextOptions: { viewport: { width: 1400, height: 1200 } } }, async (page) => {
   const dataset = await post('datasets/synthetic', { name: 'overlay spirals', kind: 'spirals', size: 300, classes: 3, seed: 5 });
   const spec = {
     input: [2],
@@ -82,21 +65,4 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll('#experiment-jobs tr')]
     .filter((r) => r.textContent.includes('Succeeded')).length === 2, null, { timeout: timeoutMs });
   summary.tableRows = await page.locator('#experiment-jobs tr').allTextContents();
-  if (summary.pageErrors.length > 0) throw new Error(`uncaught page errors: ${summary.pageErrors.join(' | ')}`);
-
-  await mkdir(dirname(screenshotPath), { recursive: true });
-  await page.screenshot({ path: screenshotPath, fullPage: true });
-  summary.ok = true;
-} catch (e) {
-  summary.error = e.message.split('\n')[0];
-  const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
-  if (pages[0]) {
-    await mkdir(dirname(screenshotPath), { recursive: true }).catch(() => {});
-    await pages[0].screenshot({ path: screenshotPath, fullPage: true }).catch(() => {});
-  }
-} finally {
-  await browser?.close();
-  summary.elapsedMs = Date.now() - started;
-  console.log(JSON.stringify(summary));
-  process.exitCode = summary.ok ? 0 : 1;
-}
+});

@@ -23,27 +23,9 @@ public sealed class DashboardBrowserTests
     [Fact]
     public async Task QuickStartTrainsLiveAndDownloadsInChromium()
     {
-        if (!File.Exists(Chromium)) Assert.Fail($"{Chromium} is missing. Install Debian's browser: apt-get update && apt-get install -y chromium");
-        var root = ExternalProcess.RepositoryRoot();
-        var checkDir = Path.Combine(root, "tests", "dashboard-check");
-        await EnsureInstalledAsync(checkDir);
-
-        using var factory = new ServiceFactory();
-        factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        factory.StartServer();
-        var baseUrl = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
-            .Addresses.Single().TrimEnd('/') + "/";
-
-        // Kept after the run (CI can collect it); TestResults/ is ignored by git.
-        var screenshot = Path.Combine(root, "TestResults", "dashboard", "dashboard.png");
         const int epochs = 5;
-        var (exitCode, stdout, stderr) = await RunAsync(checkDir, factory.AdminKey, "node", "dashboard-check.mjs", baseUrl, screenshot,
-            "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
-
-        var summaryLine = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
-        Assert.True(exitCode == 0, $"dashboard-check exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
-        using var summary = JsonDocument.Parse(summaryLine);
-        var s = summary.RootElement;
+        var (summaryLine, screenshot) = await RunCheckAsync("dashboard-check.mjs", "dashboard.png", epochs);
+        var s = JsonDocument.Parse(summaryLine).RootElement;
         Assert.True(s.GetProperty("ok").GetBoolean(), summaryLine);
         Assert.Equal("Succeeded", s.GetProperty("status").GetString());
         Assert.Equal(Enumerable.Range(1, epochs), s.GetProperty("chartEpochs").EnumerateArray().Select(e => e.GetInt32()));
@@ -61,6 +43,23 @@ public sealed class DashboardBrowserTests
     [Fact]
     public async Task ExperimentOverlayShowsOneCurvePerVariationInChromium()
     {
+        const int epochs = 5;
+        var (summaryLine, screenshot) = await RunCheckAsync("experiment-check.mjs", "experiment.png", epochs);
+        var s = JsonDocument.Parse(summaryLine).RootElement;
+        Assert.Equal(2, s.GetProperty("series").GetInt32());
+        Assert.Equal([epochs, epochs], s.GetProperty("lastEpochs").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.All(s.GetProperty("state").GetProperty("series").EnumerateArray(),
+            series => Assert.Equal(Enumerable.Range(1, epochs), series.GetProperty("epochs").EnumerateArray().Select(e => e.GetInt32())));
+        Assert.Equal(["epoch", "sgd", "adam"], s.GetProperty("legend").EnumerateArray().Select(l => l.GetString()));
+        Assert.True(new FileInfo(screenshot).Length > 0, $"no screenshot at {screenshot}");
+    }
+
+    /// <summary>
+    /// Runs one of tests/dashboard-check's scripts against the service on a real loopback port and returns its
+    /// JSON summary line and the screenshot path (kept after the run for CI to collect; TestResults/ is ignored by git).
+    /// </summary>
+    private static async Task<(string SummaryLine, string Screenshot)> RunCheckAsync(string script, string screenshotName, int epochs)
+    {
         if (!File.Exists(Chromium)) Assert.Fail($"{Chromium} is missing. Install Debian's browser: apt-get update && apt-get install -y chromium");
         var root = ExternalProcess.RepositoryRoot();
         var checkDir = Path.Combine(root, "tests", "dashboard-check");
@@ -71,20 +70,12 @@ public sealed class DashboardBrowserTests
         factory.StartServer();
         var baseUrl = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
             .Addresses.Single().TrimEnd('/') + "/";
-        var screenshot = Path.Combine(root, "TestResults", "dashboard", "experiment.png");
-        const int epochs = 5;
-        var (exitCode, stdout, stderr) = await RunAsync(checkDir, factory.AdminKey, "node", "experiment-check.mjs", baseUrl, screenshot,
+        var screenshot = Path.Combine(root, "TestResults", "dashboard", screenshotName);
+        var (exitCode, stdout, stderr) = await RunAsync(checkDir, factory.AdminKey, "node", script, baseUrl, screenshot,
             "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
-
         var summaryLine = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
-        Assert.True(exitCode == 0, $"experiment-check exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
-        var s = JsonDocument.Parse(summaryLine).RootElement;
-        Assert.Equal(2, s.GetProperty("series").GetInt32());
-        Assert.Equal([epochs, epochs], s.GetProperty("lastEpochs").EnumerateArray().Select(e => e.GetInt32()));
-        Assert.All(s.GetProperty("state").GetProperty("series").EnumerateArray(),
-            series => Assert.Equal(Enumerable.Range(1, epochs), series.GetProperty("epochs").EnumerateArray().Select(e => e.GetInt32())));
-        Assert.Equal(["epoch", "sgd", "adam"], s.GetProperty("legend").EnumerateArray().Select(l => l.GetString()));
-        Assert.True(new FileInfo(screenshot).Length > 0, $"no screenshot at {screenshot}");
+        Assert.True(exitCode == 0, $"{script} exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+        return (summaryLine, screenshot);
     }
 
     /// <summary>So plain <c>dotnet test</c> works on a fresh clone: the locked playwright-core, no browser download.</summary>

@@ -1,0 +1,59 @@
+// What both browser checks share: Debian's Chromium (never a downloaded browser), the dashboard opened with
+// the API key typed into its key field, a screenshot on success and on failure, and one JSON summary line
+// on stdout with the exit code the .NET test reads.
+import { chromium } from 'playwright-core';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Opens the dashboard at baseUrl with the key from API_KEY, waits for its hub connection and runs
+ * check(page). summary.ok is set when check returns; summary.error holds the first line of a failure.
+ */
+export async function runDashboardCheck({ baseUrl, screenshotPath, summary, step, contextOptions = {} }, check) {
+  const started = Date.now();
+  summary.pageErrors ??= [];
+  summary.consoleErrors ??= [];
+  let browser;
+  try {
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, ...contextOptions });
+    const page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    page.on('pageerror', (e) => summary.pageErrors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') summary.consoleErrors.push(m.text()); });
+
+    await page.goto(baseUrl, { waitUntil: 'load' });
+    await page.waitForFunction(() => window.__dashboard !== undefined);
+    // A person pastes the key into the header field; saving reloads the page with it.
+    await page.fill('#api-key', process.env.API_KEY ?? '');
+    await Promise.all([page.waitForEvent('load'), page.click('#key-form button[type=submit]')]);
+    await page.waitForFunction(() => window.__dashboard !== undefined);
+    step('page loaded');
+    await page.waitForFunction(() => window.__dashboard.state.connection === 'connected', null, { timeout: 30_000 });
+    step('hub connected');
+
+    await check(page);
+    if (summary.pageErrors.length > 0) throw new Error(`uncaught page errors: ${summary.pageErrors.join(' | ')}`);
+
+    await mkdir(dirname(screenshotPath), { recursive: true });
+    await page.screenshot({ path: screenshotPath, fullPage: true });
+    step('screenshot saved');
+    summary.ok = true;
+  } catch (e) {
+    summary.error = e.message.split('\n')[0];
+    // A screenshot of the failure is the most useful artifact of all.
+    const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
+    if (pages[0]) {
+      await mkdir(dirname(screenshotPath), { recursive: true }).catch(() => {});
+      await pages[0].screenshot({ path: screenshotPath, fullPage: true }).catch(() => {});
+    }
+  } finally {
+    await browser?.close();
+    summary.elapsedMs = Date.now() - started;
+    console.log(JSON.stringify(summary));
+    process.exitCode = summary.ok ? 0 : 1;
+  }
+}
