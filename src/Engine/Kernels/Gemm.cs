@@ -27,6 +27,13 @@ public static class Gemm
         set => _maxThreads = Math.Clamp(value, 1, Environment.ProcessorCount * 4);
     }
 
+    /// <summary>
+    /// Runs on each worker thread of the product's pool as it starts, before any work: a host uses it to
+    /// give the workers the same treatment as its own compute threads (the service lowers their priority so
+    /// requests are served before training). Set it at start-up: workers already started keep their settings.
+    /// </summary>
+    public static Action? WorkerThreadStarted { get; set; }
+
     internal enum Path { Auto, Vector512, Vector256, Simple }
 
     /// <summary>Forces one code path on the calling thread, so tests cover every kernel on any machine.</summary>

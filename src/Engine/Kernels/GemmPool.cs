@@ -74,6 +74,7 @@ internal static class GemmPool
 
         private void Loop()
         {
+            Gemm.WorkerThreadStarted?.Invoke();
             while (true)
             {
                 long deadline = Stopwatch.GetTimestamp() + SpinTicks;
