@@ -52,18 +52,55 @@ public sealed class Dataset
     /// </summary>
     internal unsafe void CopySamples(ReadOnlySpan<int> indices, Span<float> destination)
     {
-        const int Ahead = 4;
-        int fs = FeatureSize;
-        fixed (float* features = Features)
-            for (int i = 0; i < indices.Length; i++)
+        int rows = indices.Length, fs = FeatureSize;
+        if (destination.Length < (long)rows * fs) throw new ArgumentException("destination is too small for the samples.", nameof(destination));
+        foreach (int i in indices)
+            if ((uint)i >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(indices), i, "Sample index outside the data set.");
+        // Two cores keep twice as many cache misses in flight; small batches are not worth waking a thread.
+        int threads = (int)Math.Clamp((long)rows * fs / FloatsPerThread, 1, Kernels.Gemm.MaxThreads);
+        fixed (float* features = Features, dst = destination)
+        fixed (int* idx = indices)
+        {
+            var gather = t_gather ??= new GatherRows();
+            gather.Set(features, fs, idx, rows, dst);
+            Kernels.WorkerPool.Run(gather, threads, threads);
+        }
+    }
+
+    private const long FloatsPerThread = 1 << 15;
+    [ThreadStatic] private static GatherRows? t_gather;
+
+    /// <summary>Chunk c copies a contiguous run of the batch's rows.</summary>
+    private sealed unsafe class GatherRows : Kernels.PoolWork
+    {
+        private float* _features, _destination;
+        private int* _indices;
+        private int _featureSize, _rows;
+
+        public void Set(float* features, int featureSize, int* indices, int rows, float* destination)
+        {
+            _features = features;
+            _featureSize = featureSize;
+            _indices = indices;
+            _rows = rows;
+            _destination = destination;
+        }
+
+        public override void RunChunk(int chunk, int chunks)
+        {
+            const int Ahead = 4;
+            int lo = (int)((long)_rows * chunk / chunks), hi = (int)((long)_rows * (chunk + 1) / chunks);
+            long fs = _featureSize;
+            for (int i = lo; i < hi; i++)
             {
-                if (Sse.IsSupported && i + Ahead < indices.Length)
+                if (Sse.IsSupported && i + Ahead < hi)
                 {
-                    float* next = features + (long)indices[i + Ahead] * fs;
-                    for (int off = 0; off < fs; off += 16) Sse.Prefetch0(next + off);
+                    float* next = _features + _indices[i + Ahead] * fs;
+                    for (long off = 0; off < fs; off += 16) Sse.Prefetch0(next + off);
                 }
-                Sample(indices[i]).CopyTo(destination.Slice(i * fs, fs));
+                Buffer.MemoryCopy(_features + _indices[i] * fs, _destination + i * fs, fs * sizeof(float), fs * sizeof(float));
             }
+        }
     }
 
     /// <summary>A copy holding the given samples, in that order.</summary>

@@ -12,8 +12,8 @@ namespace Engine.Kernels;
 /// </summary>
 /// <remarks>
 /// Large products are packed and blocked for cache (<see cref="GemmDriver"/>) and run through a
-/// Vector512 8×32 or Vector256 6×16 FMA micro-kernel, split by rows or columns of C across a small
-/// worker pool. Tiny products and single rows take plain vectorized loops, where packing and
+/// Vector512 8×32 or Vector256 6×16 FMA micro-kernel, split by rows or columns of C across the engine's
+/// <see cref="WorkerPool"/>. Tiny products and single rows take plain vectorized loops, where packing and
 /// threading cost more than they save; machines without 256-bit SIMD take those loops for everything.
 /// </remarks>
 public static class Gemm
@@ -93,9 +93,38 @@ public static class Gemm
             bool splitN = nTiles >= threads && (m <= n || mTiles < threads);
             int tiles = splitN ? nTiles : mTiles;
             threads = Math.Min(threads, tiles);
+            if (threads == 1)
+            {
+                GemmDriver.Run(problem, kernel, 0, m, 0, n);
+                return;
+            }
             int chunks = Math.Clamp(tiles / MinTilesPerChunk, threads, 2 * threads);
-            if (threads > 1 && GemmPool.TryRun(problem, kernel, threads, chunks, splitN)) return;
-            GemmDriver.Run(problem, kernel, 0, m, 0, n);
+            var split = t_split ??= new SplitProduct();
+            split.Set(problem, kernel, splitN);
+            WorkerPool.Run(split, threads, chunks);
+        }
+    }
+
+    [ThreadStatic] private static SplitProduct? t_split;
+
+    /// <summary>One product as contiguous, tile-aligned chunks of C's rows or columns.</summary>
+    private sealed class SplitProduct : PoolWork
+    {
+        private GemmProblem _problem;
+        private GemmKernel _kernel;
+        private bool _splitN;
+
+        public void Set(in GemmProblem problem, in GemmKernel kernel, bool splitN) => (_problem, _kernel, _splitN) = (problem, kernel, splitN);
+
+        public override void RunChunk(int chunk, int chunks)
+        {
+            int unit = _splitN ? _kernel.Nr : _kernel.Mr;
+            int extent = _splitN ? _problem.N : _problem.M;
+            int tiles = (extent + unit - 1) / unit;
+            int lo = Math.Min(extent, (int)((long)tiles * chunk / chunks) * unit);
+            int hi = Math.Min(extent, (int)((long)tiles * (chunk + 1) / chunks) * unit);
+            if (_splitN) GemmDriver.Run(_problem, _kernel, 0, _problem.M, lo, hi);
+            else GemmDriver.Run(_problem, _kernel, lo, hi, 0, _problem.N);
         }
     }
 

@@ -37,7 +37,7 @@ public abstract class Loss
         // Summed in double in row order: deterministic and not limited by float accumulation error.
         double total = 0;
         for (int r = 0; r < output.Rows; r++)
-            total += RowLossAndGradient(output.Row(r), TargetRowCore(t, r, output.Cols), invN, _inputGrad.Row(r));
+            total += RowLossAndGradient(output.Row(r), t, r, invN, _inputGrad.Row(r));
         return (float)(total / output.Rows);
     }
 
@@ -58,7 +58,7 @@ public abstract class Loss
     {
         CheckTargets(output, t);
         double correct = 0;
-        for (int r = 0; r < output.Rows; r++) correct += RowScore(output.Row(r), TargetRowCore(t, r, output.Cols));
+        for (int r = 0; r < output.Rows; r++) correct += RowScore(output.Row(r), t, r);
         return correct;
     }
 
@@ -69,6 +69,16 @@ public abstract class Loss
     protected abstract double RowLossAndGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> target, float invN, Span<float> dx);
 
     protected virtual double RowScore(ReadOnlySpan<float> output, ReadOnlySpan<float> target) => 0;
+
+    /// <summary>
+    /// Row <paramref name="r"/> of <paramref name="t"/>: by default its float target row (class indices expanded
+    /// one-hot). A loss overrides these when a class index makes the row cheaper than its one-hot row.
+    /// </summary>
+    protected virtual double RowLossAndGradient(ReadOnlySpan<float> output, Targets t, int r, float invN, Span<float> dx) =>
+        RowLossAndGradient(output, TargetRowCore(t, r, output.Length), invN, dx);
+
+    /// <inheritdoc cref="RowLossAndGradient(ReadOnlySpan{float}, Targets, int, float, Span{float})"/>
+    protected virtual double RowScore(ReadOnlySpan<float> output, Targets t, int r) => RowScore(output, TargetRowCore(t, r, output.Length));
 
     /// <summary>Whether class-index targets are accepted (converted to one-hot rows).</summary>
     protected virtual bool AcceptsLabels => true;

@@ -28,6 +28,27 @@ public sealed class SoftmaxCrossEntropy : Loss
         return Math.Log(sum) * targetMass - dot;
     }
 
+    /// <summary>
+    /// With a class index c the row's loss is log Σ e^{s} − s_c and dx = (softmax − one-hot)/N: the same float
+    /// operations as the general row for a one-hot target (adding zeros is exact), without building it.
+    /// </summary>
+    protected override double RowLossAndGradient(ReadOnlySpan<float> output, Targets t, int r, float invN, Span<float> dx)
+    {
+        if (!t.HasLabels) return base.RowLossAndGradient(output, t, r, invN, dx);
+        int c = t.Label(r, output.Length);
+        TensorPrimitives.Subtract(output, TensorPrimitives.Max(output), dx);
+        double sc = dx[c];
+        TensorPrimitives.Exp(dx, dx);
+        float sum = TensorPrimitives.Sum(dx);
+        TensorPrimitives.Divide(dx, sum, dx);
+        dx[c] -= 1f;
+        TensorPrimitives.Multiply(dx, invN, dx);
+        return Math.Log(sum) - sc;
+    }
+
+    protected override double RowScore(ReadOnlySpan<float> output, Targets t, int r) =>
+        !t.HasLabels ? base.RowScore(output, t, r) : TensorPrimitives.IndexOfMax(output) == t.Label(r, output.Length) ? 1 : 0;
+
     /// <summary>Argmax of the logits equals argmax of the probabilities; ties go to the lowest index.</summary>
     protected override double RowScore(ReadOnlySpan<float> output, ReadOnlySpan<float> target) =>
         TensorPrimitives.IndexOfMax(output) == TensorPrimitives.IndexOfMax(target) ? 1 : 0;

@@ -42,10 +42,17 @@ public readonly struct Targets
     public ReadOnlySpan<float> Row(int r, Span<float> scratch)
     {
         if (!HasLabels) return Values.Span.Slice(r * Width, Width);
-        int c = Labels.Span[r];
-        if ((uint)c >= (uint)scratch.Length) throw new ArgumentException($"Class index {c} at row {r} is outside [0, {scratch.Length}).");
+        int c = Label(r, scratch.Length);
         scratch.Clear();
         scratch[c] = 1f;
         return scratch;
+    }
+
+    /// <summary>The class index of row <paramref name="r"/>, checked against the number of <paramref name="classes"/>.</summary>
+    public int Label(int r, int classes)
+    {
+        int c = Labels.Span[r];
+        if ((uint)c >= (uint)classes) throw new ArgumentException($"Class index {c} at row {r} is outside [0, {classes}).");
+        return c;
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Engine.Kernels;
 using Engine.Specs;
 using Engine.Tensors;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
@@ -20,6 +21,7 @@ public abstract class Optimizer
         ArgumentNullException.ThrowIfNull(spec);
         if (!(weightDecay >= 0f) || float.IsInfinity(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be finite and ≥ 0.");
         Spec = spec;
+        _split = new SplitStep(this);
         LearningRate = spec.LearningRate;
         WeightDecay = weightDecay;
     }
@@ -54,27 +56,78 @@ public abstract class Optimizer
     /// <summary>True when the subclass applies decay itself (AdamW) instead of adding λ·W to the gradient.</summary>
     protected virtual bool DecoupledDecay => false;
 
-    /// <summary>One update of every parameter. Gradients of decaying parameters get λ·W added in place (coupled L2).</summary>
+    /// <summary>
+    /// One update of every parameter. Gradients of decaying parameters get λ·W added in place (coupled L2).
+    /// Large steps are split across the engine's worker threads by element ranges: every update is
+    /// element-wise, so the split never changes a bit of the result.
+    /// </summary>
     public void Step(IReadOnlyList<Parameter> ps)
     {
         ArgumentNullException.ThrowIfNull(ps);
         EnsureState(ps);
         Steps++;
         BeginStep();
-        for (int i = 0; i < ps.Count; i++)
+        long elements = 0;
+        for (int i = 0; i < ps.Count; i++) elements += ps[i].Value.Length;
+        int threads = (int)Math.Clamp(elements / ElementsPerThread, 1, Gemm.MaxThreads);
+        _split.Parameters = ps;
+        WorkerPool.Run(_split, threads, threads == 1 ? 1 : 2 * threads);
+        _split.Parameters = null;
+    }
+
+    // ~15 µs of Adam per thread: below that, handing out chunks costs more than it saves.
+    private const long ElementsPerThread = 1L << 16;
+    // Chunk borders fall on whole cache lines, so two threads never write the same line.
+    private const int ChunkAlign = 16;
+
+    private readonly SplitStep _split;
+
+    /// <summary>Chunk c of a step: the c-th range of every parameter, each updated by <see cref="Step(in ParameterSlice)"/>.</summary>
+    private sealed class SplitStep(Optimizer owner) : PoolWork
+    {
+        public IReadOnlyList<Parameter>? Parameters;
+
+        public override void RunChunk(int chunk, int chunks)
         {
-            var p = ps[i];
-            if (WeightDecay > 0f && p.Decays && !DecoupledDecay)
-                TensorPrimitives.MultiplyAdd(p.Value, WeightDecay, p.Grad, p.Grad);
-            Step(p, _slots[i]);
+            var ps = Parameters!;
+            for (int i = 0; i < ps.Count; i++)
+            {
+                var p = ps[i];
+                int n = p.Value.Length;
+                int lo = Border(n, chunk, chunks), hi = Border(n, chunk + 1, chunks);
+                if (hi <= lo) continue;
+                var slice = new ParameterSlice(p, owner._slots[i], lo, hi - lo);
+                if (owner.WeightDecay > 0f && p.Decays && !owner.DecoupledDecay)
+                    TensorPrimitives.MultiplyAdd(slice.Value, owner.WeightDecay, slice.Grad, slice.Grad);
+                owner.Step(slice);
+            }
         }
+
+        private static int Border(int n, int c, int chunks) =>
+            c == chunks ? n : (int)((long)n * c / chunks) / ChunkAlign * ChunkAlign;
     }
 
     /// <summary>Called once per step before the parameters, after <see cref="Steps"/> is incremented.</summary>
     protected virtual void BeginStep() { }
 
-    /// <summary>Updates one parameter in place; <paramref name="slots"/> are its own state arrays.</summary>
-    protected abstract void Step(Parameter p, float[][] slots);
+    /// <summary>
+    /// Updates one parameter, or a range of it, in place; the slice's slots are the parameter's own state
+    /// over the same range. The update must be element-wise (it may be called once per range).
+    /// </summary>
+    protected abstract void Step(in ParameterSlice p);
+
+    /// <summary>The same element range of a parameter's value, gradient and optimizer state.</summary>
+    protected readonly ref struct ParameterSlice(Parameter parameter, float[][] slots, int start, int length)
+    {
+        private readonly float[][] _slots = slots;
+        public Parameter Parameter { get; } = parameter;
+        public Span<float> Value { get; } = parameter.Value.AsSpan(start, length);
+        public Span<float> Grad { get; } = parameter.Grad.AsSpan(start, length);
+        /// <summary>State array <paramref name="i"/> (velocity, moments...) over the slice's range.</summary>
+        public Span<float> Slot(int i) => _slots[i].AsSpan(Start, Length);
+        private int Start { get; } = start;
+        private int Length { get; } = length;
+    }
 
     /// <summary>
     /// Scales all gradients so their global L2 norm is at most <paramref name="maxNorm"/>; returns the norm

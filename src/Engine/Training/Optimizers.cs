@@ -10,7 +10,7 @@ public sealed class Sgd(OptimizerSpec spec, float weightDecay) : Optimizer(spec,
     public override OptimizerKind Kind => OptimizerKind.Sgd;
     protected override int SlotCount => 0;
 
-    protected override void Step(Parameter p, float[][] slots) => TensorPrimitives.MultiplyAdd(p.Grad, -LearningRate, p.Value, p.Value);
+    protected override void Step(in ParameterSlice p) => TensorPrimitives.MultiplyAdd(p.Grad, -LearningRate, p.Value, p.Value);
 }
 
 /// <summary>The book's momentum: v ← α·v − η·g; W ← W + v (α = <see cref="OptimizerSpec.Momentum"/>).</summary>
@@ -19,8 +19,8 @@ public sealed class Momentum(OptimizerSpec spec, float weightDecay) : Optimizer(
     public override OptimizerKind Kind => OptimizerKind.Momentum;
     protected override int SlotCount => 1;
 
-    protected override void Step(Parameter p, float[][] slots) =>
-        OptimizerKernels.Momentum(p.Value, p.Grad, slots[0], Spec.Momentum, LearningRate, nesterov: false);
+    protected override void Step(in ParameterSlice p) =>
+        OptimizerKernels.Momentum(p.Value, p.Grad, p.Slot(0), Spec.Momentum, LearningRate, nesterov: false);
 }
 
 /// <summary>
@@ -33,8 +33,8 @@ public sealed class Nesterov(OptimizerSpec spec, float weightDecay) : Optimizer(
     public override OptimizerKind Kind => OptimizerKind.Nesterov;
     protected override int SlotCount => 1;
 
-    protected override void Step(Parameter p, float[][] slots) =>
-        OptimizerKernels.Momentum(p.Value, p.Grad, slots[0], Spec.Momentum, LearningRate, nesterov: true);
+    protected override void Step(in ParameterSlice p) =>
+        OptimizerKernels.Momentum(p.Value, p.Grad, p.Slot(0), Spec.Momentum, LearningRate, nesterov: true);
 }
 
 /// <summary>h ← h + g⊙g; W ← W − η·g / (√h + ε).</summary>
@@ -43,8 +43,8 @@ public sealed class AdaGrad(OptimizerSpec spec, float weightDecay) : Optimizer(s
     public override OptimizerKind Kind => OptimizerKind.AdaGrad;
     protected override int SlotCount => 1;
 
-    protected override void Step(Parameter p, float[][] slots) =>
-        OptimizerKernels.ScaledBySquares(p.Value, p.Grad, slots[0], 0f, LearningRate, Spec.Epsilon, adaGrad: true);
+    protected override void Step(in ParameterSlice p) =>
+        OptimizerKernels.ScaledBySquares(p.Value, p.Grad, p.Slot(0), 0f, LearningRate, Spec.Epsilon, adaGrad: true);
 }
 
 /// <summary>h ← ρ·h + (1 − ρ)·g⊙g; W ← W − η·g / (√h + ε), with ρ = <see cref="OptimizerSpec.Momentum"/>.</summary>
@@ -53,8 +53,8 @@ public sealed class RmsProp(OptimizerSpec spec, float weightDecay) : Optimizer(s
     public override OptimizerKind Kind => OptimizerKind.RmsProp;
     protected override int SlotCount => 1;
 
-    protected override void Step(Parameter p, float[][] slots) =>
-        OptimizerKernels.ScaledBySquares(p.Value, p.Grad, slots[0], Spec.Momentum, LearningRate, Spec.Epsilon, adaGrad: false);
+    protected override void Step(in ParameterSlice p) =>
+        OptimizerKernels.ScaledBySquares(p.Value, p.Grad, p.Slot(0), Spec.Momentum, LearningRate, Spec.Epsilon, adaGrad: false);
 }
 
 /// <summary>
@@ -77,9 +77,9 @@ public class Adam(OptimizerSpec spec, float weightDecay) : Optimizer(spec, weigh
         _invSqrtCorrection2 = (float)(1 / Math.Sqrt(c2));
     }
 
-    protected override void Step(Parameter p, float[][] slots) =>
-        OptimizerKernels.Adam(p.Value, p.Grad, slots[0], slots[1], Spec.Beta1, Spec.Beta2, _invSqrtCorrection2,
-            Spec.Epsilon, _stepScale, DecayFactor(p));
+    protected override void Step(in ParameterSlice p) =>
+        OptimizerKernels.Adam(p.Value, p.Grad, p.Slot(0), p.Slot(1), Spec.Beta1, Spec.Beta2, _invSqrtCorrection2,
+            Spec.Epsilon, _stepScale, DecayFactor(p.Parameter));
 
     /// <summary>Factor W is multiplied by before the update (AdamW's decoupled decay); 1 leaves W unchanged.</summary>
     protected virtual float DecayFactor(Parameter p) => 1f;

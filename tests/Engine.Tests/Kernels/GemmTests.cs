@@ -94,10 +94,10 @@ public class GemmTests
                 int[] s = [m, n, k];
                 Gemm.MaxThreads = 1;
                 var one = Run(path, a, b, c0, s, transA, transB, accumulate);
-                long before = GemmPool.ParallelRuns;
+                long before = WorkerPool.ParallelRuns;
                 Gemm.MaxThreads = 2;
                 var two = Run(path, a, b, c0, s, transA, transB, accumulate);
-                if (path != Gemm.Path.Simple) Assert.True(GemmPool.ParallelRuns > before, "the product did not split across threads");
+                if (path != Gemm.Path.Simple) Assert.True(WorkerPool.ParallelRuns > before, "the product did not split across threads");
                 Gemm.MaxThreads = 3;
                 var three = Run(path, a, b, c0, s, transA, transB, accumulate);
                 Assert.Equal(Bits(one), Bits(two));

@@ -3,47 +3,60 @@ using System.Runtime.ExceptionServices;
 
 namespace Engine.Kernels;
 
+/// <summary>Work the pool splits into chunks; chunk <c>c</c> of <c>n</c> must touch only its own outputs.</summary>
+internal abstract class PoolWork
+{
+    public abstract void RunChunk(int chunk, int chunks);
+}
+
 /// <summary>
-/// A tiny pool of persistent worker threads that split one product into chunks (disjoint, tile-aligned
-/// blocks of C's rows or columns). Task/Parallel.For would allocate and add microseconds per call;
-/// here a call posts a ticket to each worker it wants, then claims chunks itself like any worker.
+/// A tiny pool of persistent worker threads for the engine's hot loops (matrix products, optimizer steps,
+/// mini-batch gathers). Task/Parallel.For would allocate and add microseconds per call; here a call posts
+/// a ticket to each worker it wants, then claims chunks itself like any worker.
 /// Chunks are claimed, not assigned, so when another process holds a core the caller finishes the
 /// stalled worker's share instead of waiting for it. Workers spin briefly between calls (training
-/// issues products back to back) and then sleep on a monitor.
-/// One product uses the pool at a time; a concurrent caller simply runs single-threaded, which gives
-/// the same bits because chunks never change an element's reduction order.
+/// issues them back to back) and then sleep on a monitor.
+/// One call uses the pool at a time; a concurrent caller simply runs its chunks itself, which gives the
+/// same bits because a chunking never changes what is computed for an element.
 /// </summary>
-internal static class GemmPool
+internal static class WorkerPool
 {
     private static readonly object Gate = new();
-    private static readonly GemmJob Job = new();
+    private static readonly Job Current = new();
     private static Worker[] s_workers = [];
 
-    /// <summary>Products that really ran on more than one thread (lets tests see the split happen).</summary>
+    /// <summary>Calls that really ran on more than one thread (lets tests see the split happen).</summary>
     internal static long ParallelRuns;
 
     // How long an idle worker keeps spinning for the next ticket before it blocks.
     private static readonly long SpinTicks = Stopwatch.Frequency / 5_000; // 200 µs
 
-    /// <summary>Runs the product as <paramref name="chunks"/> chunks on up to <paramref name="threads"/> threads; false if the pool is busy.</summary>
-    public static bool TryRun(in GemmProblem problem, in GemmKernel kernel, int threads, int chunks, bool splitN)
+    /// <summary>
+    /// Runs <paramref name="work"/> as <paramref name="chunks"/> chunks on up to <paramref name="threads"/>
+    /// threads (the caller included); when the pool is busy or one thread is asked for, the caller runs
+    /// every chunk itself in order.
+    /// </summary>
+    public static void Run(PoolWork work, int threads, int chunks)
     {
-        if (!Monitor.TryEnter(Gate)) return false;
-        try
+        if (threads > 1 && chunks > 1 && Monitor.TryEnter(Gate))
         {
-            EnsureWorkers(threads - 1);
-            ParallelRuns++;
-            Job.Open(problem, kernel, chunks, splitN);
-            for (int w = 0; w < threads - 1; w++) s_workers[w].Post();
-            Job.Work();
-            // The operands are pinned only for the caller's frame: every claimed chunk must finish.
-            Job.WaitAndClose();
-            return true;
+            try
+            {
+                EnsureWorkers(threads - 1);
+                ParallelRuns++;
+                Current.Open(work, chunks);
+                for (int w = 0; w < threads - 1; w++) s_workers[w].Post();
+                Current.Work();
+                // The caller's operands may be pinned only for its frame: every claimed chunk must finish.
+                Current.WaitAndClose();
+                return;
+            }
+            finally
+            {
+                Monitor.Exit(Gate);
+            }
         }
-        finally
-        {
-            Monitor.Exit(Gate);
-        }
+        for (int c = 0; c < chunks; c++) work.RunChunk(c, chunks);
     }
 
     private static void EnsureWorkers(int count)
@@ -61,7 +74,7 @@ internal static class GemmPool
         private int _posted, _seen;
 
         public Worker(int index) =>
-            new Thread(Loop) { IsBackground = true, Name = $"gemm-worker-{index}" }.Start();
+            new Thread(Loop) { IsBackground = true, Name = $"engine-worker-{index}" }.Start();
 
         public void Post()
         {
@@ -84,32 +97,29 @@ internal static class GemmPool
                     lock (_sleep)
                         while (_posted == _seen) Monitor.Wait(_sleep);
                 _seen = Volatile.Read(ref _posted);
-                // A late wake-up may find the product finished (nothing to claim) or even the next
-                // one open (then its claims are legitimate work of that product).
-                Job.Work();
+                // A late wake-up may find the call finished (nothing to claim) or even the next
+                // one open (then its claims are legitimate work of that call).
+                Current.Work();
             }
         }
     }
 
-    /// <summary>The one product in flight; reused under <see cref="Gate"/> so calls allocate nothing.</summary>
-    private sealed class GemmJob
+    /// <summary>The one call in flight; reused under <see cref="Gate"/> so calls allocate nothing.</summary>
+    private sealed class Job
     {
         // Claims are one 64-bit word: generation (32 bits) | chunk count (16) | next chunk (16).
-        // A successful compare-and-swap therefore proves the claim belongs to the current product,
+        // A successful compare-and-swap therefore proves the claim belongs to the current call,
         // however late a worker woke up.
         public const int MaxChunks = ushort.MaxValue;
         private long _state;
         private int _done;
-        private GemmProblem _problem;
-        private GemmKernel _kernel;
-        private bool _splitN;
+        private PoolWork? _work;
         private ExceptionDispatchInfo? _error;
 
-        public void Open(in GemmProblem problem, in GemmKernel kernel, int chunks, bool splitN)
+        public void Open(PoolWork work, int chunks)
         {
-            _problem = problem;
-            _kernel = kernel;
-            _splitN = splitN;
+            if (chunks > MaxChunks) throw new ArgumentOutOfRangeException(nameof(chunks));
+            _work = work;
             _error = null;
             _done = 0;
             long generation = (_state >>> 32) + 1;
@@ -126,7 +136,7 @@ internal static class GemmPool
                 int total = (int)(state >> 16) & 0xFFFF, next = (int)state & 0xFFFF;
                 if (next >= total) return;
                 if (Interlocked.CompareExchange(ref _state, state + 1, state) != state) continue;
-                try { RunChunk(next, total); }
+                try { _work!.RunChunk(next, total); }
                 catch (Exception e) { _error ??= ExceptionDispatchInfo.Capture(e); }
                 Interlocked.Increment(ref _done);
             }
@@ -137,19 +147,8 @@ internal static class GemmPool
             int total = (int)(_state >> 16) & 0xFFFF;
             var spin = new SpinWait();
             while (Volatile.Read(ref _done) != total) spin.SpinOnce(sleep1Threshold: -1);
+            _work = null;
             _error?.Throw();
-        }
-
-        /// <summary>Chunk c of a contiguous, tile-aligned split of C's rows or columns.</summary>
-        private void RunChunk(int chunk, int chunks)
-        {
-            int unit = _splitN ? _kernel.Nr : _kernel.Mr;
-            int extent = _splitN ? _problem.N : _problem.M;
-            int tiles = (extent + unit - 1) / unit;
-            int lo = Math.Min(extent, (int)((long)tiles * chunk / chunks) * unit);
-            int hi = Math.Min(extent, (int)((long)tiles * (chunk + 1) / chunks) * unit);
-            if (_splitN) GemmDriver.Run(_problem, _kernel, 0, _problem.M, lo, hi);
-            else GemmDriver.Run(_problem, _kernel, lo, hi, 0, _problem.N);
         }
     }
 }
