@@ -1,3 +1,4 @@
+using Engine.Kernels;
 using Engine.Data;
 using Engine.Layers;
 using Engine.Losses;
@@ -133,9 +134,14 @@ public sealed class Network
         _layers[_firstTrainable].BackwardParameters(dy);
     }
 
-    public void ZeroGrad()
+    /// <summary>Clears every gradient, split across cores by the ranges the optimizer step uses.</summary>
+    public void ZeroGrad() => _zeroGrads.Run(_parameters);
+
+    private readonly ZeroGrads _zeroGrads = new();
+
+    private sealed class ZeroGrads : ParameterWork
     {
-        foreach (var p in _parameters) p.ZeroGrad();
+        protected override void Update(int index, Parameter p, int start, int length) => p.Grad.AsSpan(start, length).Clear();
     }
 
     /// <summary>

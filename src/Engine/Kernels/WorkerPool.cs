@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.ExceptionServices;
 
 namespace Engine.Kernels;
@@ -13,7 +14,8 @@ internal abstract class PoolWork
 /// A tiny pool of persistent worker threads for the engine's hot loops (matrix products, optimizer steps,
 /// mini-batch gathers). Task/Parallel.For would allocate and add microseconds per call; here a call posts
 /// a ticket to each worker it wants, then claims chunks itself like any worker.
-/// Chunks are claimed, not assigned, so when another process holds a core the caller finishes the
+/// Each thread first claims the chunks of its own share, so data stays in the core that used it last;
+/// chunks are claimed, not assigned, so when another process holds a core the caller finishes the
 /// stalled worker's share instead of waiting for it. Workers spin briefly between calls (training
 /// issues them back to back) and then sleep on a monitor.
 /// One call uses the pool at a time; a concurrent caller simply runs its chunks itself, which gives the
@@ -38,15 +40,17 @@ internal static class WorkerPool
     /// </summary>
     public static void Run(PoolWork work, int threads, int chunks)
     {
-        if (threads > 1 && chunks > 1 && Monitor.TryEnter(Gate))
+        chunks = Math.Min(chunks, Job.MaxChunks);
+        threads = Math.Min(threads, chunks);
+        if (threads > 1 && Monitor.TryEnter(Gate))
         {
             try
             {
                 EnsureWorkers(threads - 1);
                 ParallelRuns++;
-                Current.Open(work, chunks);
+                Current.Open(work, chunks, threads);
                 for (int w = 0; w < threads - 1; w++) s_workers[w].Post();
-                Current.Work();
+                Current.Work(0);
                 // The caller's operands may be pinned only for its frame: every claimed chunk must finish.
                 Current.WaitAndClose();
                 return;
@@ -71,10 +75,14 @@ internal static class WorkerPool
     private sealed class Worker
     {
         private readonly object _sleep = new();
+        private readonly int _index;
         private int _posted, _seen;
 
-        public Worker(int index) =>
+        public Worker(int index)
+        {
+            _index = index;
             new Thread(Loop) { IsBackground = true, Name = $"engine-worker-{index}" }.Start();
+        }
 
         public void Post()
         {
@@ -99,7 +107,7 @@ internal static class WorkerPool
                 _seen = Volatile.Read(ref _posted);
                 // A late wake-up may find the call finished (nothing to claim) or even the next
                 // one open (then its claims are legitimate work of that call).
-                Current.Work();
+                Current.Work(_index);
             }
         }
     }
@@ -107,46 +115,63 @@ internal static class WorkerPool
     /// <summary>The one call in flight; reused under <see cref="Gate"/> so calls allocate nothing.</summary>
     private sealed class Job
     {
-        // Claims are one 64-bit word: generation (32 bits) | chunk count (16) | next chunk (16).
-        // A successful compare-and-swap therefore proves the claim belongs to the current call,
-        // however late a worker woke up.
-        public const int MaxChunks = ushort.MaxValue;
+        // Claims are one 64-bit word: generation (32 bits) | one bit per unclaimed chunk (32). A successful
+        // compare-and-swap therefore proves the claim belongs to the current call, however late a worker woke up.
+        public const int MaxChunks = 32;
         private long _state;
-        private int _done;
+        private int _chunks, _threads, _done;
         private PoolWork? _work;
         private ExceptionDispatchInfo? _error;
 
-        public void Open(PoolWork work, int chunks)
+        public void Open(PoolWork work, int chunks, int threads)
         {
-            if (chunks > MaxChunks) throw new ArgumentOutOfRangeException(nameof(chunks));
             _work = work;
             _error = null;
             _done = 0;
+            _chunks = chunks;
+            _threads = threads;
             long generation = (_state >>> 32) + 1;
             // Published last: a claimer that sees the new word also sees the fields above.
-            Volatile.Write(ref _state, generation << 32 | (long)chunks << 16);
+            Volatile.Write(ref _state, generation << 32 | (long)((1UL << chunks) - 1));
         }
 
-        /// <summary>Claims and runs chunks until none are left.</summary>
-        public void Work()
+        /// <summary>Claims and runs chunks until none are left; <paramref name="self"/> is 0 for the caller, w for worker w.</summary>
+        public void Work(int self)
         {
             while (true)
             {
                 long state = Volatile.Read(ref _state);
-                int total = (int)(state >> 16) & 0xFFFF, next = (int)state & 0xFFFF;
-                if (next >= total) return;
-                if (Interlocked.CompareExchange(ref _state, state + 1, state) != state) continue;
-                try { _work!.RunChunk(next, total); }
+                uint open = (uint)state;
+                if (open == 0) return;
+                int chunk = Pick(open, self);
+                if (Interlocked.CompareExchange(ref _state, state & ~(1L << chunk), state) != state) continue;
+                try { _work!.RunChunk(chunk, _chunks); }
                 catch (Exception e) { _error ??= ExceptionDispatchInfo.Capture(e); }
                 Interlocked.Increment(ref _done);
             }
         }
 
+        /// <summary>
+        /// Thread t first takes the chunks of its own share (the t-th contiguous run), so consecutive calls that
+        /// split the same arrays the same way find their part in the cache of the core that last touched it;
+        /// then it helps with whatever is left, from the end, which is the part other threads reach last.
+        /// </summary>
+        private int Pick(uint open, int self)
+        {
+            int chunks = _chunks, threads = _threads;
+            if (self < threads)
+            {
+                int lo = chunks * self / threads, hi = chunks * (self + 1) / threads;
+                uint mine = open & (uint)(((1UL << (hi - lo)) - 1) << lo);
+                if (mine != 0) return BitOperations.TrailingZeroCount(mine);
+            }
+            return 31 - BitOperations.LeadingZeroCount(open);
+        }
+
         public void WaitAndClose()
         {
-            int total = (int)(_state >> 16) & 0xFFFF;
             var spin = new SpinWait();
-            while (Volatile.Read(ref _done) != total) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _done) != _chunks) spin.SpinOnce(sleep1Threshold: -1);
             _work = null;
             _error?.Throw();
         }

@@ -67,44 +67,21 @@ public abstract class Optimizer
         EnsureState(ps);
         Steps++;
         BeginStep();
-        long elements = 0;
-        for (int i = 0; i < ps.Count; i++) elements += ps[i].Value.Length;
-        int threads = (int)Math.Clamp(elements / ElementsPerThread, 1, Gemm.MaxThreads);
-        _split.Parameters = ps;
-        WorkerPool.Run(_split, threads, threads == 1 ? 1 : 2 * threads);
-        _split.Parameters = null;
+        _split.Run(ps);
     }
-
-    // ~15 µs of Adam per thread: below that, handing out chunks costs more than it saves.
-    private const long ElementsPerThread = 1L << 16;
-    // Chunk borders fall on whole cache lines, so two threads never write the same line.
-    private const int ChunkAlign = 16;
 
     private readonly SplitStep _split;
 
-    /// <summary>Chunk c of a step: the c-th range of every parameter, each updated by <see cref="Step(in ParameterSlice)"/>.</summary>
-    private sealed class SplitStep(Optimizer owner) : PoolWork
+    /// <summary>The step over one element range of every parameter.</summary>
+    private sealed class SplitStep(Optimizer owner) : ParameterWork
     {
-        public IReadOnlyList<Parameter>? Parameters;
-
-        public override void RunChunk(int chunk, int chunks)
+        protected override void Update(int index, Parameter p, int start, int length)
         {
-            var ps = Parameters!;
-            for (int i = 0; i < ps.Count; i++)
-            {
-                var p = ps[i];
-                int n = p.Value.Length;
-                int lo = Border(n, chunk, chunks), hi = Border(n, chunk + 1, chunks);
-                if (hi <= lo) continue;
-                var slice = new ParameterSlice(p, owner._slots[i], lo, hi - lo);
-                if (owner.WeightDecay > 0f && p.Decays && !owner.DecoupledDecay)
-                    TensorPrimitives.MultiplyAdd(slice.Value, owner.WeightDecay, slice.Grad, slice.Grad);
-                owner.Step(slice);
-            }
+            var slice = new ParameterSlice(p, owner._slots[index], start, length);
+            if (owner.WeightDecay > 0f && p.Decays && !owner.DecoupledDecay)
+                TensorPrimitives.MultiplyAdd(slice.Value, owner.WeightDecay, slice.Grad, slice.Grad);
+            owner.Step(slice);
         }
-
-        private static int Border(int n, int c, int chunks) =>
-            c == chunks ? n : (int)((long)n * c / chunks) / ChunkAlign * ChunkAlign;
     }
 
     /// <summary>Called once per step before the parameters, after <see cref="Steps"/> is incremented.</summary>
