@@ -20,7 +20,10 @@ public static class Gemm
 {
     private static int _maxThreads = Environment.ProcessorCount;
 
-    /// <summary>Threads the product may use (default: all cores). Results do not depend on it.</summary>
+    /// <summary>
+    /// Threads the engine's hot loops may use (products, optimizer steps, mini-batch gathers; default: all
+    /// cores). Results do not depend on it.
+    /// </summary>
     public static int MaxThreads
     {
         get => _maxThreads;
@@ -28,7 +31,7 @@ public static class Gemm
     }
 
     /// <summary>
-    /// Runs on each worker thread of the product's pool as it starts, before any work: a host uses it to
+    /// Runs on each thread of the engine's worker pool as it starts, before any work: a host uses it to
     /// give the workers the same treatment as its own compute threads (the service lowers their priority so
     /// requests are served before training). Set it at start-up: workers already started keep their settings.
     /// </summary>
