@@ -5,9 +5,9 @@ namespace Api.Training;
 
 /// <summary>
 /// Lowers the OS priority (Linux nice, <c>Training:Nice</c>) of the threads that train: each epoch's thread and
-/// the engine's matrix-product workers. Training is background work and keeps every core busy; at a higher
-/// nice the kernel's scheduler runs request threads first when both want a core, and training still gets
-/// every cycle the requests leave. Lowering one's own priority needs no privileges; raising it back would,
+/// the engine's matrix-product workers. Training is background work and keeps every core busy; at nice 10 the
+/// kernel's scheduler gives a request thread about ten times a training thread's share of a contended core
+/// (CFS weights 1024 and 110), and training still gets every cycle the requests leave. Lowering one's own priority needs no privileges; raising it back would,
 /// so the setting applies only to threads that do nothing but train.
 /// </summary>
 internal static partial class ComputePriority
@@ -52,9 +52,13 @@ internal static partial class ComputePriority
 
     private static void Failed(string reason)
     {
-        if (Interlocked.Exchange(ref s_failed, 1) == 0)
-            s_logger?.LogWarning("Training threads keep their priority (Training:Nice ignored): {Reason}", reason);
+        if (Interlocked.Exchange(ref s_failed, 1) != 0) return;
+        s_failure = reason;
+        s_logger?.LogWarning("Training threads keep their priority (Training:Nice ignored): {Reason}", reason);
     }
+
+    /// <summary>A failure that happened before the host's logger was there, to log at start.</summary>
+    private static string? s_failure;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int setpriority(int which, int who, int prio);
@@ -71,6 +75,7 @@ internal static partial class ComputePriority
         public Task StartAsync(CancellationToken cancellationToken)
         {
             var logger = s_logger = loggers.CreateLogger(typeof(ComputePriority).FullName!);
+            if (s_failure is { } reason) logger.LogWarning("Training threads keep their priority (Training:Nice ignored): {Reason}", reason);
             if (options.Value.Nice > 0 && !OperatingSystem.IsLinux())
                 logger.LogInformation("Training:Nice applies on Linux only; training threads keep their priority here");
             return Task.CompletedTask;
