@@ -47,8 +47,9 @@ internal sealed class StorageInitializer(
     private async Task EnableIncrementalVacuumAsync(TrainingDbContext db, CancellationToken ct)
     {
         const long incremental = 2;
+        // Opened through EF, so the context closes it when it goes back to the pool.
+        await db.Database.OpenConnectionAsync(ct);
         var connection = db.Database.GetDbConnection();
-        await connection.OpenAsync(ct);
         await using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA auto_vacuum;";
         if (Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == incremental) return;

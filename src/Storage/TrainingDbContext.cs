@@ -6,18 +6,26 @@ namespace Storage;
 
 /// <summary>
 /// The service's database. Created per unit of work through <see cref="IDbContextFactory{TContext}"/>,
-/// because the training worker outlives any request scope.
+/// because the training worker outlives any request scope; the factory pools instances.
 /// </summary>
 /// <remarks>
-/// Owner isolation lives here, not in each endpoint: a context created for a request sees only its
+/// Owner isolation lives here, not in each endpoint: a context used in a request sees only its
 /// owner's data sets, models and jobs (and the metrics and checkpoints of those jobs) through global
 /// query filters, which also apply to ExecuteUpdate/ExecuteDelete and Find, and stamps the owner on
 /// rows it adds. So a route that forgets to check ownership still answers 404 for someone else's id.
+/// The owner is read from <see cref="OwnerScope"/> at each query and save, never kept: a pooled instance
+/// leased by one request and then by another's can only ever see the current request's owner.
 /// </remarks>
-public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> options, IOwnerScope? owner = null) : DbContext(options)
+public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> options) : DbContext(options)
 {
-    /// <summary>The owner whose rows this context sees; null sees everything (worker, recovery, tests).</summary>
-    public string? OwnerId { get; } = owner?.OwnerId;
+    /// <summary>
+    /// Where the owner comes from (the current request); null for a context made without the service's factory.
+    /// Set by <see cref="OwnerScopedContextFactory"/> at every lease.
+    /// </summary>
+    internal IOwnerScope? OwnerScope { get; set; }
+
+    /// <summary>The owner whose rows this context sees right now; null sees everything (worker, recovery, tests).</summary>
+    public string? OwnerId => OwnerScope?.OwnerId;
 
     public DbSet<Dataset> Datasets => Set<Dataset>();
     public DbSet<Model> Models => Set<Model>();
@@ -41,7 +49,7 @@ public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> option
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(TrainingDbContext).Assembly);
-        // OwnerId is read per context instance, so one cached model serves every owner.
+        // OwnerId is read per query from the context instance, so one cached model serves every owner.
         modelBuilder.Entity<Dataset>().HasQueryFilter(d => OwnerId == null || d.OwnerId == OwnerId);
         modelBuilder.Entity<Model>().HasQueryFilter(m => OwnerId == null || m.OwnerId == OwnerId);
         modelBuilder.Entity<Job>().HasQueryFilter(j => OwnerId == null || j.OwnerId == OwnerId);

@@ -102,11 +102,11 @@ public sealed class TrainingJob(
         while (!session.IsFinished)
         {
             var metrics = await Task.Factory.StartNew(
-                () => session.RunEpoch(running.Token, p =>
+                () => { ComputePriority.LowerCurrentThread(); return session.RunEpoch(running.Token, p =>
                 {
                     running.Progress = p;
                     events.BatchProgress(job.Id, p);
-                }),
+                }); },
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
             if (!await RecordEpochAsync(job.Id, metrics, checkpoint ? session.SaveState() : null))

@@ -22,6 +22,10 @@ public static class TrainingServiceExtensions
 
         // Explicit, so the worker's graceful stop (next batch, then the database write) is governed by one setting.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(1, worker.ShutdownTimeoutSeconds)));
+        // Before any matrix product runs: its worker threads start at the first parallel product and are niced then.
+        ComputePriority.Configure(worker.Nice);
+        Engine.Kernels.Gemm.WorkerThreadStarted = ComputePriority.LowerCurrentThread;
+        builder.Services.AddHostedService<ComputePriority.Logging>();
         builder.Services.AddSingleton<DatasetFiles>();
         builder.Services.AddSingleton<TrainingRegistry>();
         builder.Services.AddSingleton<JobEvents>();

@@ -22,4 +22,10 @@ public sealed class WorkerOptions
     /// before it gives up on them; set as HostOptions.ShutdownTimeout so the host does not cut the worker off earlier.
     /// </summary>
     public int ShutdownTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Linux nice value (0 to 19) of the threads that train, so requests win the cores while a job trains
+    /// (<see cref="ComputePriority"/>); 0 leaves them at the service's own priority. Ignored elsewhere.
+    /// </summary>
+    public int Nice { get; set; } = 10;
 }
