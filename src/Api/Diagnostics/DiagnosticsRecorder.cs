@@ -9,14 +9,19 @@ using Storage.Entities;
 
 namespace Api.Diagnostics;
 
-/// <summary>Computes a network's layer diagnostics at an epoch end, stores them and streams them on the hub.</summary>
+/// <summary>
+/// A network's layer diagnostics at an epoch end: computed on the training side between epochs, then
+/// stored and streamed on the hub while the next epoch trains.
+/// </summary>
 public sealed class DiagnosticsRecorder(IDbContextFactory<TrainingDbContext> contexts, IHubContext<TrainingHub, ITrainingClient> hub,
     ILogger<DiagnosticsRecorder> logger)
 {
     /// <summary>Call between epochs only: the network must not be training meanwhile.</summary>
-    public async Task RecordAsync(long jobId, int epoch, Network network, DiagnosticsProbe probe)
+    public static IReadOnlyList<LayerStats> Compute(Network network, DiagnosticsProbe probe) => LayerDiagnostics.Compute(network, probe);
+
+    /// <summary>Stores the epoch's diagnostics (replacing any earlier ones of that epoch) and sends them as LayerStats.</summary>
+    public async Task StoreAsync(long jobId, int epoch, IReadOnlyList<LayerStats> stats)
     {
-        var stats = LayerDiagnostics.Compute(network, probe);
         await using (var db = await contexts.CreateDbContextAsync())
         {
             // An epoch trained again after a resume replaces its earlier diagnostics.

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Api.Datasets;
+using Api.Diagnostics;
 using Api.Infrastructure;
 using Api.Models;
 using Engine.Data;
@@ -20,14 +21,17 @@ namespace Api.Training;
 /// continues from the latest, which is how resume, recovery after a crash and restarts all work.
 /// </summary>
 /// <remarks>
-/// [DisallowConcurrentExecution] applies per Quartz job key, i.e. per training job: a recovery firing and a
+/// <para>An epoch's write runs while the next epoch trains (the engine alone is the speed target): at the epoch end
+/// only the state blob and the diagnostics are taken from the network; the transaction, events and diagnostics
+/// rows follow concurrently, one epoch at a time and in order. The job succeeds only after the last write.</para>
+/// <para>[DisallowConcurrentExecution] applies per Quartz job key, i.e. per training job: a recovery firing and a
 /// resume of the same job can never train it twice at once, while different jobs still run side by side
-/// up to Training:Concurrency.
+/// up to Training:Concurrency.</para>
 /// </remarks>
 [DisallowConcurrentExecution]
 public sealed class TrainingJob(
     IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, TrainingRegistry registry, JobEvents events,
-    JobLifecycle lifecycle, IOptions<WorkerOptions> options, ILogger<TrainingJob> logger, Diagnostics.DiagnosticsRecorder diagnostics) : IJob
+    JobLifecycle lifecycle, IOptions<WorkerOptions> options, ILogger<TrainingJob> logger, DiagnosticsRecorder diagnostics) : IJob
 {
     public const string JobIdKey = "jobId";
 
@@ -99,21 +103,99 @@ public sealed class TrainingJob(
         logger.LogInformation("Job {JobId} training from epoch {Epoch} of {Epochs}", job.Id, session.CompletedEpochs, trainingOptions.Epochs);
 
         var probe = Engine.Diagnostics.DiagnosticsProbe.From(session.TrainData);
-        while (!session.IsFinished)
+        // Fires with the job's token, and also when the previous epoch's write finds the job no longer Running
+        // (or fails): then the epoch in progress stops at its next batch rather than training for nothing.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(running.Token);
+        // The previous epoch's write (metrics, checkpoint, diagnostics, events), under way while the next epoch
+        // trains. At most one at a time, started in epoch order, so epochs are stored and announced in order.
+        var previous = Stored;
+        try
         {
-            var metrics = await Task.Factory.StartNew(
-                () => { ComputePriority.LowerCurrentThread(); return session.RunEpoch(running.Token, p =>
+            while (!session.IsFinished)
+            {
+                EpochMetrics metrics;
+                try
                 {
-                    running.Progress = p;
-                    events.BatchProgress(job.Id, p);
-                }); },
-                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
-            if (!await RecordEpochAsync(job.Id, metrics, checkpoint ? session.SaveState() : null))
-                return; // Cancelled or deleted meanwhile: whoever changed it announced it.
-            await diagnostics.RecordAsync(job.Id, metrics.Epoch, session.Network, probe);
+                    metrics = await Task.Factory.StartNew(
+                        () =>
+                        {
+                            ComputePriority.LowerCurrentThread();
+                            return session.RunEpoch(stop.Token, p =>
+                            {
+                                running.Progress = p;
+                                events.BatchProgress(job.Id, p);
+                            });
+                        },
+                        CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested && !running.Token.IsCancellationRequested)
+                {
+                    // Only the previous epoch's write stops training by itself: it found the job cancelled or deleted
+                    // (whoever changed it announced it), or it failed, which this rethrows.
+                    if (await TakeAsync()) throw; // not expected: nothing else cancels only `stop`
+                    return;
+                }
+                // Whatever needs this epoch's network is taken now, before the next epoch changes it; the rest of
+                // the epoch's cost (hashing, the transaction, pruning, vacuum, events) overlaps the next epoch.
+                bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
+                var epoch = new EpochRecord(metrics, checkpoint ? session.SaveState() : null, DiagnosticsRecorder.Compute(session.Network, probe));
+                if (!await TakeAsync()) return; // Cancelled or deleted meanwhile: whoever changed it announced it.
+                // Task.Run: SQLite's async calls complete synchronously, so the write would otherwise run here, before the next epoch.
+                previous = Task.Run(() => StoreEpochAsync(job.Id, epoch, stop));
+            }
+            if (!await TakeAsync()) return;
+        }
+        finally
+        {
+            // Leaving early (cancel, shutdown, a failure in training): the write under way still commits or rolls back
+            // as a whole (a kill meanwhile leaves the previous checkpoint). Awaited, so nothing of this run is stored
+            // after it has ended and a resume never overlaps it.
+            try
+            {
+                await previous;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Job {JobId}: storing an epoch failed while training stopped", job.Id);
+            }
         }
         await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
+
+        // The previous write's outcome, once: the finally above does not see (and log) it again.
+        async Task<bool> TakeAsync()
+        {
+            var write = previous;
+            previous = Stored;
+            return await write;
+        }
+    }
+
+    private static readonly Task<bool> Stored = Task.FromResult(true);
+
+    /// <summary>An epoch's results, taken from the session before the next epoch trains.</summary>
+    private sealed record EpochRecord(EpochMetrics Metrics, byte[]? State, IReadOnlyList<Engine.Diagnostics.LayerStats> Diagnostics);
+
+    /// <summary>
+    /// Stores and announces one epoch while the next one trains; false when the job is no longer Running.
+    /// Then, or when the write fails, it cancels <paramref name="stop"/>, so the epoch in progress ends at its next batch.
+    /// </summary>
+    private async Task<bool> StoreEpochAsync(long jobId, EpochRecord epoch, CancellationTokenSource stop)
+    {
+        try
+        {
+            if (!await RecordEpochAsync(jobId, epoch.Metrics, epoch.State))
+            {
+                stop.Cancel();
+                return false;
+            }
+            await diagnostics.StoreAsync(jobId, epoch.Metrics.Epoch, epoch.Diagnostics);
+            return true;
+        }
+        catch
+        {
+            stop.Cancel();
+            throw;
+        }
     }
 
     /// <summary>

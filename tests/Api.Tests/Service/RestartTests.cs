@@ -20,8 +20,8 @@ public sealed class RestartTests : IDisposable
         // Stop the host the way a deploy does: the worker is interrupted and the job stays Running.
         await _first.Host().StopAsync();
         var stoppedAt = DateTime.UtcNow;
-        var contexts = _first.Services.GetRequiredService<IDbContextFactory<TrainingDbContext>>();
-        await using (var db = await contexts.CreateDbContextAsync())
+        // Its own context: the stopped host may already have disposed its services.
+        await using (var db = _first.OpenDatabase())
         {
             var job = await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == jobId);
             Assert.Equal(JobStatus.Running, job.Status);
