@@ -11,7 +11,7 @@ namespace Bench;
 /// <summary>
 /// The reference MLP trained by the engine alone and by the real service (REST submit, Quartz worker,
 /// metrics and a checkpoint stored every epoch), on the same data; seconds per epoch and their ratio.
-/// Args: [epochs (default 4)] [--samples N (default 60,000)].
+/// Args: [epochs (default 4)] [--samples N (default 60,000)] [--rounds R (default 3): service jobs, each between two engine-alone runs].
 /// </summary>
 internal static class ServiceBench
 {
@@ -30,8 +30,10 @@ internal static class ServiceBench
         Console.WriteLine($"mlp 784-256-128-10, {samples} samples, Adam 1e-3, batch {Batch}, {epochs} epochs; " +
                           $"epochs 2..{epochs} timed, checkpointEvery 1 in the service");
 
-        // Engine alone before and after the service, averaged: the shared machine's load drifts within a run.
-        var before = EngineAlone(data, epochs);
+        // Rounds of engine alone and service job, alternated, each service job compared with the engine runs on
+        // either side of it: the shared machine's speed drifts by tens of percent within a minute, so one
+        // before/after pair is not enough; the medians over the rounds are the figures.
+        int rounds = IntOption(args, "--rounds", 3);
         var dir = Path.Combine(Path.GetTempPath(), $"bench-npy-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         try
@@ -39,20 +41,27 @@ internal static class ServiceBench
             string xPath = Path.Combine(dir, "x.npy"), yPath = Path.Combine(dir, "y.npy");
             Npy.WriteFloat32(xPath, x, samples, Features);
             Npy.WriteInt32(yPath, labels);
-            var (metricSeconds, wallSeconds, cpuSeconds) = await ThroughService(xPath, yPath, epochs);
-            var after = EngineAlone(data, epochs);
-            double engine = (before.Wall + after.Wall) / 2, engineCpu = (before.Cpu + after.Cpu) / 2;
-
-            Console.WriteLine($"{"",-36} {"s/epoch",8} {"ratio",6} {"CPU s/epoch",12} {"ratio",6}");
-            Console.WriteLine($"{"engine alone, before the service",-36} {before.Wall,8:F3} {"",6} {before.Cpu,12:F3}");
-            Console.WriteLine($"{"engine alone, after the service",-36} {after.Wall,8:F3} {"",6} {after.Cpu,12:F3}");
-            Console.WriteLine($"{"engine alone, mean",-36} {engine,8:F3} {1.0,6:F3} {engineCpu,12:F3} {1.0,6:F3}");
-            Console.WriteLine($"{"service, its metrics' seconds",-36} {metricSeconds,8:F3} {metricSeconds / engine,6:F3}");
-            Console.WriteLine($"{"service, wall between stored epochs",-36} {wallSeconds,8:F3} {wallSeconds / engine,6:F3} " +
-                              $"{cpuSeconds,12:F3} {cpuSeconds / engineCpu,6:F3}");
-            // Same run, same moments: what the service adds around its own epochs, unaffected by the load drifting
-            // between the engine-alone runs and the service run.
-            Console.WriteLine($"{"service, wall / its metrics' seconds",-36} {"",8} {wallSeconds / metricSeconds,6:F3}");
+            await using var service = await StartServiceAsync(xPath, yPath);
+            var engineRuns = new List<(double Wall, double Cpu)> { EngineAlone(data, epochs) };
+            var serviceRuns = new List<(double Metric, double Wall, double Cpu)>();
+            Console.WriteLine($"{"round",5} {"engine s/epoch",15} {"service own s",14} {"service wall s",15} {"own/engine",11} {"wall/engine",12} {"wall/own",9} {"CPU ratio",10}");
+            for (int r = 0; r < rounds; r++)
+            {
+                serviceRuns.Add(await ThroughService(service, epochs));
+                engineRuns.Add(EngineAlone(data, epochs));
+                var (m, w, c) = serviceRuns[r];
+                double engine = (engineRuns[r].Wall + engineRuns[r + 1].Wall) / 2, engineCpu = (engineRuns[r].Cpu + engineRuns[r + 1].Cpu) / 2;
+                Console.WriteLine($"{r + 1,5} {engine,15:F3} {m,14:F3} {w,15:F3} {m / engine,11:F3} {w / engine,12:F3} {w / m,9:F3} {c / engineCpu,10:F3}");
+            }
+            double Median(IEnumerable<double> v) => Stats.Percentile([.. v.Order()], 0.5);
+            var ratios = Enumerable.Range(0, rounds).Select(r =>
+            {
+                double engine = (engineRuns[r].Wall + engineRuns[r + 1].Wall) / 2;
+                return (Own: serviceRuns[r].Metric / engine, Wall: serviceRuns[r].Wall / engine, WallOwn: serviceRuns[r].Wall / serviceRuns[r].Metric);
+            }).ToList();
+            Console.WriteLine($"medians over {rounds} rounds: service own seconds / engine alone {Median(ratios.Select(q => q.Own)):F3}, " +
+                              $"wall between stored epochs / engine alone {Median(ratios.Select(q => q.Wall)):F3}, " +
+                              $"wall / own seconds {Median(ratios.Select(q => q.WallOwn)):F3}");
             Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         }
         finally
@@ -80,11 +89,25 @@ internal static class ServiceBench
     /// Mean of the service's own per-epoch 'seconds', and the wall and service-process CPU time between
     /// stored epochs, epochs 2..N.
     /// </summary>
-    private static async Task<(double Metric, double Wall, double Cpu)> ThroughService(string xPath, string yPath, int epochs)
+    /// <summary>The service with the data uploaded and one warm-up job trained, settled until idle.</summary>
+    private static async Task<ServiceHost> StartServiceAsync(string xPath, string yPath)
     {
-        await using var service = await ServiceHost.StartAsync();
-        long datasetId = await service.UploadNpyAsync("mlp-bench", xPath, yPath);
-        var spec = new
+        var service = await ServiceHost.StartAsync();
+        s_datasetId = await service.UploadNpyAsync("mlp-bench", xPath, yPath);
+        // A one-epoch job first, then a pause until the process is idle: a freshly started service spends a
+        // core on tiered compilation (ASP.NET, EF Core, Quartz, the training path) for its first tens of seconds.
+        long warmup = await service.CreateJobAsync(Job(1));
+        await service.WaitForStatusAsync(warmup, "succeeded");
+        var settled = await service.SettleAsync(TimeSpan.FromSeconds(60));
+        Console.WriteLine($"service settled (under 5% of a core) {settled.TotalSeconds:F1} s after the warm-up job");
+        return service;
+    }
+
+    private static long s_datasetId;
+
+    private static object Job(int epochs) => new
+    {
+        spec = new
         {
             input = new[] { Features },
             layers = new object[]
@@ -93,18 +116,17 @@ internal static class ServiceBench
                 new { type = "dense", units = Classes },
             },
             loss = "softmax_cross_entropy",
-        };
-        object Job(int n) => new
-        {
-            spec, datasetId, epochs = n, batchSize = Batch, seed = Seed, checkpointEvery = 1,
-            optimizer = new { type = "adam", learningRate = 1e-3 },
-        };
-        // A one-epoch job first, then a pause until the process is idle: a freshly started service spends a
-        // core on tiered compilation (ASP.NET, EF Core, Quartz, the training path) for its first tens of seconds.
-        long warmup = await service.CreateJobAsync(Job(1));
-        await service.WaitForStatusAsync(warmup, "succeeded");
-        var settled = await service.SettleAsync(TimeSpan.FromSeconds(60));
-        Console.WriteLine($"service settled (under 5% of a core) {settled.TotalSeconds:F1} s after the warm-up job");
+        },
+        datasetId = s_datasetId, epochs, batchSize = Batch, seed = Seed, checkpointEvery = 1,
+        optimizer = new { type = "adam", learningRate = 1e-3 },
+    };
+
+    /// <summary>
+    /// One job of <paramref name="epochs"/> epochs: the mean of its own per-epoch 'seconds', and the wall and
+    /// service-process CPU time between stored epochs, epochs 2..N.
+    /// </summary>
+    private static async Task<(double Metric, double Wall, double Cpu)> ThroughService(ServiceHost service, int epochs)
+    {
         long jobId = await service.CreateJobAsync(Job(epochs));
 
         // Polled (cheaply, 20 ms) for the moment each epoch's row appears: the wall time between two rows is
@@ -121,8 +143,6 @@ internal static class ServiceBench
             if (status is "failed" or "cancelled") throw new InvalidOperationException($"job {jobId} {status}: {job["error"]}");
             await Task.Delay(20);
         }
-        var final = await service.GetJsonAsync($"/jobs/{jobId}");
-        Console.WriteLine($"service job {jobId}: options {final["options"]!.ToJsonString()}");
         var metrics = (await service.GetJsonAsync($"/jobs/{jobId}/metrics")).AsArray();
         double metricMean = metrics.Skip(1).Average(m => m!["seconds"]!.GetValue<double>());
         // From the first epoch seen to the last, divided by the epochs between: a missed poll cannot skew it.
