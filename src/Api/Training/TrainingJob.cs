@@ -158,6 +158,7 @@ public sealed class TrainingJob(
             {
                 logger.LogWarning(e, "Job {JobId}: storing an epoch failed while training stopped", job.Id);
             }
+            await ReleaseFreePagesAsync(job.Id);
         }
         await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
 
@@ -171,6 +172,20 @@ public sealed class TrainingJob(
     }
 
     private static readonly Task<bool> Stored = Task.FromResult(true);
+
+    /// <summary>Training stopped (finished, cancelled, failed, shutdown): the pages its pruning freed go back to the file system.</summary>
+    private async Task ReleaseFreePagesAsync(long jobId)
+    {
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync();
+            await Checkpoints.ReleaseFreePagesAsync(db, keepBytes: 0);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+        {
+            logger.LogWarning(e, "Job {JobId}: releasing free pages failed; the end of a later job releases them", jobId);
+        }
+    }
 
     /// <summary>An epoch's results, taken from the session before the next epoch trains.</summary>
     private sealed record EpochRecord(EpochMetrics Metrics, byte[]? State, IReadOnlyList<Engine.Diagnostics.LayerStats> Diagnostics);
@@ -268,9 +283,8 @@ public sealed class TrainingJob(
             if (state is not null) await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
             await tx.CommitAsync();
             var committed = DateTime.UtcNow;
-            // Pruning freed pages; hand them back to the file system (auto_vacuum=INCREMENTAL, set at start-up)
-            // in a short write of its own, so the database stops growing once pruning starts.
-            if (state is not null) await db.Database.ExecuteSqlRawAsync("PRAGMA incremental_vacuum;");
+            // Pruning freed pages: past two checkpoints' worth they go back to the file system, in a write of its own.
+            if (state is not null) await Checkpoints.ReleaseFreePagesAsync(db, keepBytes: 2L * state.Length);
             recorded = true;
             await events.EpochCompletedAsync(metric, committed);
         });
