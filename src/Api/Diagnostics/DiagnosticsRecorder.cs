@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Api.Training;
-using Engine;
 using Engine.Diagnostics;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.EntityFrameworkCore;
@@ -10,15 +9,12 @@ using Storage.Entities;
 namespace Api.Diagnostics;
 
 /// <summary>
-/// A network's layer diagnostics at an epoch end: computed on the training side between epochs, then
-/// stored and streamed on the hub while the next epoch trains.
+/// A network's layer diagnostics at an epoch end (<see cref="LayerDiagnostics.Compute"/>, on the training side
+/// between epochs), stored and streamed on the hub while the next epoch trains.
 /// </summary>
 public sealed class DiagnosticsRecorder(IDbContextFactory<TrainingDbContext> contexts, IHubContext<TrainingHub, ITrainingClient> hub,
     ILogger<DiagnosticsRecorder> logger)
 {
-    /// <summary>Call between epochs only: the network must not be training meanwhile.</summary>
-    public static IReadOnlyList<LayerStats> Compute(Network network, DiagnosticsProbe probe) => LayerDiagnostics.Compute(network, probe);
-
     /// <summary>Stores the epoch's diagnostics (replacing any earlier ones of that epoch) and sends them as LayerStats.</summary>
     public async Task StoreAsync(long jobId, int epoch, IReadOnlyList<LayerStats> stats)
     {

@@ -138,7 +138,7 @@ public sealed class TrainingJob(
                 // Whatever needs this epoch's network is taken now, before the next epoch changes it; the rest of
                 // the epoch's cost (hashing, the transaction, pruning, vacuum, events) overlaps the next epoch.
                 bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
-                var epoch = new EpochRecord(metrics, checkpoint ? session.SaveState() : null, DiagnosticsRecorder.Compute(session.Network, probe));
+                var epoch = new EpochRecord(metrics, checkpoint ? session.SaveState() : null, Engine.Diagnostics.LayerDiagnostics.Compute(session.Network, probe));
                 if (!await TakeAsync()) return; // Cancelled or deleted meanwhile: whoever changed it announced it.
                 // Task.Run: SQLite's async calls complete synchronously, so the write would otherwise run here, before the next epoch.
                 previous = Task.Run(() => StoreEpochAsync(job.Id, epoch, stop));
