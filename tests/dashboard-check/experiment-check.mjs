@@ -52,9 +52,14 @@ await runDashboardCheck({ baseUrl, screenshotPath, summary, step, contextOptions
   const chart = page.locator('#experiment-chart');
   await page.waitForFunction(() => document.getElementById('experiment-chart').dataset.series === '2');
   step('chart has 2 series');
-  const expected = `${epochs},${epochs}`;
-  await page.waitForFunction((e) => document.getElementById('experiment-chart').dataset.lastEpochs === e, expected, { timeout: timeoutMs });
-  step('both series reached the final epoch');
+  // The final epoch can come first (the experiment's REST numbers) and the history after it (each Subscribe
+  // replays its job's epochs in turn), so wait for every point, not just for each curve's last epoch.
+  const expected = { lastEpochs: `${epochs},${epochs}`, points: String(2 * epochs) };
+  await page.waitForFunction((e) => {
+    const { lastEpochs, points } = document.getElementById('experiment-chart').dataset;
+    return lastEpochs === e.lastEpochs && points === e.points;
+  }, expected, { timeout: timeoutMs });
+  step('both series have every epoch');
 
   summary.series = Number(await chart.getAttribute('data-series'));
   summary.points = Number(await chart.getAttribute('data-points'));
