@@ -33,8 +33,13 @@ public sealed partial class TrainingSession
             WritePosition,
             WriteBest,
         ];
-        return TrainingState.Write(sections);
+        var state = TrainingState.Write(sections, _stateBytes);
+        _stateBytes = state.Length;
+        return state;
     }
+
+    // The last state's size: at epoch ends it stays the same, so the next state is written into an exact buffer.
+    private int _stateBytes;
 
     private void WritePosition(Stream s)
     {

@@ -220,10 +220,12 @@ public static class TrainingState
     }
 
     /// <summary>Writes header, sections (each produced by a writer) and the checksum.</summary>
-    internal static byte[] Write(IReadOnlyList<Action<Stream>> sections)
+    /// <param name="sizeHint">The expected size, e.g. the previous state's: a stream that never grows and a buffer
+    /// returned as it is save copying megabytes (on the large-object heap) at every checkpoint.</param>
+    internal static byte[] Write(IReadOnlyList<Action<Stream>> sections, int sizeHint = 0)
     {
         if (sections.Count != SectionTags.Length) throw new ArgumentException("One writer per section is required.", nameof(sections));
-        var ms = new MemoryStream();
+        var ms = new MemoryStream(sizeHint);
         ms.Write(Magic);
         StateIO.WriteInt32(ms, Version);
         StateIO.WriteInt64(ms, 0); // payload length, patched below
@@ -243,6 +245,7 @@ public static class TrainingState
         StateIO.WriteInt64(ms, payload);
         ms.Position = ms.Length;
         ms.Write(SHA256.HashData(ms.GetBuffer().AsSpan(0, (int)ms.Length)));
-        return ms.ToArray();
+        var buffer = ms.GetBuffer();
+        return buffer.Length == ms.Length ? buffer : ms.ToArray();
     }
 }
