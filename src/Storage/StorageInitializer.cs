@@ -25,7 +25,7 @@ internal sealed class StorageInitializer(
 
         await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
         {
-            await EnableIncrementalVacuumAsync(db, cancellationToken);
+            await EnsureFileLayoutAsync(db, cancellationToken);
             await db.Database.MigrateAsync(cancellationToken);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
@@ -40,24 +40,38 @@ internal sealed class StorageInitializer(
         logger.LogInformation("Storage ready in {Directory}", paths.Root);
     }
 
+    /// <summary>The database's page size: see <see cref="EnsureFileLayoutAsync"/>.</summary>
+    internal const long PageSize = 16_384;
+
     /// <summary>
-    /// auto_vacuum=INCREMENTAL lets pruning give checkpoint pages back (PRAGMA incremental_vacuum). It only
-    /// takes effect on a database without tables or through a VACUUM, so an existing database is rebuilt once.
+    /// The file's layout, which only an empty database or a VACUUM outside WAL mode can set, so an existing
+    /// database in another layout is rebuilt once:
+    /// <list type="bullet">
+    /// <item>auto_vacuum=INCREMENTAL lets pruning give checkpoint pages back (PRAGMA incremental_vacuum).</item>
+    /// <item>16 KiB pages: a checkpoint is a blob of megabytes, and SQLite's cost of writing, freeing and
+    /// reusing one is mostly per page (overflow chain, free list, WAL frames). Against 4 KiB pages a 2.8 MB
+    /// checkpoint's transaction takes a quarter of the CPU (about 15 → 4 ms), while a small write costs a
+    /// little more (75 → 90 µs) and reads the same; larger pages gained little more and made every small write dearer.</item>
+    /// </list>
     /// </summary>
-    private async Task EnableIncrementalVacuumAsync(TrainingDbContext db, CancellationToken ct)
+    private async Task EnsureFileLayoutAsync(TrainingDbContext db, CancellationToken ct)
     {
         const long incremental = 2;
         // Opened through EF, so the context closes it when it goes back to the pool.
         await db.Database.OpenConnectionAsync(ct);
         var connection = db.Database.GetDbConnection();
         await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA auto_vacuum;";
-        if (Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == incremental) return;
-        command.CommandText = "SELECT count(*) FROM sqlite_master;";
-        bool empty = Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == 0;
-        command.CommandText = empty ? "PRAGMA auto_vacuum=INCREMENTAL;" : "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;";
+        long Scalar(string sql)
+        {
+            command.CommandText = sql;
+            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (Scalar("PRAGMA auto_vacuum;") == incremental && Scalar("PRAGMA page_size;") == PageSize) return;
+        bool empty = Scalar("SELECT count(*) FROM sqlite_master;") == 0;
+        // The page size of a WAL database is fixed, hence DELETE for the rebuild; StartAsync turns WAL back on.
+        command.CommandText = $"PRAGMA journal_mode=DELETE; PRAGMA page_size={PageSize}; PRAGMA auto_vacuum=INCREMENTAL; VACUUM;";
         await command.ExecuteNonQueryAsync(ct);
-        if (!empty) logger.LogInformation("Database rebuilt once with auto_vacuum=INCREMENTAL");
+        if (!empty) logger.LogInformation("Database rebuilt once with {PageSize}-byte pages and auto_vacuum=INCREMENTAL", PageSize);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
