@@ -138,12 +138,9 @@ public static class ExperimentsApi
             var final = list.LastOrDefault();
             var best = list.LastOrDefault(m => m.IsBest);
             return new ExperimentJobDto(j.VariationName ?? "", j.Id, j.Status, j.CurrentEpoch, j.Epochs,
-                final is null ? null : ToDto(final), best is null ? null : ToDto(best), list.Sum(m => m.Seconds));
+                final?.AsDto(), best?.AsDto(), list.Sum(m => m.Seconds));
         })]);
     }
-
-    private static MetricDto ToDto(EpochMetric m) => new(m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate,
-        m.Seconds, m.SamplesPerSecond, m.IsBest);
 
     private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length];
 

@@ -24,9 +24,10 @@ public sealed record CreateJobRequest(
 
 /// <summary>One finished epoch.</summary>
 /// <param name="IsBest">The monitored loss (validation, else training) beat every earlier epoch.</param>
+/// <param name="StoredAt">When the epoch was stored (UTC), as in its EpochCompleted event.</param>
 public sealed record MetricDto(
     int Epoch, float TrainLoss, float? TrainAccuracy, float? ValLoss, float? ValAccuracy, float LearningRate,
-    double Seconds, double SamplesPerSecond, bool IsBest);
+    double Seconds, double SamplesPerSecond, bool IsBest, DateTime StoredAt);
 
 /// <summary>Where a running job is inside its current epoch.</summary>
 public sealed record BatchDto(int Epoch, int Batch, int Batches, float Loss);
@@ -66,7 +67,7 @@ public sealed record PredictResponse(int Epoch, float[][] Outputs, int[]? Argmax
 public static class JobMapping
 {
     public static MetricDto AsDto(this EpochMetric m) => new(
-        m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.SamplesPerSecond, m.IsBest);
+        m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.SamplesPerSecond, m.IsBest, m.CreatedAt);
 
     public static CheckpointDto AsDto(this Checkpoint c) => new(c.Epoch, c.SizeBytes, c.Sha256, c.IsBest, c.CreatedAt);
 }
