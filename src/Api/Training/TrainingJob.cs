@@ -109,6 +109,7 @@ public sealed class TrainingJob(
         // The previous epoch's write (metrics, checkpoint, diagnostics, events), under way while the next epoch
         // trains. At most one at a time, started in epoch order, so epochs are stored and announced in order.
         var previous = Stored;
+        byte[]? previousState = null;
         try
         {
             // One thread trains the job's epochs back to back, at the training priority: a new thread per epoch cost
@@ -162,6 +163,7 @@ public sealed class TrainingJob(
                 if (!Take()) return false;
                 // Task.Run: SQLite's async calls complete synchronously, so the write would otherwise run here, before the next epoch.
                 previous = Task.Run(() => StoreEpochAsync(job.Id, epoch, stop));
+                previousState = epoch.State;
             }
             return Take();
         }
@@ -172,7 +174,11 @@ public sealed class TrainingJob(
         {
             var write = previous;
             previous = Stored;
-            return write.GetAwaiter().GetResult();
+            bool stored = write.GetAwaiter().GetResult();
+            // Stored, so its state array takes the state after next: two arrays serve the whole job.
+            if (previousState is not null) session.RecycleState(previousState);
+            previousState = null;
+            return stored;
         }
     }
 

@@ -19,6 +19,18 @@ public sealed class DiagnosticsProbe
     public Tensor Inputs { get; }
     public Targets Targets { get; }
 
+    // Where Compute keeps the network's gradients meanwhile: reused, so diagnostics every epoch allocate
+    // nothing the size of the model (a megabyte or more on the large-object heap each time).
+    private float[][] _savedGrads = [];
+
+    internal float[][] GradientStore(IReadOnlyList<Parameter> parameters)
+    {
+        bool fits = _savedGrads.Length == parameters.Count;
+        for (int i = 0; fits && i < parameters.Count; i++) fits = _savedGrads[i].Length == parameters[i].Grad.Length;
+        if (!fits) _savedGrads = [.. parameters.Select(p => new float[p.Grad.Length])];
+        return _savedGrads;
+    }
+
     /// <summary>The first <paramref name="size"/> samples of <paramref name="data"/> (copied): deterministic and cheap.</summary>
     public static DiagnosticsProbe From(Dataset data, int size = DefaultSize)
     {
@@ -64,8 +76,8 @@ public static class LayerDiagnostics
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(probe);
         var parameters = network.Parameters;
-        var savedGrads = new float[parameters.Count][];
-        for (int i = 0; i < parameters.Count; i++) savedGrads[i] = (float[])parameters[i].Grad.Clone();
+        var savedGrads = probe.GradientStore(parameters);
+        for (int i = 0; i < parameters.Count; i++) parameters[i].Grad.CopyTo(savedGrads[i], 0);
         try
         {
             var layers = network.Layers;

@@ -33,13 +33,23 @@ public sealed partial class TrainingSession
             WritePosition,
             WriteBest,
         ];
-        var state = TrainingState.Write(sections, _stateBytes);
+        var spare = _spareState;
+        _spareState = null;
+        var state = TrainingState.Write(sections, spare?.Length == _stateBytes ? spare : null, _stateBytes);
         _stateBytes = state.Length;
         return state;
     }
 
-    // The last state's size: at epoch ends it stays the same, so the next state is written into an exact buffer.
+    /// <summary>
+    /// Gives back a state from <see cref="SaveState"/> that nothing reads any more (e.g. once it is stored): the
+    /// next state of the same size is written into it instead of a new array. States at epoch ends all have one
+    /// size, so a caller that saves every epoch and recycles each state once stored allocates nothing for them.
+    /// </summary>
+    public void RecycleState(byte[] state) => _spareState = state ?? throw new ArgumentNullException(nameof(state));
+
+    // The last state's size (at epoch ends it stays the same) and an array of that size given back for the next.
     private int _stateBytes;
+    private byte[]? _spareState;
 
     private void WritePosition(Stream s)
     {

@@ -220,12 +220,33 @@ public static class TrainingState
     }
 
     /// <summary>Writes header, sections (each produced by a writer) and the checksum.</summary>
-    /// <param name="sizeHint">The expected size, e.g. the previous state's: a stream that never grows and a buffer
-    /// returned as it is save copying megabytes (on the large-object heap) at every checkpoint.</param>
-    internal static byte[] Write(IReadOnlyList<Action<Stream>> sections, int sizeHint = 0)
+    /// <param name="reuse">An array to write the state into if it has exactly that size (a spare from an earlier state).</param>
+    /// <param name="sizeHint">The expected size otherwise, e.g. the previous state's: a stream that never grows and a
+    /// buffer returned as it is save copying megabytes (on the large-object heap) at every checkpoint.</param>
+    internal static byte[] Write(IReadOnlyList<Action<Stream>> sections, byte[]? reuse = null, int sizeHint = 0)
     {
         if (sections.Count != SectionTags.Length) throw new ArgumentException("One writer per section is required.", nameof(sections));
+        if (reuse is not null)
+        {
+            try
+            {
+                // Not expandable: a state larger than the spare stops with NotSupportedException and is written anew below.
+                if (WriteTo(new MemoryStream(reuse, 0, reuse.Length, writable: true, publiclyVisible: true), sections) == reuse.Length)
+                    return reuse;
+            }
+            catch (NotSupportedException)
+            {
+            }
+        }
         var ms = new MemoryStream(sizeHint);
+        int length = WriteTo(ms, sections);
+        var buffer = ms.GetBuffer();
+        return buffer.Length == length ? buffer : ms.ToArray();
+    }
+
+    /// <returns>The state's length: the stream's position, since a stream over a given array is as long as the array.</returns>
+    private static int WriteTo(MemoryStream ms, IReadOnlyList<Action<Stream>> sections)
+    {
         ms.Write(Magic);
         StateIO.WriteInt32(ms, Version);
         StateIO.WriteInt64(ms, 0); // payload length, patched below
@@ -235,17 +256,16 @@ public static class TrainingState
             long lengthAt = ms.Position;
             StateIO.WriteInt32(ms, 0);
             sections[i](ms);
-            long end = ms.Position;
+            long sectionEnd = ms.Position;
             ms.Position = lengthAt;
-            StateIO.WriteInt32(ms, checked((int)(end - lengthAt - 4)));
-            ms.Position = end;
+            StateIO.WriteInt32(ms, checked((int)(sectionEnd - lengthAt - 4)));
+            ms.Position = sectionEnd;
         }
-        long payload = ms.Length - HeaderSize;
+        long end = ms.Position;
         ms.Position = 8;
-        StateIO.WriteInt64(ms, payload);
-        ms.Position = ms.Length;
-        ms.Write(SHA256.HashData(ms.GetBuffer().AsSpan(0, (int)ms.Length)));
-        var buffer = ms.GetBuffer();
-        return buffer.Length == ms.Length ? buffer : ms.ToArray();
+        StateIO.WriteInt64(ms, end - HeaderSize);
+        ms.Position = end;
+        ms.Write(SHA256.HashData(ms.GetBuffer().AsSpan(0, checked((int)end))));
+        return checked((int)ms.Position);
     }
 }

@@ -38,6 +38,21 @@ public class LayerDiagnosticsTests
         Assert.Equal(plain.SaveState().Length, observed.SaveState().Length);
     }
 
+    /// <summary>A service computes them every epoch: the gradients are kept aside in the probe's arrays, not in new ones.</summary>
+    [Fact]
+    public void DiagnosticsAfterTheFirstDoNotCopyTheGradientsIntoNewArrays()
+    {
+        var wide = new ModelSpec([2], [new DenseSpec(512), new ReluSpec(), new DenseSpec(512), new DenseSpec(3)], LossKind.SoftmaxCrossEntropy);
+        var network = Network.Create(wide, new Rng(3));
+        var probe = DiagnosticsProbe.From(Data(), size: 16);
+        LayerDiagnostics.Compute(network, probe);
+        long gradientBytes = network.Parameters.Sum(p => (long)p.Grad.Length * sizeof(float));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        LayerDiagnostics.Compute(network, probe);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < gradientBytes / 8, $"{allocated} bytes allocated with {gradientBytes} bytes of gradients");
+    }
+
     [Fact]
     public void StatisticsAreSane()
     {

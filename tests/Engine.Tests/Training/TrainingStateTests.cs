@@ -13,6 +13,10 @@ public class TrainingStateTests
         [new DenseSpec(12), new BatchNormSpec(), new ReluSpec(), new DropoutSpec(0.2f), new DenseSpec(8), new TanhSpec(), new DenseSpec(3)],
         LossKind.SoftmaxCrossEntropy);
 
+    // About 1 MB of state with Adam's moments, so copies of it show against the JSON and bookkeeping around them.
+    private static readonly ModelSpec WideSpec = new([2],
+        [new DenseSpec(256), new ReluSpec(), new DenseSpec(256), new ReluSpec(), new DenseSpec(3)], LossKind.SoftmaxCrossEntropy);
+
     private static readonly Dataset Data = SyntheticData.Generate(SyntheticKind.Spirals, 90, 3, seed: 30);
 
     // 90 samples minus a 10 % split = 81, so batches of 16 leave a short last batch.
@@ -111,10 +115,7 @@ public class TrainingStateTests
     [Fact]
     public void StatesAfterTheFirstAllocateLittleMoreThanThemselvesAndStillRestore()
     {
-        // About 0.8 MB with Adam's moments, so copies would show against the JSON and bookkeeping around them.
-        var wide = new ModelSpec([2], [new DenseSpec(256), new ReluSpec(), new DenseSpec(256), new ReluSpec(), new DenseSpec(3)],
-            LossKind.SoftmaxCrossEntropy);
-        var session = TrainingSession.Create(wide, Options(), Data);
+        var session = TrainingSession.Create(WideSpec, Options(), Data);
         session.RunEpoch();
         var first = session.SaveState();
         session.RunEpoch();
@@ -124,6 +125,31 @@ public class TrainingStateTests
         Assert.Equal(first.Length, second.Length);
         Assert.True(allocated < second.Length + 64 * 1024, $"{allocated} bytes allocated for a {second.Length}-byte state");
         SameBits(Weights(session), Weights(TrainingSession.Restore(second, Options(), Data)));
+    }
+
+    [Fact]
+    public void RecycledStateIsOverwrittenByTheNextOneOfItsSizeWithoutAllocating()
+    {
+        var session = TrainingSession.Create(WideSpec, Options(), Data);
+        session.RunEpoch();
+        var first = session.SaveState();
+        session.RecycleState(first);
+        session.RunEpoch();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var second = session.SaveState();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Same(first, second);
+        Assert.True(allocated < 64 * 1024, $"{allocated} bytes allocated for a {second.Length}-byte state");
+        SameBits(Weights(session), Weights(TrainingSession.Restore(second, Options(), Data)));
+
+        // A spare of another size is left alone: the state gets an array of its own.
+        var wrongSize = new byte[second.Length - 1];
+        session.RecycleState(wrongSize);
+        session.RunEpoch();
+        var third = session.SaveState();
+        Assert.NotSame(wrongSize, third);
+        Assert.All(wrongSize, b => Assert.Equal(0, b));
+        SameBits(Weights(session), Weights(TrainingSession.Restore(third, Options(), Data)));
     }
 
     [Fact]
