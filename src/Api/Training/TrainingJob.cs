@@ -159,7 +159,10 @@ public sealed class TrainingJob(
                 // Whatever needs this epoch's network is taken now, before the next epoch changes it; the rest of
                 // the epoch's cost (hashing, the transaction, pruning, vacuum, events) overlaps the next epoch.
                 bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
-                var epoch = new EpochRecord(metrics, checkpoint ? session.SaveState() : null, Engine.Diagnostics.LayerDiagnostics.Compute(session.Network, probe));
+                // Side by side (the diagnostics write nothing a state holds): the engine's second core is idle between epochs.
+                var layerStats = Task.Run(() => Engine.Diagnostics.LayerDiagnostics.Compute(session.Network, probe));
+                var state = checkpoint ? session.SaveState() : null;
+                var epoch = new EpochRecord(metrics, state, layerStats.GetAwaiter().GetResult());
                 if (!Take()) return false;
                 // Task.Run: SQLite's async calls complete synchronously, so the write would otherwise run here, before the next epoch.
                 previous = Task.Run(() => StoreEpochAsync(job.Id, epoch, stop));

@@ -38,6 +38,31 @@ public class LayerDiagnosticsTests
         Assert.Equal(plain.SaveState().Length, observed.SaveState().Length);
     }
 
+    /// <summary>The service computes them while it saves the epoch's state: the state must come out the same.</summary>
+    [Fact]
+    public async Task DiagnosticsAlongsideSaveStateLeaveTheStateAndTheTrainingUnchanged()
+    {
+        var options = new TrainingOptions(new OptimizerSpec(OptimizerKind.Adam, 0.01f), Epochs: 4, BatchSize: 32, Seed: 5, ValidationSplit: 0.2f);
+        var plain = TrainingSession.Create(Spec, options, Data());
+        var observed = TrainingSession.Create(Spec, options, Data());
+        var probe = DiagnosticsProbe.From(observed.TrainData);
+        while (!observed.IsFinished)
+        {
+            plain.RunEpoch();
+            observed.RunEpoch();
+            var expected = plain.SaveState();
+            for (int i = 0; i < 20; i++)
+            {
+                using var start = new Barrier(2);
+                var diagnostics = Task.Run(() => { start.SignalAndWait(); return LayerDiagnostics.Compute(observed.Network, probe); });
+                start.SignalAndWait();
+                Assert.Equal(expected, observed.SaveState());
+                Assert.Equal(Spec.Layers.Count, (await diagnostics).Count);
+            }
+        }
+        Assert.Equal(plain.SaveState(), observed.SaveState());
+    }
+
     /// <summary>A service computes them every epoch: the gradients are kept aside in the probe's arrays, not in new ones.</summary>
     [Fact]
     public void DiagnosticsAfterTheFirstDoNotCopyTheGradientsIntoNewArrays()
