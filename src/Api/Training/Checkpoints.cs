@@ -9,13 +9,14 @@ namespace Api.Training;
 /// <summary>Training-state blobs in the database: hashing, retention and lookup by selector.</summary>
 public static class Checkpoints
 {
-    public static Checkpoint Create(long jobId, int epoch, byte[] state, bool isBest) => new()
+    /// <param name="sha256">The state's SHA-256, as <c>TrainingSession.SaveState(out sha256)</c> gives it.</param>
+    public static Checkpoint Create(long jobId, int epoch, byte[] state, byte[] sha256, bool isBest) => new()
     {
         JobId = jobId,
         Epoch = epoch,
         State = state,
         SizeBytes = state.LongLength,
-        Sha256 = Convert.ToHexStringLower(SHA256.HashData(state)),
+        Sha256 = Convert.ToHexStringLower(sha256),
         IsBest = isBest,
         CreatedAt = DateTime.UtcNow,
     };

@@ -161,8 +161,9 @@ public sealed class TrainingJob(
                 bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
                 // Side by side (the diagnostics write nothing a state holds): the engine's second core is idle between epochs.
                 var layerStats = Task.Run(() => Engine.Diagnostics.LayerDiagnostics.Compute(session.Network, probe));
-                var state = checkpoint ? session.SaveState() : null;
-                var epoch = new EpochRecord(metrics, state, layerStats.GetAwaiter().GetResult());
+                byte[]? state = null, sha256 = null;
+                if (checkpoint) state = session.SaveState(out sha256);
+                var epoch = new EpochRecord(metrics, state, sha256, layerStats.GetAwaiter().GetResult());
                 if (!Take()) return false;
                 // Task.Run: SQLite's async calls complete synchronously, so the write would otherwise run here, before the next epoch.
                 previous = Task.Run(() => StoreEpochAsync(job.Id, epoch, stop));
@@ -202,7 +203,7 @@ public sealed class TrainingJob(
     }
 
     /// <summary>An epoch's results, taken from the session before the next epoch trains.</summary>
-    private sealed record EpochRecord(EpochMetrics Metrics, byte[]? State, IReadOnlyList<Engine.Diagnostics.LayerStats> Diagnostics);
+    private sealed record EpochRecord(EpochMetrics Metrics, byte[]? State, byte[]? Sha256, IReadOnlyList<Engine.Diagnostics.LayerStats> Diagnostics);
 
     /// <summary>
     /// Stores and announces one epoch while the next one trains; false when the job is no longer Running.
@@ -212,7 +213,7 @@ public sealed class TrainingJob(
     {
         try
         {
-            if (!await RecordEpochAsync(jobId, epoch.Metrics, epoch.State))
+            if (!await RecordEpochAsync(jobId, epoch))
             {
                 stop.Cancel();
                 return false;
@@ -274,8 +275,9 @@ public sealed class TrainingJob(
     }
 
     /// <summary>Stores the epoch (and checkpoint) and announces it; false when the job is no longer Running.</summary>
-    private async Task<bool> RecordEpochAsync(long jobId, EpochMetrics m, byte[]? state)
+    private async Task<bool> RecordEpochAsync(long jobId, EpochRecord epoch)
     {
+        var (m, state) = (epoch.Metrics, epoch.State);
         bool recorded = false;
         await events.ExclusiveAsync(jobId, async () =>
         {
@@ -292,7 +294,7 @@ public sealed class TrainingJob(
                 IsBest = m.IsBest, CreatedAt = now,
             };
             db.EpochMetrics.Add(metric);
-            if (state is not null) db.Checkpoints.Add(Checkpoints.Create(jobId, m.Epoch, state, m.IsBest));
+            if (state is not null) db.Checkpoints.Add(Checkpoints.Create(jobId, m.Epoch, state, epoch.Sha256!, m.IsBest));
             await db.SaveChangesAsync();
             if (state is not null) await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
             await tx.CommitAsync();

@@ -67,7 +67,7 @@ public sealed record LayerStats(int Index, string Type, double? WeightNorm, doub
 /// BatchNorm uses and does not update its running statistics), the extra backward pass only fills the
 /// gradients, and the gradients the network held before are put back bit for bit. Parameters are never stepped.
 /// It writes only gradients and the layers' working buffers, none of which a saved state holds, so it may run
-/// alongside <see cref="Training.TrainingSession.SaveState"/> (one Compute per probe at a time).
+/// alongside <see cref="Training.TrainingSession.SaveState()"/> (one Compute per probe at a time).
 /// </summary>
 public static class LayerDiagnostics
 {

@@ -12,7 +12,12 @@ public sealed partial class TrainingSession
     /// spec, options, input transform, weights, BatchNorm statistics, optimizer state, RNG state, epoch and
     /// batch position with the epoch's running sums, and early-stopping counters with the best weights.
     /// </summary>
-    public byte[] SaveState()
+    public byte[] SaveState() => SaveState(out _);
+
+    /// <inheritdoc cref="SaveState()"/>
+    /// <param name="sha256">The SHA-256 of the returned bytes, to store or publish with them; computed in the pass that
+    /// writes the state's own checksum, so it costs no second pass over the state.</param>
+    public byte[] SaveState(out byte[] sha256)
     {
         var net = Network;
         Action<Stream>[] sections =
@@ -35,13 +40,13 @@ public sealed partial class TrainingSession
         ];
         var spare = _spareState;
         _spareState = null;
-        var state = TrainingState.Write(sections, spare?.Length == _stateBytes ? spare : null, _stateBytes);
+        var state = TrainingState.Write(sections, out sha256, spare?.Length == _stateBytes ? spare : null, _stateBytes);
         _stateBytes = state.Length;
         return state;
     }
 
     /// <summary>
-    /// Gives back a state from <see cref="SaveState"/> that nothing reads any more (e.g. once it is stored): the
+    /// Gives back a state from <see cref="SaveState()"/> that nothing reads any more (e.g. once it is stored): the
     /// next state of the same size is written into it instead of a new array. States at epoch ends all have one
     /// size, so a caller that saves every epoch and recycles each state once stored allocates nothing for them.
     /// </summary>
@@ -77,7 +82,7 @@ public sealed partial class TrainingSession
     }
 
     /// <summary>
-    /// Continues a run saved by <see cref="SaveState"/>. <paramref name="options"/> may differ from the saved ones
+    /// Continues a run saved by <see cref="SaveState()"/>. <paramref name="options"/> may differ from the saved ones
     /// in epochs, learning rate, schedule, early stopping, clipping and weight decay; the optimizer type, seed and
     /// validation split must match (they shape the saved state), as must the batch size when resuming mid-epoch,
     /// and the data must have the saved sample counts. The network's transform is the saved one.

@@ -11,7 +11,7 @@ namespace Engine.Training;
 /// from <see cref="TrainingOptions.Seed"/>: initial weights and dropout masks from the network's
 /// <see cref="Rng"/>, per-epoch shuffles from a second stream of their own (so variations of a model with
 /// the same seed see the same data order), and the validation split from a third, so a seed fixes the run and
-/// <see cref="SaveState"/> / <see cref="Restore"/> continue it bit for bit, even between batches of an epoch.
+/// <see cref="SaveState()"/> / <see cref="Restore"/> continue it bit for bit, even between batches of an epoch.
 /// Batch buffers are allocated once; a steady-state epoch allocates nothing per batch. Not thread-safe.
 /// </summary>
 public sealed partial class TrainingSession
@@ -134,7 +134,7 @@ public sealed partial class TrainingSession
     /// <summary>
     /// Trains one epoch (or the rest of a partly done one after <see cref="Restore"/>), then evaluates the
     /// validation set in evaluation mode and applies early stopping. The token is checked before every batch,
-    /// so cancellation leaves the session between batches, where <see cref="SaveState"/> can still capture it.
+    /// so cancellation leaves the session between batches, where <see cref="SaveState()"/> can still capture it.
     /// </summary>
     public EpochMetrics RunEpoch(CancellationToken ct = default, Action<BatchProgress>? onBatch = null)
     {

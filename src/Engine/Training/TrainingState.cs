@@ -223,7 +223,9 @@ public static class TrainingState
     /// <param name="reuse">An array to write the state into if it has exactly that size (a spare from an earlier state).</param>
     /// <param name="sizeHint">The expected size otherwise, e.g. the previous state's: a stream that never grows and a
     /// buffer returned as it is save copying megabytes (on the large-object heap) at every checkpoint.</param>
-    internal static byte[] Write(IReadOnlyList<Action<Stream>> sections, byte[]? reuse = null, int sizeHint = 0)
+    /// <param name="sha256">The SHA-256 of the whole state, checksum included: what storing or publishing it needs, from
+    /// the same pass over the bytes as the checksum (a second pass over megabytes costs as much as the first).</param>
+    internal static byte[] Write(IReadOnlyList<Action<Stream>> sections, out byte[] sha256, byte[]? reuse = null, int sizeHint = 0)
     {
         if (sections.Count != SectionTags.Length) throw new ArgumentException("One writer per section is required.", nameof(sections));
         if (reuse is not null)
@@ -231,7 +233,7 @@ public static class TrainingState
             try
             {
                 // Not expandable: a state larger than the spare stops with NotSupportedException and is written anew below.
-                if (WriteTo(new MemoryStream(reuse, 0, reuse.Length, writable: true, publiclyVisible: true), sections) == reuse.Length)
+                if (WriteTo(new MemoryStream(reuse, 0, reuse.Length, writable: true, publiclyVisible: true), sections, out sha256) == reuse.Length)
                     return reuse;
             }
             catch (NotSupportedException)
@@ -239,13 +241,13 @@ public static class TrainingState
             }
         }
         var ms = new MemoryStream(sizeHint);
-        int length = WriteTo(ms, sections);
+        int length = WriteTo(ms, sections, out sha256);
         var buffer = ms.GetBuffer();
         return buffer.Length == length ? buffer : ms.ToArray();
     }
 
     /// <returns>The state's length: the stream's position, since a stream over a given array is as long as the array.</returns>
-    private static int WriteTo(MemoryStream ms, IReadOnlyList<Action<Stream>> sections)
+    private static int WriteTo(MemoryStream ms, IReadOnlyList<Action<Stream>> sections, out byte[] sha256)
     {
         ms.Write(Magic);
         StateIO.WriteInt32(ms, Version);
@@ -265,7 +267,14 @@ public static class TrainingState
         ms.Position = 8;
         StateIO.WriteInt64(ms, end - HeaderSize);
         ms.Position = end;
-        ms.Write(SHA256.HashData(ms.GetBuffer().AsSpan(0, checked((int)end))));
+        // The checksum is the hash of everything before it; hashing on through it gives the whole state's.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(ms.GetBuffer(), 0, checked((int)end));
+        Span<byte> checksum = stackalloc byte[HashSize];
+        hash.GetCurrentHash(checksum);
+        ms.Write(checksum);
+        hash.AppendData(checksum);
+        sha256 = hash.GetHashAndReset();
         return checked((int)ms.Position);
     }
 }

@@ -136,9 +136,10 @@ public class TrainingStateTests
         session.RecycleState(first);
         session.RunEpoch();
         long before = GC.GetAllocatedBytesForCurrentThread();
-        var second = session.SaveState();
+        var second = session.SaveState(out var sha256);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Same(first, second);
+        Assert.Equal(SHA256.HashData(second), sha256);
         Assert.True(allocated < 64 * 1024, $"{allocated} bytes allocated for a {second.Length}-byte state");
         SameBits(Weights(session), Weights(TrainingSession.Restore(second, Options(), Data)));
 
@@ -146,7 +147,8 @@ public class TrainingStateTests
         var wrongSize = new byte[second.Length - 1];
         session.RecycleState(wrongSize);
         session.RunEpoch();
-        var third = session.SaveState();
+        var third = session.SaveState(out sha256);
+        Assert.Equal(SHA256.HashData(third), sha256);
         Assert.NotSame(wrongSize, third);
         Assert.All(wrongSize, b => Assert.Equal(0, b));
         SameBits(Weights(session), Weights(TrainingSession.Restore(third, Options(), Data)));
