@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Api.Training;
 
 /// <summary>
-/// Lowers the OS priority (Linux nice, <c>Training:Nice</c>) of the threads that train: each epoch's thread and
+/// Lowers the OS priority (Linux nice, <c>Training:Nice</c>) of the threads that train: each job's training thread and
 /// the engine's worker threads. Training is background work and keeps every core busy; at nice 10 the
 /// kernel's scheduler gives a request thread about ten times a training thread's share of a contended core
 /// (CFS weights 1024 and 110), and training still gets every cycle the requests leave. Lowering one's own priority needs no privileges; raising it back would,
