@@ -28,8 +28,7 @@ public sealed class PooledContextOwnerTests(ServiceFactory factory) : IClassFixt
         {
             // Alice's "request": enough contexts at once to take every idle one in the pool, each used for her.
             accessor.HttpContext = Request("alice");
-            var used = new List<TrainingDbContext>();
-            for (int i = 0; i < Leases; i++) used.Add(await contexts.CreateDbContextAsync());
+            var used = await LeaseAllAsync();
             foreach (var db in used)
             {
                 Assert.Equal("alice", db.OwnerId);
@@ -39,8 +38,7 @@ public sealed class PooledContextOwnerTests(ServiceFactory factory) : IClassFixt
 
             // Bob's request leases them again: each sees Bob's (no) rows, through queries, Find and counts.
             accessor.HttpContext = Request("bob");
-            var leased = new List<TrainingDbContext>();
-            for (int i = 0; i < Leases; i++) leased.Add(await contexts.CreateDbContextAsync());
+            var leased = await LeaseAllAsync();
             foreach (var db in leased)
             {
                 Assert.Equal("bob", db.OwnerId);
@@ -58,6 +56,15 @@ public sealed class PooledContextOwnerTests(ServiceFactory factory) : IClassFixt
         }
         var after = await (await alice.GetAsync($"/datasets/{aliceDataset}")).ReadJsonAsync();
         Assert.Equal("alice-only", after.GetProperty("name").GetString());
+
+        // The current request leasing Leases contexts at once. (Its HttpContext is set by the caller: the accessor
+        // is async-local, so a value set in here would not outlive this method.)
+        async Task<List<TrainingDbContext>> LeaseAllAsync()
+        {
+            var leases = new List<TrainingDbContext>();
+            for (int i = 0; i < Leases; i++) leases.Add(await contexts.CreateDbContextAsync());
+            return leases;
+        }
     }
 
     private static DefaultHttpContext Request(string owner) => new()
