@@ -5,7 +5,7 @@ public sealed class StorageOptions
 {
     public const string Section = "Storage";
 
-    /// <summary>Holds the SQLite files, the data set files and upload temp files. Relative paths start at the working directory.</summary>
+    /// <summary>Holds the SQLite files, the data set and checkpoint files and upload temp files. Relative paths start at the working directory.</summary>
     public string DataDirectory { get; set; } = "data";
 
     /// <summary>How long a statement waits for another writer's lock before failing (SQLite busy timeout).</summary>
@@ -30,6 +30,7 @@ public sealed class StoragePaths
         Database = Path.Combine(Root, "service.db");
         SchedulerDatabase = Path.Combine(Root, "scheduler.db");
         Datasets = Path.Combine(Root, "datasets");
+        Checkpoints = Path.Combine(Root, CheckpointsFolder);
         Temp = Path.Combine(Root, "tmp");
     }
 
@@ -38,9 +39,12 @@ public sealed class StoragePaths
     /// <summary>Quartz's job store lives in its own file so its locking never waits on training writes.</summary>
     public string SchedulerDatabase { get; }
     public string Datasets { get; }
+    /// <summary>Checkpoint states, one folder per job (<see cref="CheckpointFiles"/>).</summary>
+    public string Checkpoints { get; }
+    internal const string CheckpointsFolder = "checkpoints";
     /// <summary>Uploads are written here first and moved into <see cref="Datasets"/> only once they load.</summary>
     public string Temp { get; }
 
-    /// <summary>Absolute path of a data set file stored relative to <see cref="Root"/>.</summary>
+    /// <summary>Absolute path of a data set or checkpoint file stored relative to <see cref="Root"/>.</summary>
     public string Resolve(string relative) => Path.Combine(Root, relative);
 }

@@ -9,8 +9,8 @@ namespace Storage;
 public static class StorageServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the SQLite database (a DbContext factory, WAL, busy timeout), <see cref="StoragePaths"/>
-    /// and a hosted service that creates the folders and applies migrations before anything else starts.
+    /// Registers the SQLite database (a DbContext factory, WAL, busy timeout), <see cref="StoragePaths"/>,
+    /// <see cref="CheckpointFiles"/> and a hosted service that creates the folders and applies migrations before anything else starts.
     /// </summary>
     public static IServiceCollection AddStorage(this IServiceCollection services, IConfiguration configuration)
     {
@@ -20,6 +20,7 @@ public static class StorageServiceCollectionExtensions
         var options = section.Get<StorageOptions>() ?? new StorageOptions();
         var paths = new StoragePaths(options);
         services.AddSingleton(paths);
+        services.AddSingleton<CheckpointFiles>();
         // Pooled: building a context is a good part of a short request. Safe because a context reads its owner
         // from the ambient IOwnerScope at each query (TrainingDbContext), so nothing of one lease reaches the next.
         services.AddSingleton<IDbContextFactory<TrainingDbContext>>(sp => new OwnerScopedContextFactory(

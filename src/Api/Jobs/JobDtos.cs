@@ -50,7 +50,7 @@ public sealed record JobDto(
 public sealed record JobPage(JobDto[] Items, int Page, int PageSize, int Total);
 
 /// <summary>A stored training state.</summary>
-/// <param name="Sha256">Lower-case hex SHA-256 of the state blob.</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of the training state (the checkpoint's file).</param>
 public sealed record CheckpointDto(int Epoch, long SizeBytes, string Sha256, bool IsBest, DateTime CreatedAt);
 
 /// <summary>Inputs to run through a trained job's network.</summary>

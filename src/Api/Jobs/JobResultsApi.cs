@@ -35,7 +35,6 @@ public static partial class JobsApi
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         if (!await db.Jobs.AnyAsync(j => j.Id == id, ct)) return Problems.NotFound("job", id);
-        // Project without the blob: only its size and hash are listed.
         var rows = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == id).OrderBy(c => c.Epoch)
             .Select(c => new CheckpointDto(c.Epoch, c.SizeBytes, c.Sha256, c.IsBest, c.CreatedAt)).ToListAsync(ct);
         return TypedResults.Ok(rows.ToArray());
@@ -50,11 +49,12 @@ public static partial class JobsApi
     /// <param name="format">safetensors (default), json or onnx.</param>
     /// <param name="checkpoint">latest (default), best or an epoch number.</param>
     internal static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Weights(
-        long id, IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct, string format = "safetensors", string checkpoint = "latest")
+        long id, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles files, CancellationToken ct, string format = "safetensors",
+        string checkpoint = "latest")
     {
         format = format.ToLowerInvariant();
         if (!WeightFormats.Contains(format)) return Problems.Field("format", "must be safetensors, json or onnx");
-        var (network, epoch, problem) = await LoadNetworkAsync(id, checkpoint, contexts, ct);
+        var (network, epoch, problem) = await LoadNetworkAsync(id, checkpoint, contexts, files, ct);
         if (problem is not null) return problem;
         var name = $"job-{id}-epoch-{epoch}.{format}";
         return format switch
@@ -80,13 +80,14 @@ public static partial class JobsApi
 
     /// <summary>Run inputs through a checkpoint of the job: probabilities and argmax for classifiers, values for regression.</summary>
     internal static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> Predict(
-        long id, PredictRequest request, IDbContextFactory<TrainingDbContext> contexts, IOptions<WorkerOptions> options, CancellationToken ct)
+        long id, PredictRequest request, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles files, IOptions<WorkerOptions> options,
+        CancellationToken ct)
     {
         if (request.Inputs is not { Length: > 0 } inputs) return Problems.Field("inputs", "needs at least one row");
         int max = options.Value.MaxPredictRows;
         if (inputs.Length > max)
             return Problems.Field("inputs", $"has {inputs.Length} rows, more than the limit of {max} (Training:MaxPredictRows)", StatusCodes.Status413PayloadTooLarge);
-        var (network, epoch, problem) = await LoadNetworkAsync(id, request.Checkpoint ?? "latest", contexts, ct, "checkpoint");
+        var (network, epoch, problem) = await LoadNetworkAsync(id, request.Checkpoint ?? "latest", contexts, files, ct, "checkpoint");
         if (problem is not null) return problem;
 
         int width = network!.InputWidth;
@@ -113,7 +114,7 @@ public static partial class JobsApi
 
     /// <summary>The eval-ready network of a job's checkpoint, or the problem explaining why there is none.</summary>
     private static async Task<(Network? Network, int Epoch, ProblemHttpResult? Problem)> LoadNetworkAsync(
-        long id, string selector, IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct, string field = "checkpoint")
+        long id, string selector, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles files, CancellationToken ct, string field = "checkpoint")
     {
         selector = selector.ToLowerInvariant();
         if (!Checkpoints.IsValidSelector(selector)) return (null, 0, Problems.Field(field, "must be latest, best or an epoch number ≥ 1"));
@@ -122,11 +123,11 @@ public static partial class JobsApi
         var stored = await Checkpoints.FindAsync(db, id, selector, ct);
         if (stored is null)
             return (null, 0, Problems.Field(field, $"job {id} has no {selector} checkpoint (see GET /jobs/{id}/checkpoints)", StatusCodes.Status404NotFound));
-        if (!Checkpoints.IsIntact(stored))
-            return (null, 0, Problems.Conflict(field, $"the checkpoint of epoch {stored.Epoch} does not match its SHA-256"));
+        if (files.ReadIntact(stored) is not { } state)
+            return (null, 0, Problems.Conflict(field, $"the checkpoint of epoch {stored.Epoch} is missing or does not match its SHA-256"));
         try
         {
-            return (TrainingState.LoadNetwork(stored.State), stored.Epoch, null);
+            return (TrainingState.LoadNetwork(state), stored.Epoch, null);
         }
         catch (InvalidTrainingStateException e)
         {

@@ -190,14 +190,16 @@ public static partial class JobsApi
 
     /// <summary>Delete a finished job with its metrics and checkpoints. A queued or running job must be cancelled first (409).</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        long id, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, JobEvents events, JobViewCache views,
-        CancellationToken ct)
+        long id, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles checkpointFiles, TrainingScheduler scheduler, JobEvents events,
+        JobViewCache views, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         int deleted = 0;
         await events.ExclusiveAsync(id, async () =>
             deleted = await db.Jobs.Where(j => j.Id == id && j.Status != JobStatus.Queued && j.Status != JobStatus.Running).ExecuteDeleteAsync(ct));
         if (deleted == 0) return await NotActive(id, contexts, "deleted", ct, mustBeFinished: true);
+        // The rows went with the job (cascade); their files after them, so a failure here leaves only files the next start sweeps.
+        checkpointFiles.DeleteJob(id);
         await scheduler.RemoveAsync(id, ct);
         events.Forget(id);
         views.Forget(id);

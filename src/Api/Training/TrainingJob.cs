@@ -22,15 +22,15 @@ namespace Api.Training;
 /// </summary>
 /// <remarks>
 /// <para>An epoch's write runs while the next epoch trains (the engine alone is the speed target): at the epoch end
-/// only the state blob and the diagnostics are taken from the network; the transaction, events and diagnostics
-/// rows follow concurrently, one epoch at a time and in order. The job succeeds only after the last write.</para>
+/// only the state and the diagnostics are taken from the network; the state's file, the transaction, events and
+/// diagnostics rows follow concurrently, one epoch at a time and in order. The job succeeds only after the last write.</para>
 /// <para>[DisallowConcurrentExecution] applies per Quartz job key, i.e. per training job: a recovery firing and a
 /// resume of the same job can never train it twice at once, while different jobs still run side by side
 /// up to Training:Concurrency.</para>
 /// </remarks>
 [DisallowConcurrentExecution]
 public sealed class TrainingJob(
-    IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, TrainingRegistry registry, JobEvents events,
+    IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, CheckpointFiles checkpointFiles, TrainingRegistry registry, JobEvents events,
     JobLifecycle lifecycle, IOptions<WorkerOptions> options, ILogger<TrainingJob> logger, DiagnosticsRecorder diagnostics) : IJob
 {
     public const string JobIdKey = "jobId";
@@ -84,20 +84,23 @@ public sealed class TrainingJob(
         TrainingSession session;
         await using (var db = await contexts.CreateDbContextAsync())
         {
-            var (last, notice) = await LatestIntactCheckpointAsync(db, job.Id);
+            var (state, notice) = await LatestIntactCheckpointAsync(db, job.Id);
             if (notice is not null)
             {
                 logger.LogWarning("Job {JobId}: {Notice}", job.Id, notice);
                 await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.Notice, notice));
             }
-            session = last is null
+            session = state is null
                 ? TrainingSession.Create(spec, trainingOptions, train, validation)
-                : TrainingSession.Restore(last.State, trainingOptions, train, validation);
+                : TrainingSession.Restore(state, trainingOptions, train, validation);
             // Epochs after the checkpoint are trained again (identically: the state includes the RNG), so
             // their old rows go; the unique (job, epoch) index would refuse them otherwise.
             int done = session.CompletedEpochs;
             await db.EpochMetrics.Where(m => m.JobId == job.Id && m.Epoch > done).ExecuteDeleteAsync();
-            await db.Checkpoints.Where(c => c.JobId == job.Id && c.Epoch > done).ExecuteDeleteAsync();
+            var later = db.Checkpoints.Where(c => c.JobId == job.Id && c.Epoch > done);
+            var laterFiles = await later.Select(c => c.FileName).ToListAsync();
+            await later.ExecuteDeleteAsync();
+            checkpointFiles.Delete(laterFiles);
             await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.CurrentEpoch, done));
         }
         logger.LogInformation("Job {JobId} training from epoch {Epoch} of {Epochs}", job.Id, session.CompletedEpochs, trainingOptions.Epochs);
@@ -130,7 +133,6 @@ public sealed class TrainingJob(
             {
                 logger.LogWarning(e, "Job {JobId}: storing an epoch failed while training stopped", job.Id);
             }
-            await ReleaseFreePagesAsync(job.Id);
         }
         await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
 
@@ -157,7 +159,7 @@ public sealed class TrainingJob(
                     return false;
                 }
                 // Whatever needs this epoch's network is taken now, before the next epoch changes it; the rest of
-                // the epoch's cost (hashing, the transaction, pruning, vacuum, events) overlaps the next epoch.
+                // the epoch's cost (the state's file, the transaction, pruning, events) overlaps the next epoch.
                 bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
                 // Side by side (the diagnostics write nothing a state holds): the engine's second core is idle between epochs.
                 var layerStats = Task.Run(() => Engine.Diagnostics.LayerDiagnostics.Compute(session.Network, probe));
@@ -188,20 +190,6 @@ public sealed class TrainingJob(
 
     private static readonly Task<bool> Stored = Task.FromResult(true);
 
-    /// <summary>Training stopped (finished, cancelled, failed, shutdown): the pages its pruning freed go back to the file system.</summary>
-    private async Task ReleaseFreePagesAsync(long jobId)
-    {
-        try
-        {
-            await using var db = await contexts.CreateDbContextAsync();
-            await Checkpoints.ReleaseFreePagesAsync(db, keepBytes: 0);
-        }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
-        {
-            logger.LogWarning(e, "Job {JobId}: releasing free pages failed; the end of a later job releases them", jobId);
-        }
-    }
-
     /// <summary>An epoch's results, taken from the session before the next epoch trains.</summary>
     private sealed record EpochRecord(EpochMetrics Metrics, byte[]? State, byte[]? Sha256, IReadOnlyList<Engine.Diagnostics.LayerStats> Diagnostics);
 
@@ -229,27 +217,25 @@ public sealed class TrainingJob(
     }
 
     /// <summary>
-    /// The newest checkpoint whose blob still matches its size and SHA-256. A damaged one (a torn write, a bad
-    /// disk, a hand edit) is skipped for the one before it rather than failing the job: the epochs after the
-    /// good one are trained again, identically. The notice says what was skipped; null when nothing was.
+    /// The state of the newest checkpoint whose file is still there and matches its size and SHA-256. A damaged one
+    /// (a torn write, a bad disk, a hand edit, a deleted file) is skipped for the one before it rather than failing
+    /// the job: the epochs after the good one are trained again, identically. The notice says what was skipped; null
+    /// when nothing was.
     /// </summary>
-    private static async Task<(Checkpoint? Checkpoint, string? Notice)> LatestIntactCheckpointAsync(TrainingDbContext db, long jobId)
+    private async Task<(byte[]? State, string? Notice)> LatestIntactCheckpointAsync(TrainingDbContext db, long jobId)
     {
-        var epochs = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == jobId).OrderByDescending(c => c.Epoch)
-            .Select(c => c.Epoch).ToListAsync();
+        var checkpoints = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == jobId).OrderByDescending(c => c.Epoch).ToListAsync();
         var damaged = new List<int>();
-        foreach (var epoch in epochs)
+        foreach (var checkpoint in checkpoints)
         {
-            // One blob at a time: a few MB each for larger models.
-            var checkpoint = await db.Checkpoints.AsNoTracking().SingleAsync(c => c.JobId == jobId && c.Epoch == epoch);
-            if (Checkpoints.IsIntact(checkpoint))
-                return (checkpoint, damaged.Count == 0 ? null : Damaged(damaged, $"resumed from the checkpoint of epoch {epoch}"));
-            damaged.Add(epoch);
+            if (checkpointFiles.ReadIntact(checkpoint) is { } state)
+                return (state, damaged.Count == 0 ? null : Damaged(damaged, $"resumed from the checkpoint of epoch {checkpoint.Epoch}"));
+            damaged.Add(checkpoint.Epoch);
         }
         return (null, damaged.Count == 0 ? null : Damaged(damaged, "no intact checkpoint is left, so training started over from epoch 0"));
 
         static string Damaged(List<int> epochs, string outcome) =>
-            $"the checkpoint of epoch {string.Join(", ", epochs)} did not match its SHA-256 and was discarded; {outcome}";
+            $"the checkpoint of epoch {string.Join(", ", epochs)} was missing or did not match its SHA-256 and was discarded; {outcome}";
     }
 
     /// <summary>
@@ -278,32 +264,52 @@ public sealed class TrainingJob(
     private async Task<bool> RecordEpochAsync(long jobId, EpochRecord epoch)
     {
         var (m, state) = (epoch.Metrics, epoch.State);
+        // On disk before the row naming it commits, and outside the lock, which subscribers' history replays share.
+        string? file = state is null ? null : checkpointFiles.Write(jobId, m.Epoch, state);
         bool recorded = false;
-        await events.ExclusiveAsync(jobId, async () =>
+        try
         {
-            await using var db = await contexts.CreateDbContextAsync();
-            await using var tx = await db.Database.BeginTransactionAsync();
-            var now = DateTime.UtcNow;
-            var rows = await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running)
-                .ExecuteUpdateAsync(s => s.SetProperty(j => j.CurrentEpoch, m.Epoch).SetProperty(j => j.UpdatedAt, now));
-            if (rows == 0) return;
-            var metric = new EpochMetric
+            await events.ExclusiveAsync(jobId, async () =>
             {
-                JobId = jobId, Epoch = m.Epoch, TrainLoss = m.TrainLoss, TrainAccuracy = m.TrainAccuracy, ValLoss = m.ValLoss,
-                ValAccuracy = m.ValAccuracy, LearningRate = m.LearningRate, Seconds = m.Seconds, SamplesPerSecond = m.SamplesPerSecond,
-                IsBest = m.IsBest, CreatedAt = now,
-            };
-            db.EpochMetrics.Add(metric);
-            if (state is not null) db.Checkpoints.Add(Checkpoints.Create(jobId, m.Epoch, state, epoch.Sha256!, m.IsBest));
-            await db.SaveChangesAsync();
-            if (state is not null) await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
-            await tx.CommitAsync();
-            var committed = DateTime.UtcNow;
-            // Pruning freed pages: past two checkpoints' worth they go back to the file system, in a write of its own.
-            if (state is not null) await Checkpoints.ReleaseFreePagesAsync(db, keepBytes: 2L * state.Length);
-            recorded = true;
-            await events.EpochCompletedAsync(metric, committed);
-        });
+                if (await CommitEpochAsync(jobId, epoch, file) is not { } stored) return;
+                var (metric, committed, pruned) = stored;
+                recorded = true;
+                checkpointFiles.Delete(pruned);
+                await events.EpochCompletedAsync(metric, committed);
+            });
+        }
+        finally
+        {
+            // Not committed (the job was cancelled or deleted meanwhile, or the write failed): no row names the file.
+            if (!recorded && file is not null) checkpointFiles.Delete([file]);
+        }
         return recorded;
+    }
+
+    /// <summary>
+    /// One transaction: the job's progress, the metrics and checkpoint rows, with the checkpoints pruning
+    /// drops. Null when the job is no longer Running; else the commit time and the pruned checkpoints' files.
+    /// </summary>
+    private async Task<(EpochMetric Metric, DateTime Committed, List<string> Pruned)?> CommitEpochAsync(long jobId, EpochRecord epoch, string? file)
+    {
+        var m = epoch.Metrics;
+        await using var db = await contexts.CreateDbContextAsync();
+        await using var tx = await db.Database.BeginTransactionAsync();
+        var now = DateTime.UtcNow;
+        var rows = await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running)
+            .ExecuteUpdateAsync(s => s.SetProperty(j => j.CurrentEpoch, m.Epoch).SetProperty(j => j.UpdatedAt, now));
+        if (rows == 0) return null;
+        var metric = new EpochMetric
+        {
+            JobId = jobId, Epoch = m.Epoch, TrainLoss = m.TrainLoss, TrainAccuracy = m.TrainAccuracy, ValLoss = m.ValLoss,
+            ValAccuracy = m.ValAccuracy, LearningRate = m.LearningRate, Seconds = m.Seconds, SamplesPerSecond = m.SamplesPerSecond,
+            IsBest = m.IsBest, CreatedAt = now,
+        };
+        db.EpochMetrics.Add(metric);
+        if (file is not null) db.Checkpoints.Add(Checkpoints.Create(jobId, m.Epoch, file, epoch.State!.LongLength, epoch.Sha256!, m.IsBest));
+        await db.SaveChangesAsync();
+        List<string> pruned = file is null ? [] : await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
+        await tx.CommitAsync();
+        return (metric, DateTime.UtcNow, pruned);
     }
 }

@@ -30,11 +30,11 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
             b.Property<DateTime>("CreatedAt").HasColumnType("TEXT");
             b.Property<int>("Epoch").HasColumnType("INTEGER");
+            b.Property<string>("FileName").IsRequired().HasMaxLength(400).HasColumnType("TEXT");
             b.Property<bool>("IsBest").HasColumnType("INTEGER");
             b.Property<long>("JobId").HasColumnType("INTEGER");
             b.Property<string>("Sha256").IsRequired().HasMaxLength(64).HasColumnType("TEXT");
             b.Property<long>("SizeBytes").HasColumnType("INTEGER");
-            b.Property<byte[]>("State").IsRequired().HasColumnType("BLOB");
             b.HasKey("Id");
             b.HasIndex("JobId", "Epoch").IsUnique();
             b.ToTable("Checkpoints");

@@ -7,11 +7,11 @@ public sealed class CancelResumeTests(ServiceFactory factory) : IClassFixture<Se
     private readonly HttpClient _client = factory.CreateClient();
 
     /// <summary>Epochs of tens of milliseconds: long enough to act on a job mid-training.</summary>
-    internal static async Task<long> StartSlowJobAsync(HttpClient client, int epochs)
+    internal static async Task<long> StartSlowJobAsync(HttpClient client, int epochs, int checkpointEvery = 2)
     {
         var datasetId = await client.CreateSyntheticAsync(size: 2000);
         var modelId = await client.CreateModelAsync(ServiceClient.Mlp(hidden: 128, depth: 2));
-        return await client.CreateJobAsync(modelId, datasetId, epochs, batchSize: 16, checkpointEvery: 2);
+        return await client.CreateJobAsync(modelId, datasetId, epochs, batchSize: 16, checkpointEvery: checkpointEvery);
     }
 
     [Fact]

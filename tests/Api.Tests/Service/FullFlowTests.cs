@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -6,6 +7,7 @@ using Engine.Data;
 using Engine.Serialization;
 using Engine.Specs;
 using Engine.Tensors;
+using Microsoft.EntityFrameworkCore;
 
 namespace Api.Tests.Service;
 
@@ -93,6 +95,29 @@ public sealed class FullFlowTests(ServiceFactory factory) : IClassFixture<Servic
         Assert.Equal(HttpStatusCode.OK, best.StatusCode);
         var bestEpoch = (await _client.GetJobAsync(jobId)).GetProperty("bestEpoch").GetInt32();
         Assert.Equal($"job-{jobId}-epoch-{bestEpoch}.safetensors", best.Content.Headers.ContentDisposition!.FileName);
+    }
+
+    [Fact]
+    public async Task CheckpointStatesAreFilesThatPruningAndDeletingTheJobRemove()
+    {
+        var datasetId = await _client.CreateSyntheticAsync("xor", size: 200, classes: 2);
+        var modelId = await _client.CreateModelAsync(ServiceClient.Mlp(outputs: 2));
+        var jobId = await _client.CreateJobAsync(modelId, datasetId, epochs: 9, checkpointEvery: 1);
+        await _client.WaitForStatusAsync(jobId, TimeSpan.FromSeconds(60), "succeeded");
+
+        // Nine written, the last three and the best kept: on disk exactly the files the kept rows name.
+        await using (var db = factory.OpenDatabase())
+        {
+            var rows = await db.Checkpoints.Where(c => c.JobId == jobId).Select(c => c.FileName).ToArrayAsync();
+            Assert.InRange(rows.Length, 3, 4);
+            Assert.Equal(rows.Order(StringComparer.Ordinal), factory.CheckpointFiles(jobId));
+        }
+        var weights = await _client.GetAsync($"/jobs/{jobId}/weights?checkpoint=latest");
+        Assert.Equal(HttpStatusCode.OK, weights.StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/jobs/{jobId}")).StatusCode);
+        Assert.Empty(factory.CheckpointFiles(jobId));
+        Assert.False(Directory.Exists(Path.Combine(factory.DataDirectory, "checkpoints", jobId.ToString(CultureInfo.InvariantCulture))));
     }
 
     [Fact]

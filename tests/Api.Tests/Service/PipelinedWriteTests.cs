@@ -17,7 +17,8 @@ public sealed class PipelinedWriteTests(ServiceFactory factory) : IClassFixture<
     [Fact]
     public async Task JobCancelledBehindTheWorkersBackStoresNothingMoreAndStops()
     {
-        var jobId = await CancelResumeTests.StartSlowJobAsync(_client, epochs: 60);
+        // A checkpoint every epoch, so the held write has a state file to take back.
+        var jobId = await CancelResumeTests.StartSlowJobAsync(_client, epochs: 60, checkpointEvery: 1);
         await _client.WaitForEpochAsync(jobId, 2, Patience);
 
         var (running, stored) = await WithWriteHeldAsync(jobId, async db =>
@@ -33,6 +34,9 @@ public sealed class PipelinedWriteTests(ServiceFactory factory) : IClassFixture<
         await using var check = factory.OpenDatabase();
         Assert.Equal(0, await check.LayerStats.CountAsync(s => s.JobId == jobId && s.Epoch > stored));
         Assert.Equal(0, await check.Checkpoints.CountAsync(c => c.JobId == jobId && c.Epoch > stored));
+        // The held write had put its state on disk before it found the job cancelled; that file went again.
+        var rows = await check.Checkpoints.Where(c => c.JobId == jobId).Select(c => c.FileName).ToArrayAsync();
+        Assert.Equal(rows.Order(StringComparer.Ordinal), factory.CheckpointFiles(jobId));
         Assert.Equal(JobStatus.Cancelled, (await check.Jobs.SingleAsync(j => j.Id == jobId)).Status);
         Assert.Equal(stored + 2, running.Progress?.Epoch);
     }

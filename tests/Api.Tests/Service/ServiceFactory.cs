@@ -47,6 +47,13 @@ public class ServiceFactory : WebApplicationFactory<Program>
                 new global::Storage.StoragePaths(new global::Storage.StorageOptions { DataDirectory = DataDirectory }).Database, busyTimeoutSeconds: 30))
             .Options);
 
+    /// <summary>The job's checkpoint files on disk, named as the rows name them (relative to the data directory), in ordinal order.</summary>
+    public string[] CheckpointFiles(long jobId)
+    {
+        var folder = Path.Combine(DataDirectory, "checkpoints", jobId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return Directory.Exists(folder) ? [.. Directory.GetFiles(folder).Select(f => Path.GetRelativePath(DataDirectory, f)).Order(StringComparer.Ordinal)] : [];
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         // UseSetting (not ConfigureAppConfiguration) so AddStorage sees the values when Program reads them.

@@ -39,7 +39,7 @@ public sealed class StorageTests : IDisposable
         db.Jobs.Add(job);
         db.SaveChanges();
         db.EpochMetrics.Add(new EpochMetric { JobId = job.Id, Epoch = 1, TrainLoss = 1 });
-        db.Checkpoints.Add(new Checkpoint { JobId = job.Id, Epoch = 1, State = [1, 2, 3], SizeBytes = 3, Sha256 = "00" });
+        db.Checkpoints.Add(new Checkpoint { JobId = job.Id, Epoch = 1, FileName = "checkpoints/1/1.state", SizeBytes = 3, Sha256 = "00" });
         db.SaveChanges();
 
         db.EpochMetrics.Add(new EpochMetric { JobId = job.Id, Epoch = 1, TrainLoss = 2 });
