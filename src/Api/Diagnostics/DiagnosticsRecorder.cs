@@ -2,7 +2,6 @@ using System.Text.Json;
 using Api.Training;
 using Engine.Diagnostics;
 using Microsoft.AspNetCore.SignalR;
-using Microsoft.EntityFrameworkCore;
 using Storage;
 using Storage.Entities;
 
@@ -10,26 +9,22 @@ namespace Api.Diagnostics;
 
 /// <summary>
 /// A network's layer diagnostics at an epoch end (<see cref="LayerDiagnostics.Compute"/>, on the training side
-/// between epochs), stored and streamed on the hub while the next epoch trains.
+/// between epochs), stored with the epoch's metrics and streamed on the hub while the next epoch trains.
 /// </summary>
-public sealed class DiagnosticsRecorder(IDbContextFactory<TrainingDbContext> contexts, IHubContext<TrainingHub, ITrainingClient> hub,
-    ILogger<DiagnosticsRecorder> logger)
+public sealed class DiagnosticsRecorder(IHubContext<TrainingHub, ITrainingClient> hub, ILogger<DiagnosticsRecorder> logger)
 {
-    /// <summary>Stores the epoch's diagnostics (replacing any earlier ones of that epoch) and sends them as LayerStats.</summary>
-    public async Task StoreAsync(long jobId, int epoch, IReadOnlyList<LayerStats> stats)
-    {
-        await using (var db = await contexts.CreateDbContextAsync())
+    /// <summary>Adds the epoch's diagnostics to <paramref name="db"/>, to be saved in the epoch's transaction.</summary>
+    public static void Add(TrainingDbContext db, long jobId, int epoch, IReadOnlyList<LayerStats> stats) =>
+        db.LayerStats.AddRange(stats.Select(s => new LayerStatRow
         {
-            // An epoch trained again after a resume replaces its earlier diagnostics.
-            await db.LayerStats.Where(s => s.JobId == jobId && s.Epoch == epoch).ExecuteDeleteAsync();
-            db.LayerStats.AddRange(stats.Select(s => new LayerStatRow
-            {
-                JobId = jobId, Epoch = epoch, LayerIndex = s.Index, Type = s.Type, WeightNorm = s.WeightNorm, GradNorm = s.GradNorm,
-                GradToWeight = s.GradToWeight, Mean = s.Mean, Std = s.Std, DeadFraction = s.DeadFraction,
-                HistogramMin = s.HistogramMin, HistogramMax = s.HistogramMax, HistogramJson = JsonSerializer.Serialize(s.Histogram),
-            }));
-            await db.SaveChangesAsync();
-        }
+            JobId = jobId, Epoch = epoch, LayerIndex = s.Index, Type = s.Type, WeightNorm = s.WeightNorm, GradNorm = s.GradNorm,
+            GradToWeight = s.GradToWeight, Mean = s.Mean, Std = s.Std, DeadFraction = s.DeadFraction,
+            HistogramMin = s.HistogramMin, HistogramMax = s.HistogramMax, HistogramJson = JsonSerializer.Serialize(s.Histogram),
+        }));
+
+    /// <summary>Sends stored diagnostics as LayerStats to the job's subscribers.</summary>
+    public async Task SendAsync(long jobId, int epoch, IReadOnlyList<LayerStats> stats)
+    {
         try
         {
             await hub.Clients.Group(TrainingHub.Group(jobId)).LayerStats(new LayerStatsEvent(jobId, epoch, [.. stats.Select(ToDto)]));

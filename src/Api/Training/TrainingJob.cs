@@ -22,8 +22,8 @@ namespace Api.Training;
 /// </summary>
 /// <remarks>
 /// <para>An epoch's write runs while the next epoch trains (the engine alone is the speed target): at the epoch end
-/// only the state and the diagnostics are taken from the network; the state's file, the transaction, events and
-/// diagnostics rows follow concurrently, one epoch at a time and in order. The job succeeds only after the last write.</para>
+/// only the state and the diagnostics are taken from the network; the state's file, the transaction and the events
+/// follow concurrently, one epoch at a time and in order. The job succeeds only after the last write.</para>
 /// <para>[DisallowConcurrentExecution] applies per Quartz job key, i.e. per training job: a recovery firing and a
 /// resume of the same job can never train it twice at once, while different jobs still run side by side
 /// up to Training:Concurrency.</para>
@@ -97,6 +97,7 @@ public sealed class TrainingJob(
             // their old rows go; the unique (job, epoch) index would refuse them otherwise.
             int done = session.CompletedEpochs;
             await db.EpochMetrics.Where(m => m.JobId == job.Id && m.Epoch > done).ExecuteDeleteAsync();
+            await db.LayerStats.Where(s => s.JobId == job.Id && s.Epoch > done).ExecuteDeleteAsync();
             var later = db.Checkpoints.Where(c => c.JobId == job.Id && c.Epoch > done);
             var laterFiles = await later.Select(c => c.FileName).ToListAsync();
             await later.ExecuteDeleteAsync();
@@ -206,7 +207,7 @@ public sealed class TrainingJob(
                 stop.Cancel();
                 return false;
             }
-            await diagnostics.StoreAsync(jobId, epoch.Metrics.Epoch, epoch.Diagnostics);
+            await diagnostics.SendAsync(jobId, epoch.Metrics.Epoch, epoch.Diagnostics);
             return true;
         }
         catch
@@ -287,7 +288,7 @@ public sealed class TrainingJob(
     }
 
     /// <summary>
-    /// One transaction: the job's progress, the metrics and checkpoint rows, with the checkpoints pruning
+    /// One transaction: the job's progress, the metrics, diagnostics and checkpoint rows, with the checkpoints pruning
     /// drops. Null when the job is no longer Running; else the commit time and the pruned checkpoints' files.
     /// </summary>
     private async Task<(EpochMetric Metric, DateTime Committed, List<string> Pruned)?> CommitEpochAsync(long jobId, EpochRecord epoch, string? file)
@@ -306,6 +307,7 @@ public sealed class TrainingJob(
             IsBest = m.IsBest, CreatedAt = now,
         };
         db.EpochMetrics.Add(metric);
+        DiagnosticsRecorder.Add(db, jobId, m.Epoch, epoch.Diagnostics);
         if (file is not null) db.Checkpoints.Add(Checkpoints.Create(jobId, m.Epoch, file, epoch.State!.LongLength, epoch.Sha256!, m.IsBest));
         await db.SaveChangesAsync();
         List<string> pruned = file is null ? [] : await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);
