@@ -47,15 +47,15 @@ internal static class ServiceBench
             Npy.WriteInt32(yWarm, labels[..WarmupSamples]);
             await using var service = await StartServiceAsync(xPath, yPath, xWarm, yWarm);
             var engineRuns = new List<(double Wall, double Cpu)> { EngineAlone(data, epochs) };
-            var serviceRuns = new List<(double Metric, double Wall, double Cpu)>();
-            Console.WriteLine($"{"round",5} {"engine s/epoch",15} {"service own s",14} {"service wall s",15} {"own/engine",11} {"wall/engine",12} {"wall/own",9} {"CPU ratio",10}");
+            var serviceRuns = new List<(double Metric, double Wall, double Cpu, double Other)>();
+            Console.WriteLine($"{"round",5} {"engine s/epoch",15} {"service own s",14} {"service wall s",15} {"own/engine",11} {"wall/engine",12} {"wall/own",9} {"CPU ratio",10} {"other CPU ms",13}");
             for (int r = 0; r < rounds; r++)
             {
                 serviceRuns.Add(await ThroughService(service, epochs));
                 engineRuns.Add(EngineAlone(data, epochs));
-                var (m, w, c) = serviceRuns[r];
+                var (m, w, c, o) = serviceRuns[r];
                 double engine = (engineRuns[r].Wall + engineRuns[r + 1].Wall) / 2, engineCpu = (engineRuns[r].Cpu + engineRuns[r + 1].Cpu) / 2;
-                Console.WriteLine($"{r + 1,5} {engine,15:F3} {m,14:F3} {w,15:F3} {m / engine,11:F3} {w / engine,12:F3} {w / m,9:F3} {c / engineCpu,10:F3}");
+                Console.WriteLine($"{r + 1,5} {engine,15:F3} {m,14:F3} {w,15:F3} {m / engine,11:F3} {w / engine,12:F3} {w / m,9:F3} {c / engineCpu,10:F3} {o * 1e3,13:F1}");
             }
             double Median(IEnumerable<double> v) => Stats.Percentile([.. v.Order()], 0.5);
             var ratios = Enumerable.Range(0, rounds).Select(r =>
@@ -66,6 +66,9 @@ internal static class ServiceBench
             Console.WriteLine($"medians over {rounds} rounds: service own seconds / engine alone {Median(ratios.Select(q => q.Own)):F3}, " +
                               $"wall between stored epochs / engine alone {Median(ratios.Select(q => q.Wall)):F3}, " +
                               $"wall / own seconds {Median(ratios.Select(q => q.WallOwn)):F3}");
+            if (serviceRuns.All(s => !double.IsNaN(s.Other)))
+                Console.WriteLine($"service CPU outside the training threads per epoch (median) {Median(serviceRuns.Select(s => s.Other)) * 1e3:F1} ms, " +
+                                  $"{Median(serviceRuns.Select(s => s.Other / s.Wall)):P1} of a core");
             Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         }
         finally
@@ -138,16 +141,21 @@ internal static class ServiceBench
     /// job the way a dashboard would, polling its status four times a second. Polling every 20 ms, as this
     /// did first, cost the service about 1 ms of CPU per request at that pace (thread wake-ups, not the
     /// endpoint), i.e. 5 % of a core taken from the training it measured. The CPU time is the service
-    /// process's, sampled at each poll and interpolated at the two storedAt instants.
+    /// process's, sampled at each poll and interpolated at the two storedAt instants; so is the run time of its
+    /// threads other than the training ones ("other": the epoch's write, diagnostics, events, requests), which
+    /// is what the service adds to the engine's work, and which the machine's drift distorts far less than
+    /// the ratios of seconds.
     /// </remarks>
-    private static async Task<(double Metric, double Wall, double Cpu)> ThroughService(ServiceHost service, int epochs)
+    private static async Task<(double Metric, double Wall, double Cpu, double Other)> ThroughService(ServiceHost service, int epochs)
     {
         long jobId = await service.CreateJobAsync(Job(epochs));
         var cpu = new List<(DateTime At, double Seconds)>();
+        var other = new List<(DateTime At, double Seconds)>();
         while (true)
         {
             var job = await service.GetJsonAsync($"/jobs/{jobId}");
             cpu.Add((DateTime.UtcNow, service.CpuTime.TotalSeconds));
+            if (service.ThreadRunSeconds() is var (all, training)) other.Add((DateTime.UtcNow, all - training));
             var status = job["status"]!.GetValue<string>();
             if (status == "succeeded") break;
             if (status is "failed" or "cancelled") throw new InvalidOperationException($"job {jobId} {status}: {job["error"]}");
@@ -157,7 +165,8 @@ internal static class ServiceBench
         double metricMean = metrics.Skip(1).Average(m => m!["seconds"]!.GetValue<double>());
         DateTime first = metrics[0]!["storedAt"]!.GetValue<DateTime>(), last = metrics[^1]!["storedAt"]!.GetValue<DateTime>();
         int between = metrics.Count - 1;
-        return (metricMean, (last - first).TotalSeconds / between, (CpuAt(cpu, last) - CpuAt(cpu, first)) / between);
+        double otherPerEpoch = other.Count == cpu.Count ? (CpuAt(other, last) - CpuAt(other, first)) / between : double.NaN;
+        return (metricMean, (last - first).TotalSeconds / between, (CpuAt(cpu, last) - CpuAt(cpu, first)) / between, otherPerEpoch);
     }
 
     /// <summary>The service's CPU seconds at <paramref name="at"/>, linear between the samples around it.</summary>

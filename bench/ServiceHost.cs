@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
@@ -27,6 +28,35 @@ internal sealed class ServiceHost : IAsyncDisposable
         }
     }
     public HttpClient Http { get; }
+
+    /// <summary>
+    /// Run time of the service's live threads, all of them and those that train (the jobs' <c>train-job-N</c> threads and the
+    /// engine's workers), in seconds, from /proc/&lt;pid&gt;/task/*/schedstat (nanoseconds; /proc's stat counts 10 ms ticks);
+    /// null where there is no /proc. The difference is the service's own work around the training.
+    /// </summary>
+    public (double All, double Training)? ThreadRunSeconds()
+    {
+        var tasks = $"/proc/{_process.Id}/task";
+        if (!Directory.Exists(tasks)) return null;
+        long all = 0, training = 0;
+        foreach (var task in Directory.EnumerateDirectories(tasks))
+        {
+            string comm, schedstat;
+            try
+            {
+                comm = File.ReadAllText(Path.Combine(task, "comm")).TrimEnd();
+                schedstat = File.ReadAllText(Path.Combine(task, "schedstat"));
+            }
+            catch (IOException)
+            {
+                continue; // exited meanwhile
+            }
+            long run = long.Parse(schedstat.AsSpan(0, schedstat.IndexOf(' ')), CultureInfo.InvariantCulture);
+            all += run;
+            if (comm.StartsWith("train-job-", StringComparison.Ordinal) || comm.StartsWith("engine-worker", StringComparison.Ordinal)) training += run;
+        }
+        return (all / 1e9, training / 1e9);
+    }
 
     /// <summary>The admin key the service was started with (sent as X-Api-Key, or access_token on the hub).</summary>
     public static string ApiKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));

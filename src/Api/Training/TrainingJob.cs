@@ -140,6 +140,8 @@ public sealed class TrainingJob(
         // False when a write found the job no longer Running (cancelled or deleted), so the training stops.
         bool TrainEpochs()
         {
+            // Named for operators (top -H, /proc/<pid>/task/*/comm): which thread trains which job.
+            Thread.CurrentThread.Name = $"train-job-{job.Id}";
             ComputePriority.LowerCurrentThread();
             while (!session.IsFinished)
             {
