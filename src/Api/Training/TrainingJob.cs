@@ -164,11 +164,14 @@ public sealed class TrainingJob(
                 // Whatever needs this epoch's network is taken now, before the next epoch changes it; the rest of
                 // the epoch's cost (the state's file, the transaction, pruning, events) overlaps the next epoch.
                 bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
-                // Side by side (the diagnostics write nothing a state holds): the engine's second core is idle between epochs.
-                var layerStats = Task.Run(() => Engine.Diagnostics.LayerDiagnostics.Compute(session.Network, probe));
                 byte[]? state = null, sha256 = null;
-                if (checkpoint) state = session.SaveState(out sha256);
-                var epoch = new EpochRecord(metrics, state, sha256, layerStats.GetAwaiter().GetResult());
+                IReadOnlyList<Engine.Diagnostics.LayerStats> layerStats = [];
+                // Side by side on the engine's two threads (the diagnostics write nothing a state holds): its worker is
+                // idle between epochs and still spinning, where a thread-pool thread had to be woken at nice 0.
+                Engine.Kernels.EngineThreads.Invoke(
+                    () => { if (checkpoint) state = session.SaveState(out sha256); },
+                    () => layerStats = Engine.Diagnostics.LayerDiagnostics.Compute(session.Network, probe));
+                var epoch = new EpochRecord(metrics, state, sha256, layerStats);
                 if (!Take()) return false;
                 // Task.Run: SQLite's async calls complete synchronously, so the write would otherwise run here, before the next epoch.
                 previous = Task.Run(() => StoreEpochAsync(job.Id, epoch, stop));

@@ -18,8 +18,8 @@ internal abstract class PoolWork
 /// chunks are claimed, not assigned, so when another process holds a core the caller finishes the
 /// stalled worker's share instead of waiting for it. Workers spin briefly between calls (training
 /// issues them back to back) and then sleep on a monitor.
-/// One call uses the pool at a time; a concurrent caller simply runs its chunks itself, which gives the
-/// same bits because a chunking never changes what is computed for an element.
+/// One call uses the pool at a time; a concurrent or nested caller (a chunk that calls a kernel) simply runs its
+/// chunks itself, which gives the same bits because a chunking never changes what is computed for an element.
 /// </summary>
 internal static class WorkerPool
 {
@@ -42,7 +42,8 @@ internal static class WorkerPool
     {
         chunks = Math.Min(chunks, Job.MaxChunks);
         threads = Math.Min(threads, chunks);
-        if (threads > 1 && Monitor.TryEnter(Gate))
+        // Not from inside a chunk of the call in flight: the gate is reentrant, and opening a call would replace that one.
+        if (threads > 1 && !Monitor.IsEntered(Gate) && Monitor.TryEnter(Gate))
         {
             try
             {
