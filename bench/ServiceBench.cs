@@ -155,7 +155,7 @@ internal static class ServiceBench
         {
             var job = await service.GetJsonAsync($"/jobs/{jobId}");
             cpu.Add((DateTime.UtcNow, service.CpuTime.TotalSeconds));
-            if (service.ThreadRunSeconds() is var (all, training)) other.Add((DateTime.UtcNow, all - training));
+            if (service.OtherThreadsRunSeconds() is { } seconds) other.Add((DateTime.UtcNow, seconds));
             var status = job["status"]!.GetValue<string>();
             if (status == "succeeded") break;
             if (status is "failed" or "cancelled") throw new InvalidOperationException($"job {jobId} {status}: {job["error"]}");

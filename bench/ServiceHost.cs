@@ -30,15 +30,17 @@ internal sealed class ServiceHost : IAsyncDisposable
     public HttpClient Http { get; }
 
     /// <summary>
-    /// Run time of the service's live threads, all of them and those that train (the jobs' <c>train-job-N</c> threads and the
-    /// engine's workers), in seconds, from /proc/&lt;pid&gt;/task/*/schedstat (nanoseconds; /proc's stat counts 10 ms ticks);
-    /// null where there is no /proc. The difference is the service's own work around the training.
+    /// Run time so far, in seconds, of the service's threads other than those that train (the jobs' <c>train-job-N</c>
+    /// threads and the engine's workers): the service's own work around the training. From
+    /// /proc/&lt;pid&gt;/task/*/schedstat (nanoseconds, where /proc's stat counts 10 ms ticks); null without /proc.
+    /// Counted per thread from one call to the next, so a thread that exits (a pool thread retiring with seconds of
+    /// history) takes only its last interval with it, not its whole run time.
     /// </summary>
-    public (double All, double Training)? ThreadRunSeconds()
+    public double? OtherThreadsRunSeconds()
     {
         var tasks = $"/proc/{_process.Id}/task";
         if (!Directory.Exists(tasks)) return null;
-        long all = 0, training = 0;
+        var seen = new Dictionary<int, long>();
         foreach (var task in Directory.EnumerateDirectories(tasks))
         {
             string comm, schedstat;
@@ -51,12 +53,20 @@ internal sealed class ServiceHost : IAsyncDisposable
             {
                 continue; // exited meanwhile
             }
+            if (comm.StartsWith("train-job-", StringComparison.Ordinal) || comm.StartsWith("engine-worker", StringComparison.Ordinal)) continue;
+            int tid = int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture);
             long run = long.Parse(schedstat.AsSpan(0, schedstat.IndexOf(' ')), CultureInfo.InvariantCulture);
-            all += run;
-            if (comm.StartsWith("train-job-", StringComparison.Ordinal) || comm.StartsWith("engine-worker", StringComparison.Ordinal)) training += run;
+            seen[tid] = run;
+            // A new thread (or a reused id with less run time) counts from zero.
+            long before = _otherRun.TryGetValue(tid, out var last) && last <= run ? last : 0;
+            _otherSeconds += (run - before) / 1e9;
         }
-        return (all / 1e9, training / 1e9);
+        _otherRun = seen;
+        return _otherSeconds;
     }
+
+    private Dictionary<int, long> _otherRun = [];
+    private double _otherSeconds;
 
     /// <summary>The admin key the service was started with (sent as X-Api-Key, or access_token on the hub).</summary>
     public static string ApiKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
