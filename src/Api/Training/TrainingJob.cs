@@ -273,15 +273,15 @@ public sealed class TrainingJob(
         // On disk before the row naming it commits, and outside the lock, which subscribers' history replays share.
         string? file = state is null ? null : checkpointFiles.Write(jobId, m.Epoch, state);
         bool recorded = false;
+        List<string> pruned = [];
         try
         {
             await events.ExclusiveAsync(jobId, async () =>
             {
                 if (await CommitEpochAsync(jobId, epoch, file) is not { } stored) return;
-                var (metric, committed, pruned) = stored;
                 recorded = true;
-                checkpointFiles.Delete(pruned);
-                await events.EpochCompletedAsync(metric, committed);
+                pruned = stored.Pruned;
+                await events.EpochCompletedAsync(stored.Metric, stored.Committed);
             });
         }
         finally
@@ -289,6 +289,8 @@ public sealed class TrainingJob(
             // Not committed (the job was cancelled or deleted meanwhile, or the write failed): no row names the file.
             if (!recorded && file is not null) checkpointFiles.Delete([file]);
         }
+        // After the event, which subscribers wait for; the rows naming these files are gone already.
+        checkpointFiles.Delete(pruned);
         return recorded;
     }
 
