@@ -76,10 +76,7 @@ public sealed class FullFlowTests(ServiceFactory factory) : IClassFixture<Servic
     [Fact]
     public async Task WeightsDownloadAsJsonAndOnnxAndFromTheBestCheckpoint()
     {
-        var datasetId = await _client.CreateSyntheticAsync("xor", size: 200, classes: 2);
-        var modelId = await _client.CreateModelAsync(ServiceClient.Mlp(outputs: 2));
-        var jobId = await _client.CreateJobAsync(modelId, datasetId, epochs: 4, checkpointEvery: 2);
-        await _client.WaitForStatusAsync(jobId, TimeSpan.FromSeconds(60), "succeeded");
+        var jobId = await TrainXorAsync(epochs: 4, checkpointEvery: 2);
 
         var json = await _client.GetAsync($"/jobs/{jobId}/weights?format=json&checkpoint=4");
         Assert.Equal("application/json", json.Content.Headers.ContentType!.MediaType);
@@ -100,10 +97,7 @@ public sealed class FullFlowTests(ServiceFactory factory) : IClassFixture<Servic
     [Fact]
     public async Task CheckpointStatesAreFilesThatPruningAndDeletingTheJobRemove()
     {
-        var datasetId = await _client.CreateSyntheticAsync("xor", size: 200, classes: 2);
-        var modelId = await _client.CreateModelAsync(ServiceClient.Mlp(outputs: 2));
-        var jobId = await _client.CreateJobAsync(modelId, datasetId, epochs: 9, checkpointEvery: 1);
-        await _client.WaitForStatusAsync(jobId, TimeSpan.FromSeconds(60), "succeeded");
+        var jobId = await TrainXorAsync(epochs: 9, checkpointEvery: 1);
 
         // Nine written, the last three and the best kept: on disk exactly the files the kept rows name.
         await using (var db = factory.OpenDatabase())
@@ -118,6 +112,16 @@ public sealed class FullFlowTests(ServiceFactory factory) : IClassFixture<Servic
         Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/jobs/{jobId}")).StatusCode);
         Assert.Empty(factory.CheckpointFiles(jobId));
         Assert.False(Directory.Exists(Path.Combine(factory.DataDirectory, "checkpoints", jobId.ToString(CultureInfo.InvariantCulture))));
+    }
+
+    /// <summary>A small xor classifier trained to the end; returns the job's id.</summary>
+    private async Task<long> TrainXorAsync(int epochs, int checkpointEvery)
+    {
+        var datasetId = await _client.CreateSyntheticAsync("xor", size: 200, classes: 2);
+        var modelId = await _client.CreateModelAsync(ServiceClient.Mlp(outputs: 2));
+        var jobId = await _client.CreateJobAsync(modelId, datasetId, epochs, checkpointEvery: checkpointEvery);
+        await _client.WaitForStatusAsync(jobId, TimeSpan.FromSeconds(60), "succeeded");
+        return jobId;
     }
 
     [Fact]
