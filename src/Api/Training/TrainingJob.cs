@@ -167,7 +167,7 @@ public sealed class TrainingJob(
                 byte[]? state = null, sha256 = null;
                 IReadOnlyList<Engine.Diagnostics.LayerStats> layerStats = [];
                 // Side by side on the engine's two threads (the diagnostics write nothing a state holds): its worker is
-                // idle between epochs and still spinning, where a thread-pool thread had to be woken at nice 0.
+                // idle between epochs and still spinning, where a pool thread would first have to be woken.
                 Engine.Kernels.EngineThreads.Invoke(
                     () => { if (checkpoint) state = session.SaveState(out sha256); },
                     () => layerStats = Engine.Diagnostics.LayerDiagnostics.Compute(session.Network, probe));
