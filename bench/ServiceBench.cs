@@ -58,14 +58,20 @@ internal static class ServiceBench
                 Console.WriteLine($"{r + 1,5} {engine,15:F3} {m,14:F3} {w,15:F3} {m / engine,11:F3} {w / engine,12:F3} {w / m,9:F3} {c / engineCpu,10:F3} {o * 1e3,13:F1}");
             }
             double Median(IEnumerable<double> v) => Stats.Percentile([.. v.Order()], 0.5);
+            string Interval(IEnumerable<double> v)
+            {
+                var (median, low, high) = Stats.MedianWithInterval([.. v]);
+                return $"{median:F3} ({low:F3}-{high:F3})";
+            }
             var ratios = Enumerable.Range(0, rounds).Select(r =>
             {
                 double engine = (engineRuns[r].Wall + engineRuns[r + 1].Wall) / 2;
                 return (Own: serviceRuns[r].Metric / engine, Wall: serviceRuns[r].Wall / engine, WallOwn: serviceRuns[r].Wall / serviceRuns[r].Metric);
             }).ToList();
-            Console.WriteLine($"medians over {rounds} rounds: service own seconds / engine alone {Median(ratios.Select(q => q.Own)):F3}, " +
-                              $"wall between stored epochs / engine alone {Median(ratios.Select(q => q.Wall)):F3}, " +
-                              $"wall / own seconds {Median(ratios.Select(q => q.WallOwn)):F3}");
+            Console.WriteLine($"medians over {rounds} rounds (95 % bootstrap intervals): " +
+                              $"wall between stored epochs / engine alone {Interval(ratios.Select(q => q.Wall))}, " +
+                              $"service own seconds / engine alone {Interval(ratios.Select(q => q.Own))}, " +
+                              $"wall / own seconds {Interval(ratios.Select(q => q.WallOwn))}");
             if (serviceRuns.All(s => !double.IsNaN(s.Other)))
                 Console.WriteLine($"service CPU outside the training threads per epoch (median) {Median(serviceRuns.Select(s => s.Other)) * 1e3:F1} ms, " +
                                   $"{Median(serviceRuns.Select(s => s.Other / s.Wall)):P1} of a core");
