@@ -57,7 +57,6 @@ internal static class ServiceBench
                 double engine = (engineRuns[r].Wall + engineRuns[r + 1].Wall) / 2, engineCpu = (engineRuns[r].Cpu + engineRuns[r + 1].Cpu) / 2;
                 Console.WriteLine($"{r + 1,5} {engine,15:F3} {m,14:F3} {w,15:F3} {m / engine,11:F3} {w / engine,12:F3} {w / m,9:F3} {c / engineCpu,10:F3} {o * 1e3,13:F1}");
             }
-            double Median(IEnumerable<double> v) => Stats.Percentile([.. v.Order()], 0.5);
             string Interval(IEnumerable<double> v)
             {
                 var (median, low, high) = Stats.MedianWithInterval([.. v]);
@@ -73,8 +72,8 @@ internal static class ServiceBench
                               $"service own seconds / engine alone {Interval(ratios.Select(q => q.Own))}, " +
                               $"wall / own seconds {Interval(ratios.Select(q => q.WallOwn))}");
             if (serviceRuns.All(s => !double.IsNaN(s.Other)))
-                Console.WriteLine($"service CPU outside the training threads per epoch (median) {Median(serviceRuns.Select(s => s.Other)) * 1e3:F1} ms, " +
-                                  $"{Median(serviceRuns.Select(s => s.Other / s.Wall)):P1} of a core");
+                Console.WriteLine($"service CPU outside the training threads per epoch (median) {Stats.Median(serviceRuns.Select(s => s.Other)) * 1e3:F1} ms, " +
+                                  $"{Stats.Median(serviceRuns.Select(s => s.Other / s.Wall)):P1} of a core");
             Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         }
         finally

@@ -6,6 +6,9 @@ internal static class Stats
     public static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
+    /// <summary>Nearest-rank median.</summary>
+    public static double Median(IEnumerable<double> values) => Percentile([.. values.Order()], 0.5);
+
     /// <summary>
     /// The median of <paramref name="values"/> and a 95 % bootstrap interval for it (the medians of 10,000 resamples
     /// with replacement, fixed seed): how far a median over this many noisy rounds can be trusted.
@@ -23,6 +26,6 @@ internal static class Stats
             medians[r] = Percentile(sample, 0.5);
         }
         Array.Sort(medians);
-        return (Percentile([.. values.Order()], 0.5), Percentile(medians, 0.025), Percentile(medians, 0.975));
+        return (Median(values), Percentile(medians, 0.025), Percentile(medians, 0.975));
     }
 }
