@@ -1,7 +1,7 @@
 namespace Engine;
 
 /// <summary>
-/// A tensor as exported to other tools: a name (<c>layers.0.weight</c>), a shape in PyTorch's layout
+/// A tensor as exported to other tools: a name (<c>0.weight</c>), a shape in PyTorch's layout
 /// and row-major float32 data of exactly product(shape) values.
 /// </summary>
 public sealed record NamedTensor(string Name, int[] Shape, float[] Data)
@@ -18,3 +18,9 @@ public sealed record NamedTensor(string Name, int[] Shape, float[] Data)
         return n;
     }
 }
+
+/// <summary>An int64 scalar of a state dict, e.g. BatchNorm's <c>1.num_batches_tracked</c>.</summary>
+public sealed record NamedInt64(string Name, long Value);
+
+/// <summary>What is wrong with one tensor of a state dict, e.g. <c>0.weight</c>: "expected [16, 2], got [2, 16]".</summary>
+public sealed record TensorProblem(string Name, string Message);

@@ -169,10 +169,28 @@ public sealed class Network
     }
 
     /// <summary>
-    /// Weights and buffers in PyTorch's layout, in layer order, so that
-    /// <c>torch.nn.Sequential(Linear, ReLU, BatchNorm1d, ...).load_state_dict</c> accepts them: dense weights
-    /// are [out, in] (the transpose of the engine's in×out), biases [out], BatchNorm weight, bias,
-    /// running_mean and running_var [C]. The data are copies.
+    /// How <see cref="ExportTensors"/> names tensors, stated in exported files: as PyTorch's own
+    /// <c>torch.nn.Sequential(...).state_dict()</c> names them, one module per spec layer.
+    /// </summary>
+    public const string StateDictNaming =
+        "torch.nn.Sequential state_dict, one module per spec layer, {i} = the layer's index in the spec: " +
+        "dense -> nn.Linear '{i}.weight' [out, in], '{i}.bias' [out]; batchnorm -> nn.BatchNorm1d '{i}.weight', '{i}.bias', " +
+        "'{i}.running_mean', '{i}.running_var' [features], '{i}.num_batches_tracked' (int64 scalar); " +
+        "activations and dropout (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Dropout) have no tensors";
+
+    /// <summary>Prefix of files written before <see cref="StateDictNaming"/> (<c>layers.0.weight</c>); still accepted on import.</summary>
+    private const string LegacyPrefix = "layers.";
+
+    /// <summary>
+    /// Training batches behind the weights, when known (a network loaded from a training state: the optimizer's
+    /// steps); exported as BatchNorm's <c>num_batches_tracked</c>.
+    /// </summary>
+    public long BatchesTrained { get; set; }
+
+    /// <summary>
+    /// Weights and buffers in PyTorch's layout and names (<see cref="StateDictNaming"/>), in layer order, so that
+    /// <c>torch.nn.Sequential(nn.Linear, nn.BatchNorm1d, nn.ReLU, ...).load_state_dict</c> accepts them with
+    /// <see cref="ExportCounters"/>: dense weights are [out, in] (the transpose of the engine's in×out). The data are copies.
     /// </summary>
     public IReadOnlyList<NamedTensor> ExportTensors()
     {
@@ -187,60 +205,120 @@ public sealed class Network
         return result;
     }
 
+    /// <summary>The int64 scalars of the state dict: each BatchNorm's <c>num_batches_tracked</c> (<see cref="BatchesTrained"/>).</summary>
+    public IReadOnlyList<NamedInt64> ExportCounters() => [.. CounterNames().Select(n => new NamedInt64(n, BatchesTrained))];
+
     /// <summary>
-    /// The inverse of <see cref="ExportTensors"/>. Every expected tensor must be present exactly once with
-    /// its exact shape and no others may be given; otherwise nothing is changed and an
-    /// <see cref="InvalidDataException"/> names the problem.
+    /// Every problem with <paramref name="tensors"/> as this network's state dict, keyed by tensor name: missing,
+    /// unexpected, given twice, wrong shape. Names of the older <c>layers.</c> form are accepted; <paramref name="counters"/>
+    /// may hold the <c>num_batches_tracked</c> scalars (optional, as in PyTorch). Empty when an import would succeed.
     /// </summary>
-    public void ImportTensors(IEnumerable<NamedTensor> tensors)
+    public IReadOnlyList<TensorProblem> CheckTensors(IEnumerable<NamedTensor> tensors, IEnumerable<NamedInt64>? counters = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
-        var given = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
-        foreach (var t in tensors)
-        {
-            if (t is null) throw new InvalidDataException("A tensor in the list is null.");
-            if (!given.TryAdd(t.Name, t)) throw new InvalidDataException($"Tensor '{t.Name}' is given more than once.");
-        }
+        var problems = new List<TensorProblem>();
+        var given = Index(tensors, problems);
         var slots = Slots();
-        // Validate everything before copying anything, so a bad file leaves the network as it was.
         foreach (var slot in slots)
         {
-            if (!given.TryGetValue(slot.Name, out var t)) throw new InvalidDataException($"Tensor '{slot.Name}' is missing.");
-            if (!t.Shape.AsSpan().SequenceEqual(slot.Shape))
-                throw new InvalidDataException($"Tensor '{slot.Name}' has shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", slot.Shape)}].");
-            if (t.Data is null || t.Data.Length != slot.Value.Length)
-                throw new InvalidDataException($"Tensor '{slot.Name}' has {t.Data?.Length ?? 0} values, expected {slot.Value.Length}.");
+            if (!given.TryGetValue(slot.Name, out var t)) problems.Add(new(slot.Name, "is missing"));
+            else if (!t.Shape.AsSpan().SequenceEqual(slot.Shape))
+                problems.Add(new(t.Name, $"expected [{string.Join(", ", slot.Shape)}], got [{string.Join(", ", t.Shape)}]"));
+            else if (t.Data is null || t.Data.Length != slot.Value.Length)
+                problems.Add(new(t.Name, $"has {t.Data?.Length ?? 0} values, expected {slot.Value.Length}"));
         }
         var expected = slots.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
-        var extra = given.Keys.Where(n => !expected.Contains(n)).Order(StringComparer.Ordinal).ToList();
-        if (extra.Count > 0) throw new InvalidDataException($"Unexpected tensor(s): {string.Join(", ", extra)}.");
+        var counterNames = CounterNames().ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, t) in given.OrderBy(p => p.Key, StringComparer.Ordinal))
+            if (!expected.Contains(name))
+                problems.Add(new(t.Name, counterNames.Contains(name) ? "must be an int64 scalar" : "is not a tensor of this model"));
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var c in counters ?? [])
+        {
+            var name = Canonical(c.Name);
+            if (!seen.Add(name)) problems.Add(new(c.Name, "is given more than once"));
+            else if (!counterNames.Contains(name)) problems.Add(new(c.Name, expected.Contains(name) ? "must be float32" : "is not a tensor of this model"));
+            else if (c.Value < 0) problems.Add(new(c.Name, $"is {c.Value}, a count cannot be negative"));
+        }
+        return problems;
+    }
 
-        foreach (var slot in slots)
+    /// <summary>
+    /// The inverse of <see cref="ExportTensors"/>. Every expected tensor must be present exactly once with its exact
+    /// shape and no others may be given (<see cref="CheckTensors"/>); otherwise nothing is changed and an
+    /// <see cref="InvalidDataException"/> names the problems.
+    /// </summary>
+    public void ImportTensors(IEnumerable<NamedTensor> tensors, IEnumerable<NamedInt64>? counters = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var list = tensors.ToList();
+        var counterList = counters?.ToList() ?? [];
+        // Validate everything before copying anything, so a bad file leaves the network as it was.
+        var problems = CheckTensors(list, counterList);
+        if (problems.Count > 0) throw new InvalidDataException(string.Join("; ", problems.Select(p => $"Tensor '{p.Name}' {p.Message}")) + ".");
+        var given = Index(list, []);
+        foreach (var slot in Slots())
         {
             var data = given[slot.Name].Data;
             if (slot.Shape.Length == 2) Transpose(data, slot.Shape[0], slot.Shape[1], slot.Value);
             else data.CopyTo(slot.Value, 0);
         }
+        if (counterList.Count > 0) BatchesTrained = counterList.Max(c => c.Value);
     }
 
-    /// <summary>An exported tensor: its name, PyTorch shape and the engine array it maps to.</summary>
+    /// <summary>Given tensors by their current name; a null entry or a name given twice is a problem.</summary>
+    private static Dictionary<string, NamedTensor> Index(IEnumerable<NamedTensor> tensors, List<TensorProblem> problems)
+    {
+        var given = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+        {
+            if (t is null) problems.Add(new("(null)", "is null"));
+            else if (!given.TryAdd(Canonical(t.Name), t)) problems.Add(new(t.Name, "is given more than once"));
+        }
+        return given;
+    }
+
+    private static string Canonical(string name) => name.StartsWith(LegacyPrefix, StringComparison.Ordinal) ? name[LegacyPrefix.Length..] : name;
+
+    /// <summary>An exported tensor: its state-dict name, PyTorch shape and the engine array it maps to.</summary>
     private readonly record struct Slot(string Name, int[] Shape, float[] Value);
 
     private List<Slot> Slots()
     {
         var slots = new List<Slot>();
-        foreach (var layer in _layers)
+        for (int i = 0; i < _layers.Length; i++)
         {
-            if (layer is Dense d)
+            string prefix = $"{i}.";
+            switch (_layers[i])
             {
-                slots.Add(new Slot(d.Weight.Name, [d.Units, d.Inputs], d.Weight.Value));
-                slots.Add(new Slot(d.Bias.Name, [d.Units], d.Bias.Value));
-                continue;
+                case Dense d: DenseSlots(d, prefix, slots); break;
+                case BatchNorm b: BatchNormSlots(b, prefix, slots); break;
             }
-            foreach (var p in layer.Parameters) slots.Add(new Slot(p.Name, [p.Value.Length], p.Value));
-            foreach (var b in layer.Buffers) slots.Add(new Slot(b.Name, [b.Value.Length], b.Value));
         }
         return slots;
+    }
+
+    /// <summary>nn.Linear: weight [out, in], bias [out].</summary>
+    private static void DenseSlots(Dense d, string prefix, List<Slot> slots)
+    {
+        slots.Add(new Slot(prefix + "weight", [d.Units, d.Inputs], d.Weight.Value));
+        slots.Add(new Slot(prefix + "bias", [d.Units], d.Bias.Value));
+    }
+
+    /// <summary>nn.BatchNorm1d: weight (γ), bias (β), running_mean, running_var, all [features].</summary>
+    private static void BatchNormSlots(BatchNorm b, string prefix, List<Slot> slots)
+    {
+        slots.Add(new Slot(prefix + "weight", [b.OutputWidth], b.Gamma.Value));
+        slots.Add(new Slot(prefix + "bias", [b.OutputWidth], b.Beta.Value));
+        slots.Add(new Slot(prefix + "running_mean", [b.OutputWidth], b.RunningMean.Value));
+        slots.Add(new Slot(prefix + "running_var", [b.OutputWidth], b.RunningVar.Value));
+    }
+
+    /// <summary>Names of the int64 scalars: PyTorch's batch norms count their training batches.</summary>
+    private IEnumerable<string> CounterNames()
+    {
+        for (int i = 0; i < _layers.Length; i++)
+            if (_layers[i] is BatchNorm) yield return $"{i}.num_batches_tracked";
     }
 
     /// <summary>destination (cols×rows) = sourceᵀ for a row-major rows×cols source.</summary>

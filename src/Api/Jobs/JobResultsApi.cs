@@ -42,8 +42,10 @@ public static partial class JobsApi
 
     /// <summary>Download the weights of a checkpoint as safetensors, JSON or ONNX.</summary>
     /// <remarks>
-    /// Tensors use PyTorch's names and layouts (<c>layers.0.weight</c> is [out, in]). The safetensors header metadata
-    /// carries the model spec and the input normalization (<c>input_transform</c>) so a reader can rebuild predictions;
+    /// Tensors use the names and layouts of PyTorch's <c>nn.Sequential(...).state_dict()</c>, one module per spec layer
+    /// (<c>0.weight</c> is [out, in]; BatchNorm adds <c>running_mean</c>, <c>running_var</c> and int64
+    /// <c>num_batches_tracked</c>), so <c>load_state_dict</c> takes the file as is. The safetensors header metadata states
+    /// the naming (<c>naming</c>) and carries the model spec and the input normalization (<c>input_transform</c>) so a reader can rebuild predictions;
     /// the ONNX graph applies the normalization itself. File name: <c>job-12-epoch-5.safetensors</c>.
     /// </remarks>
     /// <param name="format">safetensors (default), json or onnx.</param>
@@ -61,7 +63,8 @@ public static partial class JobsApi
         {
             "json" => TypedResults.File(JsonWeights.Write(network!.ExportTensors()), "application/json", name),
             "onnx" => TypedResults.File(OnnxExport.Write(network!), "application/octet-stream", name),
-            _ => TypedResults.File(SafeTensors.Write(network!.ExportTensors(), Metadata(network!, id, epoch)), "application/octet-stream", name),
+            _ => TypedResults.File(SafeTensors.Write(network!.ExportTensors(), Metadata(network!, id, epoch), network!.ExportCounters()),
+                "application/octet-stream", name),
         };
     }
 
@@ -70,6 +73,7 @@ public static partial class JobsApi
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
+            ["naming"] = Network.StateDictNaming,
             ["job"] = jobId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["epoch"] = epoch.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["spec"] = JsonSerializer.Serialize(network.Spec, ApiJson.Options),

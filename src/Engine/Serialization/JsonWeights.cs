@@ -4,7 +4,7 @@ namespace Engine.Serialization;
 
 /// <summary>
 /// Weights as plain JSON for tools without a safetensors reader:
-/// <c>{"format":"nn-weights/1","tensors":{"layers.0.weight":{"shape":[out,in],"data":[...]}}}</c>.
+/// <c>{"format":"nn-weights/1","tensors":{"0.weight":{"shape":[out,in],"data":[...]}}}</c>.
 /// Floats are written in shortest round-trip form, so Write then Read is exact. JSON has no NaN or
 /// infinity, so non-finite weights cannot be written.
 /// </summary>

@@ -83,11 +83,11 @@ public static class OnnxExport
 
         for (int i = 0; i < network.Layers.Count; i++)
         {
-            string prefix = $"layers.{i}.";
+            string prefix = $"layers.{i}.", state = $"{i}.";
             switch (network.Layers[i])
             {
                 case Dense d:
-                    Add("Gemm", prefix + "gemm", [Exported(d.Weight.Name), Exported(d.Bias.Name)], IntAttribute("transB", 1));
+                    Add("Gemm", prefix + "gemm", [Exported(state + "weight"), Exported(state + "bias")], IntAttribute("transB", 1));
                     break;
                 case Relu: Add("Relu", prefix + "relu", []); break;
                 case LeakyRelu l: Add("LeakyRelu", prefix + "leaky_relu", [], FloatAttribute("alpha", l.Alpha)); break;
@@ -96,7 +96,7 @@ public static class OnnxExport
                 case BatchNorm b:
                     // training_mode defaults to 0: normalize with the running statistics given as inputs.
                     Add("BatchNormalization", prefix + "batchnorm",
-                        [Exported(b.Gamma.Name), Exported(b.Beta.Name), Exported(b.RunningMean.Name), Exported(b.RunningVar.Name)],
+                        [Exported(state + "weight"), Exported(state + "bias"), Exported(state + "running_mean"), Exported(state + "running_var")],
                         FloatAttribute("epsilon", b.Epsilon));
                     break;
                 case Dropout: break;

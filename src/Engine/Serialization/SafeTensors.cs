@@ -5,7 +5,8 @@ using System.Text.Json;
 namespace Engine.Serialization;
 
 /// <summary>
-/// The safetensors format (https://github.com/huggingface/safetensors), float32 only: an 8-byte
+/// The safetensors format (https://github.com/huggingface/safetensors), float32 tensors and int64 scalars (BatchNorm's
+/// <c>num_batches_tracked</c>, which PyTorch's state dicts hold): an 8-byte
 /// little-endian header length, a JSON header mapping each name to
 /// <c>{"dtype":"F32","shape":[..],"data_offsets":[begin,end]}</c> (offsets relative to the data section)
 /// plus an optional <c>"__metadata__"</c> string map, padded with spaces to 8-byte alignment, then the
@@ -18,10 +19,14 @@ public static class SafeTensors
     public const int MaxHeaderBytes = 100_000_000;
     private const string MetadataKey = "__metadata__";
 
-    public static byte[] Write(IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static byte[] Write(IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        IReadOnlyList<NamedInt64>? scalars = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
-        var ordered = tensors.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+        // Float tensors and int64 scalars share one name order, as the reference writer sorts every entry.
+        var ordered = tensors.Select(t => (t.Name, Tensor: (NamedTensor?)t, Scalar: (NamedInt64?)null))
+            .Concat((scalars ?? []).Select(c => (c.Name, Tensor: (NamedTensor?)null, Scalar: (NamedInt64?)c)))
+            .OrderBy(e => e.Name, StringComparer.Ordinal).ToList();
         var header = new MemoryStream();
         long offset = 0;
         using (var json = new Utf8JsonWriter(header))
@@ -34,22 +39,29 @@ public static class SafeTensors
                 json.WriteEndObject();
             }
             string? previous = null;
-            foreach (var t in ordered)
+            foreach (var (name, t, scalar) in ordered)
             {
-                if (string.IsNullOrEmpty(t.Name) || t.Name == MetadataKey) throw new ArgumentException($"Invalid tensor name '{t.Name}'.", nameof(tensors));
-                if (t.Name == previous) throw new ArgumentException($"Tensor '{t.Name}' appears more than once.", nameof(tensors));
-                previous = t.Name;
-                long count = NamedTensor.ElementCount(t.Shape);
-                if (count != t.Data.Length) throw new ArgumentException($"Tensor '{t.Name}' has {t.Data.Length} values for shape [{string.Join(", ", t.Shape)}].", nameof(tensors));
-                json.WriteStartObject(t.Name);
-                json.WriteString("dtype", "F32");
-                json.WriteStartArray("shape");
-                foreach (var d in t.Shape) json.WriteNumberValue(d);
-                json.WriteEndArray();
-                json.WriteStartArray("data_offsets");
-                json.WriteNumberValue(offset);
-                json.WriteNumberValue(offset += count * sizeof(float));
-                json.WriteEndArray();
+                if (string.IsNullOrEmpty(name) || name == MetadataKey) throw new ArgumentException($"Invalid tensor name '{name}'.", nameof(tensors));
+                if (name == previous) throw new ArgumentException($"Tensor '{name}' appears more than once.", nameof(tensors));
+                previous = name;
+                json.WriteStartObject(name);
+                if (t is not null)
+                {
+                    long count = NamedTensor.ElementCount(t.Shape);
+                    if (count != t.Data.Length) throw new ArgumentException($"Tensor '{name}' has {t.Data.Length} values for shape [{string.Join(", ", t.Shape)}].", nameof(tensors));
+                    json.WriteString("dtype", "F32");
+                    json.WriteStartArray("shape");
+                    foreach (var d in t.Shape) json.WriteNumberValue(d);
+                    json.WriteEndArray();
+                    WriteOffsets(json, offset, offset += count * sizeof(float));
+                }
+                else
+                {
+                    json.WriteString("dtype", "I64");
+                    json.WriteStartArray("shape");
+                    json.WriteEndArray();
+                    WriteOffsets(json, offset, offset += sizeof(long));
+                }
                 json.WriteEndObject();
             }
             json.WriteEndObject();
@@ -61,18 +73,42 @@ public static class SafeTensors
         header.GetBuffer().AsSpan(0, (int)header.Length).CopyTo(result.AsSpan(8));
         result.AsSpan(8 + (int)header.Length, headerLength - (int)header.Length).Fill((byte)' ');
         var data = result.AsSpan(8 + headerLength);
-        foreach (var t in ordered)
+        foreach (var (_, t, scalar) in ordered)
         {
-            WriteLittleEndian(t.Data, data);
-            data = data[(t.Data.Length * sizeof(float))..];
+            if (t is not null)
+            {
+                WriteLittleEndian(t.Data, data);
+                data = data[(t.Data.Length * sizeof(float))..];
+            }
+            else
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(data, scalar!.Value);
+                data = data[sizeof(long)..];
+            }
         }
         return result;
     }
 
+    private static void WriteOffsets(Utf8JsonWriter json, long begin, long end)
+    {
+        json.WriteStartArray("data_offsets");
+        json.WriteNumberValue(begin);
+        json.WriteNumberValue(end);
+        json.WriteEndArray();
+    }
+
     public static IReadOnlyList<NamedTensor> Read(ReadOnlySpan<byte> bytes) => Read(bytes, out _);
 
-    /// <summary>Reads the tensors (in name order) and the <c>__metadata__</c> map (empty if absent).</summary>
-    public static IReadOnlyList<NamedTensor> Read(ReadOnlySpan<byte> bytes, out IReadOnlyDictionary<string, string> metadata)
+    /// <summary>Reads the float tensors (in name order) and the <c>__metadata__</c> map (empty if absent); int64 scalars are skipped.</summary>
+    public static IReadOnlyList<NamedTensor> Read(ReadOnlySpan<byte> bytes, out IReadOnlyDictionary<string, string> metadata) =>
+        Read(bytes, out metadata, out _);
+
+    /// <summary>
+    /// Reads the float tensors (in name order), the int64 scalars (PyTorch's <c>num_batches_tracked</c>) and the
+    /// <c>__metadata__</c> map (empty if absent).
+    /// </summary>
+    public static IReadOnlyList<NamedTensor> Read(ReadOnlySpan<byte> bytes, out IReadOnlyDictionary<string, string> metadata,
+        out IReadOnlyList<NamedInt64> scalars)
     {
         if (bytes.Length < 8) throw new InvalidDataException($"File is {bytes.Length} bytes, too short for the 8-byte header length.");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
@@ -89,7 +125,7 @@ public static class SafeTensors
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException("Header is not a JSON object.");
-            var entries = new List<(string Name, int[] Shape, long Begin, long End)>();
+            var entries = new List<(string Name, int[] Shape, long Begin, long End, bool Int64)>();
             var names = new HashSet<string>(StringComparer.Ordinal);
             var meta = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var property in document.RootElement.EnumerateObject())
@@ -112,12 +148,19 @@ public static class SafeTensors
                 throw new InvalidDataException($"Tensors cover {expectedBegin} bytes but the data section has {data.Length}.");
 
             var result = new List<NamedTensor>(entries.Count);
+            var int64 = new List<NamedInt64>();
             foreach (var e in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
             {
+                if (e.Int64)
+                {
+                    int64.Add(new NamedInt64(e.Name, BinaryPrimitives.ReadInt64LittleEndian(data[(int)e.Begin..])));
+                    continue;
+                }
                 var values = new float[(e.End - e.Begin) / sizeof(float)];
                 ReadLittleEndian(data[(int)e.Begin..(int)e.End], values);
                 result.Add(new NamedTensor(e.Name, e.Shape, values));
             }
+            scalars = int64;
             return result;
         }
     }
@@ -132,12 +175,14 @@ public static class SafeTensors
         }
     }
 
-    private static (string, int[], long, long) ReadEntry(string name, JsonElement element)
+    private static (string, int[], long, long, bool) ReadEntry(string name, JsonElement element)
     {
         if (element.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"Tensor '{name}': entry is not a JSON object.");
         if (!element.TryGetProperty("dtype", out var dtype) || dtype.ValueKind != JsonValueKind.String)
             throw new InvalidDataException($"Tensor '{name}': missing dtype.");
-        if (dtype.GetString() != "F32") throw new InvalidDataException($"Tensor '{name}': dtype {dtype.GetString()} is not supported (only F32).");
+        bool int64 = dtype.GetString() == "I64";
+        if (dtype.GetString() != "F32" && !int64)
+            throw new InvalidDataException($"Tensor '{name}': dtype {dtype.GetString()} is not supported (only F32, and I64 scalars).");
 
         if (!element.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
             throw new InvalidDataException($"Tensor '{name}': missing shape array.");
@@ -156,13 +201,14 @@ public static class SafeTensors
             offsets[1].ValueKind != JsonValueKind.Number || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw new InvalidDataException($"Tensor '{name}': data_offsets [{offsets[0]}, {offsets[1]}] are not 0 ≤ begin ≤ end.");
 
+        if (int64 && shape.Length != 0) throw new InvalidDataException($"Tensor '{name}': I64 is supported for scalars only (shape []), not [{string.Join(", ", shape)}].");
         long bytes;
-        try { bytes = checked(NamedTensor.ElementCount(shape) * sizeof(float)); }
+        try { bytes = checked(NamedTensor.ElementCount(shape) * (int64 ? sizeof(long) : sizeof(float))); }
         catch (OverflowException) { throw new InvalidDataException($"Tensor '{name}': shape [{string.Join(", ", shape)}] is too large."); }
         if (end - begin != bytes)
             throw new InvalidDataException($"Tensor '{name}': shape [{string.Join(", ", shape)}] needs {bytes} bytes but data_offsets span {end - begin}.");
         if (bytes / sizeof(float) > Array.MaxLength) throw new InvalidDataException($"Tensor '{name}' is too large.");
-        return (name, shape, begin, end);
+        return (name, shape, begin, end, int64);
     }
 
     private static void WriteLittleEndian(ReadOnlySpan<float> values, Span<byte> destination)

@@ -1,7 +1,7 @@
 namespace Engine.Tensors;
 
 /// <summary>A learnable tensor and its gradient, which backward passes accumulate into (<c>+=</c>).</summary>
-/// <param name="name">Export name, e.g. <c>layers.0.weight</c>.</param>
+/// <param name="name">Name in training states, e.g. <c>layers.0.weight</c> (exports use PyTorch state-dict names, <see cref="Network.StateDictNaming"/>).</param>
 /// <param name="shape">Logical shape of the value in the engine's own layout.</param>
 /// <param name="decays">True for weights that L2 / decoupled weight decay applies to; false for biases and BatchNorm.</param>
 public sealed class Parameter(string name, int[] shape, bool decays)

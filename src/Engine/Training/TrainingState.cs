@@ -108,7 +108,9 @@ public static class TrainingState
             OptimizerState = state.Slice(s[5].Offset, s[5].Length).ToArray(), Rng = state.Slice(s[6].Offset, s[6].Length).ToArray(),
         };
         // The optimizer section is checked against the parameters here so Verify rejects a bad one too.
-        Optimizer.Create(options.Optimizer, options.WeightDecay).ReadState(parsed.OptimizerState, network.Parameters);
+        var optimizer = Optimizer.Create(options.Optimizer, options.WeightDecay);
+        optimizer.ReadState(parsed.OptimizerState, network.Parameters);
+        network.BatchesTrained = optimizer.Steps;
         ReadPosition(state.Slice(s[7].Offset, s[7].Length), parsed);
         ReadBest(state.Slice(s[8].Offset, s[8].Length), parsed, network);
         return parsed;

@@ -49,11 +49,12 @@ public sealed class FullFlowTests(ServiceFactory factory) : IClassFixture<Servic
         Assert.Equal(HttpStatusCode.OK, download.StatusCode);
         Assert.Equal("application/octet-stream", download.Content.Headers.ContentType!.MediaType);
         Assert.Equal($"job-{jobId}-epoch-8.safetensors", download.Content.Headers.ContentDisposition!.FileName);
-        var tensors = SafeTensors.Read(await download.Content.ReadAsByteArrayAsync(), out var metadata);
+        var tensors = SafeTensors.Read(await download.Content.ReadAsByteArrayAsync(), out var metadata, out var counters);
+        Assert.Equal(Network.StateDictNaming, metadata["naming"]);
 
         var spec = JsonSerializer.Deserialize<ModelSpec>(metadata["spec"], ServiceClient.Json)!;
         var network = Network.Create(spec, new Rng(123));
-        network.ImportTensors(tensors);
+        network.ImportTensors(tensors, counters);
         network.Transform = JsonSerializer.Deserialize<InputTransform>(metadata["input_transform"], ServiceClient.Json);
         Assert.Equal(NormalizationKind.Standardize, network.Transform!.Kind);
 
@@ -81,7 +82,7 @@ public sealed class FullFlowTests(ServiceFactory factory) : IClassFixture<Servic
         var json = await _client.GetAsync($"/jobs/{jobId}/weights?format=json&checkpoint=4");
         Assert.Equal("application/json", json.Content.Headers.ContentType!.MediaType);
         Assert.Equal($"job-{jobId}-epoch-4.json", json.Content.Headers.ContentDisposition!.FileName);
-        Assert.Contains(JsonWeights.Read(await json.Content.ReadAsByteArrayAsync()), t => t.Name == "layers.0.weight");
+        Assert.Contains(JsonWeights.Read(await json.Content.ReadAsByteArrayAsync()), t => t.Name == "0.weight");
 
         var onnx = await _client.GetAsync($"/jobs/{jobId}/weights?format=onnx");
         Assert.Equal(HttpStatusCode.OK, onnx.StatusCode);

@@ -115,16 +115,17 @@ public class NetworkTests
     {
         var net = Network.Create(Mixed(), new Rng(7));
         var exported = net.ExportTensors();
-        var w0 = exported.Single(t => t.Name == "layers.0.weight");
+        var w0 = exported.Single(t => t.Name == "0.weight");
         Assert.Equal([8, 6], w0.Shape);
         var dense = (Dense)net.Layers[0];
         for (int i = 0; i < 6; i++)
             for (int j = 0; j < 8; j++)
                 Assert.Equal(dense.Weight.Value[i * 8 + j], w0.Data[j * 6 + i]);
         Assert.Equal(
-            ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.1.running_mean", "layers.1.running_var",
-             "layers.3.weight", "layers.3.bias", "layers.6.weight", "layers.6.bias", "layers.8.weight", "layers.8.bias"],
+            ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+             "3.weight", "3.bias", "6.weight", "6.bias", "8.weight", "8.bias"],
             exported.Select(t => t.Name));
+        Assert.Equal([new NamedInt64("1.num_batches_tracked", 0)], net.ExportCounters());
     }
 
     [Fact]
@@ -157,12 +158,39 @@ public class NetworkTests
         }
 
         // Each bad list mixes in the other network's weights so a partial import would be visible.
-        Rejected(other.Where(t => t.Name != "layers.1.running_var"), "'layers.1.running_var' is missing");
-        Rejected([.. other, new NamedTensor("layers.9.weight", [1], [0f])], "layers.9.weight");
+        Rejected(other.Where(t => t.Name != "1.running_var"), "'1.running_var' is missing");
+        Rejected([.. other, new NamedTensor("9.weight", [1], [0f])], "'9.weight' is not a tensor of this model");
         Rejected([.. other, other[0]], "more than once");
-        Rejected(other.Select(t => t.Name == "layers.0.weight" ? t with { Shape = [6, 8] } : t), "shape [6, 8], expected [8, 6]");
-        Rejected(other.Select(t => t.Name == "layers.0.bias" ? t with { Data = new float[7] } : t), "7 values");
+        Rejected(other.Select(t => t.Name == "0.weight" ? t with { Shape = [6, 8] } : t), "'0.weight' expected [8, 6], got [6, 8]");
+        Rejected(other.Select(t => t.Name == "0.bias" ? t with { Data = new float[7] } : t), "7 values");
+        Rejected([.. other, new NamedTensor("1.num_batches_tracked", [], [3f])], "'1.num_batches_tracked' must be an int64 scalar");
         net.ImportTensors(good);
+    }
+
+    [Fact]
+    public void CheckTensorsNamesEveryProblemPerTensor()
+    {
+        var net = Network.Create(Mixed(), new Rng(10));
+        var tensors = net.ExportTensors()
+            .Where(t => t.Name != "3.bias")
+            .Select(t => t.Name == "0.weight" ? t with { Shape = [6, 8] } : t)
+            .Append(new NamedTensor("9.weight", [1], [0f]));
+        var problems = net.CheckTensors(tensors, [new NamedInt64("1.num_batches_tracked", 5), new NamedInt64("0.num_batches_tracked", 1)]);
+        Assert.Equal(
+            [new TensorProblem("0.weight", "expected [8, 6], got [6, 8]"), new TensorProblem("3.bias", "is missing"),
+             new TensorProblem("9.weight", "is not a tensor of this model"), new TensorProblem("0.num_batches_tracked", "is not a tensor of this model")],
+            problems);
+    }
+
+    [Fact]
+    public void ImportAcceptsTheOlderLayersPrefixedNames()
+    {
+        var source = Network.Create(Mixed(), new Rng(8));
+        for (int i = 0; i < 3; i++) source.Forward(GradientCheck.Uniform(16, 6, (ulong)(20 + i), scale: 3f), training: true);
+        var target = Network.Create(Mixed(), new Rng(9));
+        target.ImportTensors(source.ExportTensors().Select(t => t with { Name = "layers." + t.Name }));
+        var inputs = GradientCheck.Uniform(10, 6, 30).Span.ToArray();
+        Assert.Equal(source.Predict(inputs, 10), target.Predict(inputs, 10));
     }
 
     [Fact]

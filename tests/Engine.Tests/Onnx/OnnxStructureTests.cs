@@ -85,7 +85,7 @@ public class OnnxStructureTests
         Assert.Equal(net.Transform!.Offset, initializers[nodes[0].Strings(F.Node.Input)[1]].Floats(F.Tensor.RawData));
         Assert.Equal(net.Transform.Factor, initializers[nodes[1].Strings(F.Node.Input)[1]].Floats(F.Tensor.RawData));
         Assert.Equal(
-            ["layers.0.weight", "layers.0.bias", "layers.0.running_mean", "layers.0.running_var"],
+            ["0.weight", "0.bias", "0.running_mean", "0.running_var"],
             nodes[2].Strings(F.Node.Input).Skip(1));
     }
 

@@ -116,7 +116,8 @@ public class SafeTensorsTests
     [Fact]
     public void RandomCorruptionOnlyEverRaisesInvalidDataException()
     {
-        var valid = SafeTensors.Write([new("layers.0.weight", [3, 2], [1, 2, 3, 4, 5, 6]), new("layers.0.bias", [3], [1, 2, 3])]);
+        var valid = SafeTensors.Write([new("0.weight", [3, 2], [1, 2, 3, 4, 5, 6]), new("0.bias", [3], [1, 2, 3])], null,
+            [new NamedInt64("1.num_batches_tracked", 12)]);
         var rng = new Rng(99);
         for (int trial = 0; trial < 3000; trial++)
         {
@@ -136,8 +137,35 @@ public class SafeTensorsTests
         var source = Network.Create(spec, new Rng(1));
         source.Forward(Layers.GradientCheck.Uniform(8, 4, 2, scale: 3f), training: true); // non-trivial running stats
         var target = Network.Create(spec, new Rng(3));
-        target.ImportTensors(SafeTensors.Read(SafeTensors.Write(source.ExportTensors())));
+        var tensors = SafeTensors.Read(SafeTensors.Write(source.ExportTensors(), null, source.ExportCounters()), out _, out var counters);
+        Assert.Equal([new NamedInt64("1.num_batches_tracked", 0)], counters);
+        target.ImportTensors(tensors, counters);
         var inputs = Layers.GradientCheck.Uniform(6, 4, 4).Span.ToArray();
         Assert.Equal(source.Predict(inputs, 6), target.Predict(inputs, 6));
+    }
+
+    [Fact]
+    public void Int64ScalarsAreWrittenAsPyTorchStoresNumBatchesTracked()
+    {
+        var bytes = SafeTensors.Write([new("1.weight", [2], [1f, 2f])], null, [new NamedInt64("1.num_batches_tracked", 1L << 40)]);
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        using var json = JsonDocument.Parse(Encoding.UTF8.GetString(bytes, 8, (int)headerLength));
+        var counter = json.RootElement.GetProperty("1.num_batches_tracked");
+        Assert.Equal("I64", counter.GetProperty("dtype").GetString());
+        Assert.Equal(0, counter.GetProperty("shape").GetArrayLength());
+        // Name order puts "1.num_batches_tracked" before "1.weight".
+        Assert.Equal([0L, 8L], counter.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()));
+        Assert.Equal(1L << 40, BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(8 + (int)headerLength)));
+
+        var floats = SafeTensors.Read(bytes, out _, out var scalars);
+        Assert.Equal(["1.weight"], floats.Select(t => t.Name));
+        Assert.Equal([new NamedInt64("1.num_batches_tracked", 1L << 40)], scalars);
+    }
+
+    [Fact]
+    public void Int64TensorsOtherThanScalarsAreRejected()
+    {
+        var bytes = File("{\"ids\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 0f, 0f);
+        Assert.Contains("scalars only", Assert.Throws<InvalidDataException>(() => SafeTensors.Read(bytes)).Message);
     }
 }
