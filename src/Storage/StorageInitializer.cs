@@ -13,7 +13,7 @@ namespace Storage;
 /// worker's writes.
 /// </summary>
 internal sealed class StorageInitializer(
-    IDbContextFactory<TrainingDbContext> contexts, StoragePaths paths, CheckpointFiles checkpointFiles, IOptions<StorageOptions> options,
+    IDbContextFactory<TrainingDbContext> contexts, StoragePaths paths, CheckpointFiles checkpointFiles, WeightFiles weightFiles, IOptions<StorageOptions> options,
     ILogger<StorageInitializer> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -32,6 +32,11 @@ internal sealed class StorageInitializer(
             var referenced = await db.Checkpoints.Select(c => c.FileName).ToListAsync(cancellationToken);
             int swept = checkpointFiles.Sweep(referenced.ToHashSet());
             if (swept > 0) logger.LogInformation("Deleted {Count} checkpoint files no checkpoint refers to", swept);
+            var weights = await db.Models.IgnoreQueryFilters().Where(m => m.WeightsSha256 != null).Select(m => m.WeightsSha256!)
+                .Union(db.Jobs.IgnoreQueryFilters().Where(j => j.InitialWeightsSha256 != null).Select(j => j.InitialWeightsSha256!))
+                .ToListAsync(cancellationToken);
+            swept = weightFiles.Sweep(weights.ToHashSet());
+            if (swept > 0) logger.LogInformation("Deleted {Count} imported weights files no model or job refers to", swept);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
             // Pages freed since the last start (deleted jobs, moved states) go back to the file system.
             await db.Database.ExecuteSqlRawAsync("PRAGMA incremental_vacuum;", cancellationToken);

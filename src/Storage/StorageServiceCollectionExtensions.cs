@@ -21,6 +21,7 @@ public static class StorageServiceCollectionExtensions
         var paths = new StoragePaths(options);
         services.AddSingleton(paths);
         services.AddSingleton<CheckpointFiles>();
+        services.AddSingleton<WeightFiles>();
         // Pooled: building a context is a good part of a short request. Safe because a context reads its owner
         // from the ambient IOwnerScope at each query (TrainingDbContext), so nothing of one lease reaches the next.
         services.AddSingleton<IDbContextFactory<TrainingDbContext>>(sp => new OwnerScopedContextFactory(

@@ -59,6 +59,7 @@ public static partial class JobsApi
 
         await using var db = await contexts.CreateDbContextAsync(ct);
         ModelSpec spec;
+        string? initialWeights = null;
         if (r.Spec is not null)
         {
             var report = SpecValidator.Validate(r.Spec);
@@ -70,6 +71,7 @@ public static partial class JobsApi
             var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == r.ModelId, ct);
             if (model is null) return Problems.NotFound("model", r.ModelId!.Value, "modelId");
             spec = ModelMapping.ReadSpec(model.SpecJson);
+            initialWeights = model.WeightsSha256;
         }
         var dataset = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == datasetId, ct);
         if (dataset is null) return Problems.NotFound("dataset", datasetId, "datasetId");
@@ -93,6 +95,7 @@ public static partial class JobsApi
             Name = r.Name, ModelId = r.ModelId, DatasetId = datasetId, ValidationDatasetId = r.ValidationDatasetId,
             SpecJson = ModelMapping.WriteSpec(spec), OptionsJson = JsonSerializer.Serialize(options, ApiJson.Options),
             Epochs = options.Epochs, CheckpointEvery = checkpointEvery, Status = JobStatus.Queued, CreatedAt = now, UpdatedAt = now,
+            InitialWeightsSha256 = initialWeights,
         };
         db.Jobs.Add(job);
         await db.SaveChangesAsync(ct);

@@ -19,7 +19,9 @@ public sealed record LayerDto(int Index, string Type, int[] OutputShape, long Pa
 
 /// <summary>A stored model.</summary>
 /// <param name="ParameterCount">Learnable values in the whole model.</param>
-public sealed record ModelDto(long Id, string Name, ModelSpec Spec, long ParameterCount, int[] OutputShape, LayerDto[] Layers, DateTime CreatedAt);
+/// <param name="ImportedWeights">True for a model from <c>POST /models/import</c>: its jobs start from those weights, not from the seed.</param>
+public sealed record ModelDto(long Id, string Name, ModelSpec Spec, long ParameterCount, int[] OutputShape, LayerDto[] Layers, DateTime CreatedAt,
+    bool ImportedWeights = false);
 
 /// <summary>What a valid spec builds and how much memory training it takes.</summary>
 /// <param name="ParameterBytes">float32 bytes of the learnable parameters.</param>
@@ -48,6 +50,6 @@ public static class ModelMapping
     {
         var spec = ReadSpec(m.SpecJson);
         var report = SpecValidator.Validate(spec);
-        return new ModelDto(m.Id, m.Name, spec, m.ParameterCount, report.OutputShape, report.Layers.AsDto(), m.CreatedAt);
+        return new ModelDto(m.Id, m.Name, spec, m.ParameterCount, report.OutputShape, report.Layers.AsDto(), m.CreatedAt, m.WeightsSha256 is not null);
     }
 }

@@ -20,6 +20,7 @@ public static class ModelsApi
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         group.MapPost("/validate", Validate).WithName("ValidateModel")
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        ModelImport.MapImport(group);
         group.MapGet("/", List).WithName("ListModels");
         group.MapGet("/{id:long}", Get).WithName("GetModel").ProducesProblem(StatusCodes.Status404NotFound);
         group.MapDelete("/{id:long}", Delete).WithName("DeleteModel").ProducesProblem(StatusCodes.Status404NotFound);

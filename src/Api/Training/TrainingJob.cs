@@ -30,7 +30,8 @@ namespace Api.Training;
 /// </remarks>
 [DisallowConcurrentExecution]
 public sealed class TrainingJob(
-    IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, CheckpointFiles checkpointFiles, TrainingRegistry registry, JobEvents events,
+    IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, CheckpointFiles checkpointFiles, WeightFiles weightFiles,
+    TrainingRegistry registry, JobEvents events,
     JobLifecycle lifecycle, IOptions<WorkerOptions> options, ILogger<TrainingJob> logger, DiagnosticsRecorder diagnostics) : IJob
 {
     public const string JobIdKey = "jobId";
@@ -93,6 +94,8 @@ public sealed class TrainingJob(
             session = state is null
                 ? TrainingSession.Create(spec, trainingOptions, train, validation)
                 : TrainingSession.Restore(state, trainingOptions, train, validation);
+            // A model imported from elsewhere starts from its weights; once a checkpoint exists, that carries them.
+            if (state is null && job.InitialWeightsSha256 is { } sha256) ImportInitialWeights(session.Network, sha256);
             // Epochs after the checkpoint are trained again (identically: the state includes the RNG), so
             // their old rows go; the unique (job, epoch) index would refuse them otherwise.
             int done = session.CompletedEpochs;
@@ -195,6 +198,14 @@ public sealed class TrainingJob(
     }
 
     private static readonly Task<bool> Stored = Task.FromResult(true);
+
+    private void ImportInitialWeights(Engine.Network network, string sha256)
+    {
+        var bytes = weightFiles.ReadIntact(sha256)
+                    ?? throw new InvalidDataException("the imported weights file of the model is missing or does not match its SHA-256");
+        var tensors = Engine.Serialization.SafeTensors.Read(bytes, out _, out var counters);
+        network.ImportTensors(tensors, counters);
+    }
 
     /// <summary>An epoch's results, taken from the session before the next epoch trains.</summary>
     private sealed record EpochRecord(EpochMetrics Metrics, byte[]? State, byte[]? Sha256, IReadOnlyList<Engine.Diagnostics.LayerStats> Diagnostics);

@@ -17,6 +17,7 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<Job>
         b.HasIndex(j => j.Status);
         b.HasIndex(j => j.ExperimentId);
         b.Property(j => j.VariationName).HasMaxLength(100);
+        b.Property(j => j.InitialWeightsSha256).HasMaxLength(64);
         // A job keeps its own copy of the spec, so losing the model or a finished job's data only clears the link.
         b.HasOne<Model>().WithMany().HasForeignKey(j => j.ModelId).OnDelete(DeleteBehavior.SetNull);
         b.HasOne<Dataset>().WithMany().HasForeignKey(j => j.DatasetId).OnDelete(DeleteBehavior.SetNull);

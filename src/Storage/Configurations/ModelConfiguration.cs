@@ -13,5 +13,6 @@ internal sealed class ModelConfiguration : IEntityTypeConfiguration<Model>
         b.HasIndex(m => m.OwnerId);
         b.Property(m => m.Name).HasMaxLength(200);
         b.Property(m => m.OutputShape).HasMaxLength(200);
+        b.Property(m => m.WeightsSha256).HasMaxLength(64);
     }
 }

@@ -34,4 +34,6 @@ public sealed class Job : IOwned
     public long? ExperimentId { get; set; }
     /// <summary>The variation's name within its experiment.</summary>
     public string? VariationName { get; set; }
+    /// <summary>The model's imported weights (<see cref="WeightFiles"/>), copied at submission; training starts from them.</summary>
+    public string? InitialWeightsSha256 { get; set; }
 }

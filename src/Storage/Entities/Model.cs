@@ -13,4 +13,6 @@ public sealed class Model : IOwned
     /// <summary>Output shape as a JSON array.</summary>
     public required string OutputShape { get; set; }
     public DateTime CreatedAt { get; set; }
+    /// <summary>SHA-256 of the imported weights file (<see cref="WeightFiles"/>); null for a model initialized from a seed.</summary>
+    public string? WeightsSha256 { get; set; }
 }

@@ -104,6 +104,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<string>("Error").HasColumnType("TEXT");
             b.Property<long?>("ExperimentId").HasColumnType("INTEGER");
             b.Property<DateTime?>("FinishedAt").HasColumnType("TEXT");
+            b.Property<string>("InitialWeightsSha256").HasMaxLength(64).HasColumnType("TEXT");
             b.Property<long?>("ModelId").HasColumnType("INTEGER");
             b.Property<string>("Name").HasMaxLength(200).HasColumnType("TEXT");
             b.Property<string>("Notice").HasColumnType("TEXT");
@@ -155,6 +156,7 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.Property<string>("OutputShape").IsRequired().HasMaxLength(200).HasColumnType("TEXT");
             b.Property<long>("ParameterCount").HasColumnType("INTEGER");
             b.Property<string>("SpecJson").IsRequired().HasColumnType("TEXT");
+            b.Property<string>("WeightsSha256").HasMaxLength(64).HasColumnType("TEXT");
             b.HasKey("Id");
             b.HasIndex("OwnerId");
             b.ToTable("Models");
