@@ -68,7 +68,7 @@ public static class ModelImport
         catch (JsonException e) { return Problems.Field("spec", $"is not a valid model spec: {e.Message}"); }
         if (spec is null) return Problems.Field("spec", "is required (the model spec as JSON)");
         var report = SpecValidator.Validate(spec);
-        if (!report.IsValid) return Problems.Spec(report.Errors, "spec.");
+        if (!report.IsValid) return Problems.Spec(report.Errors, "spec");
         if (form.Files.GetFile("weights") is not { } file) return Problems.Field("weights", "is required (a safetensors file)");
 
         var network = Network.Create(spec, new Rng(0));

@@ -94,8 +94,8 @@ public sealed class PyTorchTests(ServiceFactory factory) : IClassFixture<Service
 
         var garbage = await Problem.AssertAsync(await ImportAsync(Spec(), [1, 2, 3]), HttpStatusCode.BadRequest, "weights");
         Assert.Contains("safetensors", garbage[0]);
-        var huge = await Problem.AssertAsync(await ImportAsync(Spec(), new byte[2 * 1024 * 1024]), HttpStatusCode.RequestEntityTooLarge, "weights");
-        Assert.Contains("bytes", huge[0]);
+        var huge = await Problem.AssertAsync(await ImportAsync(Spec(), new byte[2 * 1024 * 1024]), HttpStatusCode.RequestEntityTooLarge, "body");
+        Assert.Contains("Storage:MaxUploadBytes", huge[0]);
         var badSpec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 0 } }, loss = "mse" };
         await Problem.AssertAsync(await ImportAsync(badSpec, SafeTensors.Write(tensors)), HttpStatusCode.BadRequest, "spec.layers[0].units");
 
