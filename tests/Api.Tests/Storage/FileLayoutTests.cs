@@ -126,12 +126,15 @@ public sealed class FileLayoutTests : IDisposable
         await using var db = Open();
         await db.GetService<IMigrator>().MigrateAsync("20261123150000_ApiKeysAndOwners");
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
-        var job = NewJob();
-        db.Jobs.Add(job);
+        // SQL of that schema: the Job entity has columns later migrations add.
+        await db.Database.ExecuteSqlRawAsync("""
+            INSERT INTO "Jobs" (OwnerId, SpecJson, OptionsJson, Epochs, CheckpointEvery, Status, CurrentEpoch, Attempts, EarlyStopped, CreatedAt, UpdatedAt)
+            VALUES ('', '{{}}', '{{}}', 1, 1, 'Succeeded', 0, 0, 0, '2026-11-24 00:00:00', '2026-11-24 00:00:00')
+            """);
+        long jobId = await db.Database.SqlQueryRaw<long>("SELECT max(Id) AS \"Value\" FROM \"Jobs\"").SingleAsync();
+        db.EpochMetrics.Add(new EpochMetric { JobId = jobId, Epoch = 1, TrainLoss = 0.5f });
         await db.SaveChangesAsync();
-        db.EpochMetrics.Add(new EpochMetric { JobId = job.Id, Epoch = 1, TrainLoss = 0.5f });
-        await db.SaveChangesAsync();
-        return job.Id;
+        return jobId;
     }
 
     private static Job NewJob() => new()
