@@ -308,10 +308,12 @@ public sealed class Network
     /// <summary>nn.BatchNorm1d: weight (γ), bias (β), running_mean, running_var, all [features].</summary>
     private static void BatchNormSlots(BatchNorm b, string prefix, List<Slot> slots)
     {
-        slots.Add(new Slot(prefix + "weight", [b.OutputWidth], b.Gamma.Value));
-        slots.Add(new Slot(prefix + "bias", [b.OutputWidth], b.Beta.Value));
-        slots.Add(new Slot(prefix + "running_mean", [b.OutputWidth], b.RunningMean.Value));
-        slots.Add(new Slot(prefix + "running_var", [b.OutputWidth], b.RunningVar.Value));
+        // Features (or channels, for a per-channel norm) are the length of γ, not the layer's output width.
+        int features = b.Gamma.Value.Length;
+        slots.Add(new Slot(prefix + "weight", [features], b.Gamma.Value));
+        slots.Add(new Slot(prefix + "bias", [features], b.Beta.Value));
+        slots.Add(new Slot(prefix + "running_mean", [features], b.RunningMean.Value));
+        slots.Add(new Slot(prefix + "running_var", [features], b.RunningVar.Value));
     }
 
     /// <summary>Names of the int64 scalars: PyTorch's batch norms count their training batches.</summary>
