@@ -17,6 +17,10 @@ builder.Services.AddStorage(builder.Configuration);
 builder.AddSecurity();
 // JSON dialect, problem+json for every error, Swagger, health checks.
 builder.Services.AddApiInfrastructure();
+// Each feature's own services.
+builder.AddDatasets();
+builder.AddJobs();
+builder.AddDiagnostics();
 // Quartz worker with its SQLite job store, SignalR, start-up recovery.
 builder.AddTraining();
 

@@ -10,10 +10,8 @@ namespace Storage;
 /// a whole file; a file without a row (a crash between the two, a delete that failed) is swept at start-up.
 /// </summary>
 /// <remarks>
-/// Not SQLite blobs: a state is megabytes every epoch, which SQLite wrote twice (the WAL, then the database) in
-/// checksummed pages and freed page by page when pruned. For the reference MLP's 2.8 MB state that was ~4 ms of CPU per
-/// epoch beside the training (the service's write: insert 1.6–2.4 ms, prune and commit ~2 ms, a WAL checkpoint every
-/// few epochs), against ~1.2 ms to write and flush a file and delete the pruned one.
+/// Not SQLite blobs: a state is megabytes every epoch, which SQLite writes twice (the WAL, then the database) in
+/// checksummed pages and frees page by page when pruned; a file is written once and deleted whole.
 /// </remarks>
 public sealed class CheckpointFiles(StoragePaths paths)
 {

@@ -108,9 +108,8 @@ internal sealed class StorageInitializer(
     /// database in another layout is rebuilt once:
     /// <list type="bullet">
     /// <item>auto_vacuum=INCREMENTAL lets start-up give freed pages back (PRAGMA incremental_vacuum).</item>
-    /// <item>4 KiB pages, SQLite's default: the database holds small rows only (the states are files). The version
-    /// that kept states as blobs used 16 KiB pages, which made those cheaper; for an epoch's transaction of small rows
-    /// they cost ~40 % more CPU (SQLite alone: 90 → 130 µs) and four times the WAL.</item>
+    /// <item>4 KiB pages, SQLite's default: the database holds small rows only (the states are files), for which
+    /// larger pages cost more CPU and WAL per transaction.</item>
     /// </list>
     /// </summary>
     private async Task EnsureFileLayoutAsync(TrainingDbContext db, CancellationToken ct)

@@ -14,10 +14,18 @@ public static class DatasetsApi
     private const int MaxNameLength = 200;
     private const int MaxSyntheticSize = 1_000_000;
 
+    /// <summary>The data set files on disk, shared with the worker that loads them.</summary>
+    public static WebApplicationBuilder AddDatasets(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<DatasetFiles>();
+        return builder;
+    }
+
     public static IEndpointRouteBuilder MapDatasets(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/datasets").WithTags("Datasets");
         group.MapPost("/", Upload).WithName("UploadDataset").WithMetadata(new Api.Security.OwnBodyLimitMetadata())
+            .DocumentMultipartForm<DatasetUploadForm>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         group.MapPost("/synthetic", CreateSynthetic).WithName("CreateSyntheticDataset").ProducesProblem(StatusCodes.Status400BadRequest);

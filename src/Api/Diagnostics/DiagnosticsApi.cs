@@ -20,6 +20,13 @@ public sealed record LayerStatsEvent(long JobId, int Epoch, LayerStatsDto[] Laye
 
 public static class DiagnosticsApi
 {
+    /// <summary>The per-epoch layer statistics recorder the worker calls.</summary>
+    public static WebApplicationBuilder AddDiagnostics(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<DiagnosticsRecorder>();
+        return builder;
+    }
+
     public static IEndpointRouteBuilder MapDiagnostics(this IEndpointRouteBuilder app)
     {
         app.MapGet("/jobs/{id:long}/diagnostics", Get).WithTags("Jobs").WithName("GetJobDiagnostics")

@@ -57,7 +57,7 @@ public static class GradientCheckApi
         await using var db = await contexts.CreateDbContextAsync(ct);
         var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct);
         if (model is null) return Problems.NotFound("model", id);
-        return await RunAsync(ModelMapping.ReadSpec(model.SpecJson), request.DatasetId, request.BatchSize, request.Seed, db, files, ct);
+        return await RunAsync(StoredJson.ReadSpec(model.SpecJson), request.DatasetId, request.BatchSize, request.Seed, db, files, ct);
     }
 
     /// <summary>Backprop against central differences for an inline spec; nothing is stored.</summary>

@@ -32,8 +32,7 @@ public static class ExperimentsApi
     /// weights from the seed (optimizer, learning rate, weight decay, BatchNorm and dropout changes all do).
     /// </remarks>
     internal static async Task<Results<Accepted<ExperimentDto>, ProblemHttpResult>> Create(CreateExperimentRequest r,
-        IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
-        JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
+        IDbContextFactory<TrainingDbContext> contexts, JobSubmitter submitter, CancellationToken ct)
     {
         if (r.BaseJob is not { } baseJob) return Problems.Field("baseJob", "is required");
         if (r.Name is { Length: > 200 }) return Problems.Field("name", "must be at most 200 characters");
@@ -54,7 +53,7 @@ public static class ExperimentsApi
         {
             var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == modelId, ct);
             if (model is null) return Problems.NotFound("model", modelId, "baseJob.modelId");
-            baseSpec = ModelMapping.ReadSpec(model.SpecJson);
+            baseSpec = StoredJson.ReadSpec(model.SpecJson);
         }
         if (baseSpec is null || (baseJob.ModelId is not null && baseJob.Spec is not null))
             return Problems.Field("baseJob.modelId", "give modelId or spec, not both");
@@ -74,34 +73,30 @@ public static class ExperimentsApi
                 WeightDecay = v.WeightDecay ?? baseJob.WeightDecay,
             };
             specErrors.AddRange(SpecValidator.Validate(spec).Errors.Select(e => e with { Path = Join($"variations[{i}].spec", e.Path) }));
-            var options = new TrainingOptions(optimizer, baseJob.Epochs ?? 10, baseJob.BatchSize ?? 32, baseJob.Seed ?? 1,
-                request.WeightDecay ?? 0f, baseJob.ClipNorm, baseJob.Schedule, baseJob.EarlyStopping, baseJob.ValidationSplit ?? 0f);
-            specErrors.AddRange(OptionsValidator.Validate(options).Select(e => e with { Path = Join($"variations[{i}]", e.Path) }));
+            specErrors.AddRange(OptionsValidator.Validate(JobSubmitter.OptionsOf(request)).Select(e => e with { Path = Join($"variations[{i}]", e.Path) }));
             requests.Add(request);
         }
         if (specErrors.Count > 0) return Problems.Spec(specErrors);
-        // Checked for the whole experiment up front, so the per-job cap below cannot stop it half queued.
-        int maxActive = security.Value.MaxActiveJobsPerOwner;
-        int active = await db.Jobs.CountAsync(j => j.Status == JobStatus.Queued || j.Status == JobStatus.Running, ct);
-        if (active + requests.Count > maxActive)
-            return Problems.Conflict("variations", $"{requests.Count} more jobs would exceed your {maxActive} queued or running jobs " +
-                $"(Security:MaxActiveJobsPerOwner; {active} now); cancel some or wait");
-
+        var jobs = new List<Job>();
+        foreach (var request in requests)
+        {
+            // All share model, data and the options checked above, so only the first can fail here.
+            var (job, problem) = await JobSubmitter.PrepareAsync(db, request, ct);
+            if (job is null) return problem!;
+            jobs.Add(job);
+        }
         var experiment = new Experiment { Name = r.Name, RequestJson = JsonSerializer.Serialize(r, ApiJson.Options), CreatedAt = DateTime.UtcNow };
         db.Experiments.Add(experiment);
         await db.SaveChangesAsync(ct);
-        for (int i = 0; i < requests.Count; i++)
+        for (int i = 0; i < jobs.Count; i++)
         {
-            var created = await JobsApi.Create(requests[i], contexts, scheduler, registry, views, security, ct);
-            if (created.Result is not Accepted<JobDto> { Value: { } job })
-            {
-                // Only the first can fail here (all share model, data and checked options): nothing was queued yet.
-                if (i == 0) await db.Experiments.Where(e => e.Id == experiment.Id).ExecuteDeleteAsync(ct);
-                return (ProblemHttpResult)created.Result;
-            }
-            string variation = variations[i].Name!;
-            await db.Jobs.Where(j => j.Id == job.Id)
-                .ExecuteUpdateAsync(s => s.SetProperty(j => j.ExperimentId, experiment.Id).SetProperty(j => j.VariationName, variation), ct);
+            jobs[i].ExperimentId = experiment.Id;
+            jobs[i].VariationName = variations[i].Name;
+        }
+        if (await submitter.SubmitAsync(db, jobs, "variations", ct) is { } full)
+        {
+            await db.Experiments.Where(e => e.Id == experiment.Id).ExecuteDeleteAsync(ct);
+            return full;
         }
         return TypedResults.Accepted($"/experiments/{experiment.Id}", await BuildAsync(db, experiment, ct));
     }

@@ -76,7 +76,7 @@ public static partial class JobsApi
             ["naming"] = Network.StateDictNaming,
             ["job"] = jobId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["epoch"] = epoch.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["spec"] = JsonSerializer.Serialize(network.Spec, ApiJson.Options),
+            ["spec"] = StoredJson.WriteSpec(network.Spec),
         };
         if (network.Transform is { } t) metadata["input_transform"] = JsonSerializer.Serialize(t, ApiJson.Options);
         return metadata;

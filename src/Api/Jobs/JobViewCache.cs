@@ -34,7 +34,7 @@ public sealed class JobViewCache
     {
         if (_parsed.TryGetValue(job.Id, out var p) && p.OptionsJson == job.OptionsJson && p.SpecJson == job.SpecJson) return (p.Options, p.Spec);
         p = new Parsed(job.OptionsJson, job.SpecJson,
-            JsonSerializer.Deserialize<TrainingOptions>(job.OptionsJson, ApiJson.Options)!, ModelMapping.ReadSpec(job.SpecJson));
+            StoredJson.ReadOptions(job.OptionsJson), StoredJson.ReadSpec(job.SpecJson));
         _parsed[job.Id] = p;
         return (p.Options, p.Spec);
     }

@@ -16,6 +16,14 @@ public static partial class JobsApi
 {
     private const int MaxPageSize = 100;
 
+    /// <summary>The services the job endpoints use: the submitter shared with experiments, the view cache.</summary>
+    public static WebApplicationBuilder AddJobs(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<JobSubmitter>();
+        builder.Services.AddSingleton<JobViewCache>();
+        return builder;
+    }
+
     public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/jobs").WithTags("Jobs");
@@ -41,76 +49,14 @@ public static partial class JobsApi
     /// 404; a model that does not fit the data (input width, classes) is 422.
     /// </remarks>
     internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Create(
-        CreateJobRequest r, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
-        JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
+        CreateJobRequest r, IDbContextFactory<TrainingDbContext> contexts, JobSubmitter submitter, TrainingRegistry registry,
+        JobViewCache views, CancellationToken ct)
     {
-        if (r.ModelId is not null && r.Spec is not null) return Problems.Field("modelId", "give modelId or spec, not both");
-        if (r.ModelId is null && r.Spec is null) return Problems.Field("modelId", "modelId or an inline spec is required");
-        if (r.DatasetId is not { } datasetId) return Problems.Field("datasetId", "is required");
-        if (r.ValidationDatasetId is not null && r.ValidationSplit is > 0)
-            return Problems.Field("validationSplit", "give validationSplit or validationDatasetId, not both");
-        if (r.Name is { Length: > 200 }) return Problems.Field("name", "must be at most 200 characters");
-        int checkpointEvery = r.CheckpointEvery ?? 1;
-        if (checkpointEvery < 1) return Problems.Field("checkpointEvery", "must be at least 1");
-        var options = new TrainingOptions(r.Optimizer ?? new OptimizerSpec(), r.Epochs ?? 10, r.BatchSize ?? 32, r.Seed ?? 1,
-            r.WeightDecay ?? 0f, r.ClipNorm, r.Schedule, r.EarlyStopping, r.ValidationSplit ?? 0f);
-        var optionErrors = OptionsValidator.Validate(options);
-        if (optionErrors.Count > 0) return Problems.Spec(optionErrors);
-
         await using var db = await contexts.CreateDbContextAsync(ct);
-        ModelSpec spec;
-        string? initialWeights = null;
-        if (r.Spec is not null)
-        {
-            var report = SpecValidator.Validate(r.Spec);
-            if (!report.IsValid) return Problems.Spec(report.Errors);
-            spec = r.Spec;
-        }
-        else
-        {
-            var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == r.ModelId, ct);
-            if (model is null) return Problems.NotFound("model", r.ModelId!.Value, "modelId");
-            spec = ModelMapping.ReadSpec(model.SpecJson);
-            initialWeights = model.WeightsSha256;
-        }
-        var dataset = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == datasetId, ct);
-        if (dataset is null) return Problems.NotFound("dataset", datasetId, "datasetId");
-        var fitErrors = SpecValidator.CheckDataset(spec, Shape(dataset)).ToList();
-        if (r.ValidationDatasetId is { } validationId)
-        {
-            var validation = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == validationId, ct);
-            if (validation is null) return Problems.NotFound("dataset", validationId, "validationDatasetId");
-            fitErrors.AddRange(SpecValidator.CheckDataset(spec, Shape(validation)).Select(e => e with { Path = "validationDatasetId" }));
-        }
-        if (fitErrors.Count > 0) return Problems.Errors(Problems.ToDictionary(fitErrors), StatusCodes.Status422UnprocessableEntity);
-        // 409, not 429: the owner's own queue is full, which waiting on a clock does not fix; cancelling does.
-        // The context is scoped to the owner, so this counts only their jobs.
-        int maxActive = security.Value.MaxActiveJobsPerOwner;
-        if (await db.Jobs.CountAsync(j => j.Status == JobStatus.Queued || j.Status == JobStatus.Running, ct) >= maxActive)
-            return Problems.Conflict("status", $"you already have {maxActive} queued or running jobs (Security:MaxActiveJobsPerOwner); cancel one or wait");
-
-        var now = DateTime.UtcNow;
-        var job = new Job
-        {
-            Name = r.Name, ModelId = r.ModelId, DatasetId = datasetId, ValidationDatasetId = r.ValidationDatasetId,
-            SpecJson = ModelMapping.WriteSpec(spec), OptionsJson = JsonSerializer.Serialize(options, ApiJson.Options),
-            Epochs = options.Epochs, CheckpointEvery = checkpointEvery, Status = JobStatus.Queued, CreatedAt = now, UpdatedAt = now,
-            InitialWeightsSha256 = initialWeights,
-        };
-        db.Jobs.Add(job);
-        await db.SaveChangesAsync(ct);
-        await scheduler.EnqueueAsync(job.Id, ct);
+        var (job, problem) = await JobSubmitter.PrepareAsync(db, r, ct);
+        if (job is null) return problem!;
+        if (await submitter.SubmitAsync(db, [job], "status", ct) is { } full) return full;
         return TypedResults.Accepted($"/jobs/{job.Id}", await JobViews.BuildAsync(db, job, registry, views, ct));
-    }
-
-    /// <summary>
-    /// An empty data set with the stored shape, classes and target width: enough for the engine's
-    /// compatibility check without reading the file. The worker checks the real data again.
-    /// </summary>
-    private static EngineDataset Shape(Storage.Entities.Dataset d)
-    {
-        bool labels = d.Classes > 0 && d.TargetWidth == 1;
-        return new EngineDataset([], DatasetMapping.ParseShape(d.Shape), 0, labels ? [] : null, labels ? null : [], d.TargetWidth, d.Classes);
     }
 
     /// <summary>List jobs, newest first, optionally only those with one status.</summary>

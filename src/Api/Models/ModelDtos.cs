@@ -40,15 +40,10 @@ public static class ModelMapping
         r.IsValid, r.Layers.AsDto(), r.TotalParameters, r.OutputShape, r.ParameterBytes, r.ActivationBytesPerSample,
         batchSize, r.EstimateBytes(batchSize));
 
-    public static ModelSpec ReadSpec(string json) =>
-        JsonSerializer.Deserialize<ModelSpec>(json, ApiJson.Options) ?? throw new InvalidDataException("The stored spec is empty.");
-
-    public static string WriteSpec(ModelSpec spec) => JsonSerializer.Serialize(spec, ApiJson.Options);
-
     /// <summary>Layers are recomputed from the stored spec: validation is cheap and keeps one source of truth.</summary>
     public static ModelDto AsDto(this Model m)
     {
-        var spec = ReadSpec(m.SpecJson);
+        var spec = StoredJson.ReadSpec(m.SpecJson);
         var report = SpecValidator.Validate(spec);
         return new ModelDto(m.Id, m.Name, spec, m.ParameterCount, report.OutputShape, report.Layers.AsDto(), m.CreatedAt, m.WeightsSha256 is not null);
     }

@@ -93,11 +93,11 @@ public static class ModelImport
         network.ImportTensors(tensors, counters);
 
         // Stored in the export's own names and order, whatever names (current or layers.) the upload used.
-        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["naming"] = Network.StateDictNaming, ["spec"] = ModelMapping.WriteSpec(spec) };
+        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["naming"] = Network.StateDictNaming, ["spec"] = StoredJson.WriteSpec(spec) };
         var sha256 = weightFiles.Write(SafeTensors.Write(network.ExportTensors(), metadata, network.ExportCounters()));
         var row = new Model
         {
-            Name = name, SpecJson = ModelMapping.WriteSpec(spec), ParameterCount = report.TotalParameters,
+            Name = name, SpecJson = StoredJson.WriteSpec(spec), ParameterCount = report.TotalParameters,
             OutputShape = JsonSerializer.Serialize(report.OutputShape), CreatedAt = DateTime.UtcNow, WeightsSha256 = sha256,
         };
         await using var db = await contexts.CreateDbContextAsync(ct);

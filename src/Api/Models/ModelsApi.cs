@@ -44,7 +44,7 @@ public static class ModelsApi
         var row = new Model
         {
             Name = request.Name,
-            SpecJson = ModelMapping.WriteSpec(request.Spec),
+            SpecJson = StoredJson.WriteSpec(request.Spec),
             ParameterCount = report.TotalParameters,
             OutputShape = JsonSerializer.Serialize(report.OutputShape),
             CreatedAt = DateTime.UtcNow,

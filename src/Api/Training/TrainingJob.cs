@@ -77,9 +77,8 @@ public sealed class TrainingJob(
 
     private async Task TrainAsync(Job job, RunningJob running)
     {
-        var spec = ModelMapping.ReadSpec(job.SpecJson);
-        var trainingOptions = JsonSerializer.Deserialize<TrainingOptions>(job.OptionsJson, ApiJson.Options)
-                              ?? throw new InvalidDataException("The job's training options are empty.");
+        var spec = StoredJson.ReadSpec(job.SpecJson);
+        var trainingOptions = StoredJson.ReadOptions(job.OptionsJson);
         var (train, validation) = await Task.Run(() => LoadDataAsync(job, spec), running.Token);
 
         TrainingSession session;

@@ -1,4 +1,3 @@
-using Api.Datasets;
 using Api.Infrastructure;
 using Quartz;
 using Storage;
@@ -26,13 +25,10 @@ public static class TrainingServiceExtensions
         ComputePriority.Configure(worker.Nice);
         Engine.Kernels.Gemm.WorkerThreadStarted = ComputePriority.LowerCurrentThread;
         builder.Services.AddHostedService<ComputePriority.Logging>();
-        builder.Services.AddSingleton<DatasetFiles>();
         builder.Services.AddSingleton<TrainingRegistry>();
         builder.Services.AddSingleton<JobEvents>();
-        builder.Services.AddSingleton<Diagnostics.DiagnosticsRecorder>();
         builder.Services.AddSingleton<JobLifecycle>();
         builder.Services.AddSingleton<TrainingScheduler>();
-        builder.Services.AddSingleton<Api.Jobs.JobViewCache>();
 
         builder.AddQuartz(q =>
         {

@@ -18,7 +18,7 @@ public sealed class KestrelServiceFactory : ServiceFactory
     public string BaseAddress => Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 }
 
-/// <summary>The training stream as the official JavaScript client sees it (tests/signalr-client/stream-check.mjs).</summary>
+/// <summary>The training stream as the official JavaScript client sees it (tests/signalr-check/stream-check.mjs).</summary>
 public sealed class SignalRStreamTests(KestrelServiceFactory factory) : IClassFixture<KestrelServiceFactory>
 {
     private const int Epochs = 20;
@@ -53,9 +53,9 @@ public sealed class SignalRStreamTests(KestrelServiceFactory factory) : IClassFi
 
     private async Task<string> RunNodeAsync(string script, params string[] args)
     {
-        var folder = Path.Combine(ExternalProcess.RepositoryRoot(), "tests", "signalr-client");
+        var folder = Path.Combine(ExternalProcess.RepositoryRoot(), "tests", "signalr-check");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "@microsoft", "signalr")))
-            Assert.Fail("tests/signalr-client/node_modules is missing: run `npm ci --prefix tests/signalr-client` first (.ci/run does).");
+            Assert.Fail("tests/signalr-check/node_modules is missing: building tests/Shared restores it (npm ci).");
         var (exitCode, stdout, stderr) = await ExternalProcess.RunAsync(folder, TimeSpan.FromMinutes(3), factory.AdminKey, "node", [script, .. args]);
         Assert.True(exitCode == 0, $"node {script} exited with {exitCode}: {stdout} {stderr}");
         return stdout;
