@@ -17,7 +17,7 @@ builder.Services.AddStorage(builder.Configuration);
 builder.AddSecurity();
 // JSON dialect, problem+json for every error, Swagger, health checks.
 builder.Services.AddApiInfrastructure();
-// Quartz worker with its SQLite job store, SignalR, start-up recovery.
+// Hangfire worker (in-memory queue, the database as the record), job leases, SignalR, start-up recovery.
 builder.AddTraining();
 
 var app = builder.Build();

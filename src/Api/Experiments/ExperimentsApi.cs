@@ -32,7 +32,7 @@ public static class ExperimentsApi
     /// weights from the seed (optimizer, learning rate, weight decay, BatchNorm and dropout changes all do).
     /// </remarks>
     internal static async Task<Results<Accepted<ExperimentDto>, ProblemHttpResult>> Create(CreateExperimentRequest r,
-        IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
+        IDbContextFactory<TrainingDbContext> contexts, TrainingQueue queue, TrainingRegistry registry,
         JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
     {
         if (r.BaseJob is not { } baseJob) return Problems.Field("baseJob", "is required");
@@ -92,7 +92,7 @@ public static class ExperimentsApi
         await db.SaveChangesAsync(ct);
         for (int i = 0; i < requests.Count; i++)
         {
-            var created = await JobsApi.Create(requests[i], contexts, scheduler, registry, views, security, ct);
+            var created = await JobsApi.Create(requests[i], contexts, queue, registry, views, security, ct);
             if (created.Result is not Accepted<JobDto> { Value: { } job })
             {
                 // Only the first can fail here (all share model, data and checked options): nothing was queued yet.

@@ -41,7 +41,7 @@ public static partial class JobsApi
     /// 404; a model that does not fit the data (input width, classes) is 422.
     /// </remarks>
     internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Create(
-        CreateJobRequest r, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
+        CreateJobRequest r, IDbContextFactory<TrainingDbContext> contexts, TrainingQueue queue, TrainingRegistry registry,
         JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
     {
         if (r.ModelId is not null && r.Spec is not null) return Problems.Field("modelId", "give modelId or spec, not both");
@@ -96,7 +96,7 @@ public static partial class JobsApi
         };
         db.Jobs.Add(job);
         await db.SaveChangesAsync(ct);
-        await scheduler.EnqueueAsync(job.Id, ct);
+        queue.Enqueue(job.Id);
         return TypedResults.Accepted($"/jobs/{job.Id}", await JobViews.BuildAsync(db, job, registry, views, ct));
     }
 
@@ -162,13 +162,12 @@ public static partial class JobsApi
     /// <remarks>Epochs finished before the cancel keep their metrics and checkpoints; POST /jobs/{id}/resume continues from the last checkpoint.</remarks>
     internal static async Task<Results<Ok<JobDto>, ProblemHttpResult>> Cancel(
         long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
-        TrainingScheduler scheduler, JobViewCache views, CancellationToken ct)
+        JobViewCache views, CancellationToken ct)
     {
         var job = await lifecycle.MoveAsync(id, JobStatus.Cancelled, JobLifecycle.Active, ct: ct);
         if (job is null) return await NotActive(id, contexts, "cancelled", ct);
         // The status is stored first, so a worker that stops now finds the job already Cancelled.
         registry.Cancel(id);
-        await scheduler.RemoveAsync(id, ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
         return TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, views, ct));
     }
@@ -176,7 +175,7 @@ public static partial class JobsApi
     /// <summary>Continue a cancelled or failed job from its last checkpoint (from the start when it has none).</summary>
     internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Resume(
         long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
-        TrainingScheduler scheduler, JobViewCache views, CancellationToken ct)
+        TrainingQueue queue, JobViewCache views, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var existing = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct);
@@ -184,13 +183,13 @@ public static partial class JobsApi
         if (existing.DatasetId is null) return Problems.Conflict("datasetId", "the job's training data set was deleted; it cannot be resumed");
         var job = await lifecycle.MoveAsync(id, JobStatus.Queued, [JobStatus.Cancelled, JobStatus.Failed], ct: ct);
         if (job is null) return await NotActive(id, contexts, "resumed", ct, onlyStopped: true);
-        await scheduler.EnqueueAsync(id, ct);
+        queue.Enqueue(id);
         return TypedResults.Accepted($"/jobs/{id}", await JobViews.BuildAsync(db, job, registry, views, ct));
     }
 
     /// <summary>Delete a finished job with its metrics and checkpoints. A queued or running job must be cancelled first (409).</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        long id, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles checkpointFiles, TrainingScheduler scheduler, JobEvents events,
+        long id, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles checkpointFiles, JobEvents events,
         JobViewCache views, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
@@ -200,7 +199,6 @@ public static partial class JobsApi
         if (deleted == 0) return await NotActive(id, contexts, "deleted", ct, mustBeFinished: true);
         // The rows went with the job (cascade); their files after them, so a failure here leaves only files the next start sweeps.
         checkpointFiles.DeleteJob(id);
-        await scheduler.RemoveAsync(id, ct);
         events.Forget(id);
         views.Forget(id);
         return TypedResults.NoContent();
