@@ -9,7 +9,7 @@ using Engine.Training;
 namespace Bench;
 
 /// <summary>
-/// The reference MLP trained by the engine alone and by the real service (REST submit, Quartz worker,
+/// The reference MLP trained by the engine alone and by the real service (REST submit, Hangfire worker,
 /// metrics and a checkpoint stored every epoch), on the same data; seconds per epoch and their ratio.
 /// Args: [epochs (default 4)] [--samples N (default 60,000)] [--rounds R (default 3): service jobs, each between two engine-alone runs].
 /// </summary>
@@ -111,7 +111,7 @@ internal static class ServiceBench
         s_datasetId = await service.UploadNpyAsync("mlp-bench", xPath, yPath);
         long warmData = await service.UploadNpyAsync("mlp-bench-warmup", xWarm, yWarm);
         // Then a pause until the process is idle: a freshly started service spends a core on tiered compilation
-        // (ASP.NET, EF Core, Quartz, the training path) for its first tens of seconds.
+        // (ASP.NET, EF Core, Hangfire, the training path) for its first tens of seconds.
         long warmup = await service.CreateJobAsync(Job(WarmupEpochs, warmData));
         await service.WaitForStatusAsync(warmup, "succeeded");
         var settled = await service.SettleAsync(TimeSpan.FromSeconds(60));

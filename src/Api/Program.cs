@@ -21,7 +21,7 @@ builder.Services.AddApiInfrastructure();
 builder.AddDatasets();
 builder.AddJobs();
 builder.AddDiagnostics();
-// Quartz worker with its SQLite job store, SignalR, start-up recovery.
+// Hangfire worker (in-memory queue, the database as the record), job leases, SignalR, start-up recovery.
 builder.AddTraining();
 
 var app = builder.Build();

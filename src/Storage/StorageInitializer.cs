@@ -9,11 +9,11 @@ namespace Storage;
 /// <summary>
 /// Runs first at start-up (hosted services start in registration order, and AddStorage comes first):
 /// creates the folders, applies migrations, moves checkpoint states of earlier versions out to files, sweeps
-/// checkpoint files no row names, and switches both SQLite files to WAL, so readers never block the training
+/// checkpoint files no row names, deletes the earlier scheduler's file and switches the database to WAL, so readers never block the training
 /// worker's writes.
 /// </summary>
 internal sealed class StorageInitializer(
-    IDbContextFactory<TrainingDbContext> contexts, StoragePaths paths, CheckpointFiles checkpointFiles, WeightFiles weightFiles, IOptions<StorageOptions> options,
+    IDbContextFactory<TrainingDbContext> contexts, StoragePaths paths, CheckpointFiles checkpointFiles, WeightFiles weightFiles,
     ILogger<StorageInitializer> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -41,14 +41,7 @@ internal sealed class StorageInitializer(
             // Pages freed since the last start (deleted jobs, moved states) go back to the file system.
             await db.Database.ExecuteSqlRawAsync("PRAGMA incremental_vacuum;", cancellationToken);
         }
-        await using (var scheduler = new SqliteConnection(
-            StorageServiceCollectionExtensions.ConnectionString(paths.SchedulerDatabase, options.Value.BusyTimeoutSeconds)))
-        {
-            await scheduler.OpenAsync(cancellationToken);
-            await using var command = scheduler.CreateCommand();
-            command.CommandText = "PRAGMA journal_mode=WAL;";
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
+        DeleteRetiredSchedulerDatabase();
         logger.LogInformation("Storage ready in {Directory}", paths.Root);
     }
 
@@ -130,6 +123,18 @@ internal sealed class StorageInitializer(
         command.CommandText = $"PRAGMA journal_mode=DELETE; PRAGMA page_size={PageSize}; PRAGMA auto_vacuum=INCREMENTAL; VACUUM;";
         await command.ExecuteNonQueryAsync(ct);
         if (!empty) logger.LogInformation("Database rebuilt once with {PageSize}-byte pages and auto_vacuum=INCREMENTAL", PageSize);
+    }
+
+    /// <summary>
+    /// Jobs the old scheduler still held are Queued or Running in the service database, where start-up recovery finds
+    /// them, so its file (and its WAL and shared-memory files) can go as they are.
+    /// </summary>
+    private void DeleteRetiredSchedulerDatabase()
+    {
+        var file = paths.RetiredSchedulerDatabase;
+        if (!File.Exists(file)) return;
+        foreach (var suffix in new[] { "-wal", "-shm", "-journal", "" }) File.Delete(file + suffix);
+        logger.LogInformation("Deleted {File}, the earlier scheduler's job store; unfinished jobs are recovered from the service database", file);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

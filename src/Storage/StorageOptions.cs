@@ -28,7 +28,6 @@ public sealed class StoragePaths
     {
         Root = Path.GetFullPath(options.DataDirectory);
         Database = Path.Combine(Root, "service.db");
-        SchedulerDatabase = Path.Combine(Root, "scheduler.db");
         Datasets = Path.Combine(Root, "datasets");
         Checkpoints = Path.Combine(Root, CheckpointsFolder);
         Temp = Path.Combine(Root, "tmp");
@@ -36,8 +35,11 @@ public sealed class StoragePaths
 
     public string Root { get; }
     public string Database { get; }
-    /// <summary>Quartz's job store lives in its own file so its locking never waits on training writes.</summary>
-    public string SchedulerDatabase { get; }
+    /// <summary>
+    /// The job store of the scheduler earlier versions used; nothing reads it now (the service database is the record
+    /// of every job), so start-up deletes it.
+    /// </summary>
+    internal string RetiredSchedulerDatabase => Path.Combine(Root, "scheduler.db");
     public string Datasets { get; }
     /// <summary>Checkpoint states, one folder per job (<see cref="CheckpointFiles"/>).</summary>
     public string Checkpoints { get; }

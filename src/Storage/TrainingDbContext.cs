@@ -35,6 +35,7 @@ public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> option
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<LayerStatRow> LayerStats => Set<LayerStatRow>();
     public DbSet<Experiment> Experiments => Set<Experiment>();
+    public DbSet<JobLease> JobLeases => Set<JobLease>();
 
     /// <summary>SQLite keeps no time zone; every DateTime here is written in UTC, so it is read back as UTC.</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -57,6 +58,7 @@ public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> option
         modelBuilder.Entity<Checkpoint>().HasQueryFilter(c => OwnerId == null || Set<Job>().Any(j => j.Id == c.JobId && j.OwnerId == OwnerId));
         modelBuilder.Entity<LayerStatRow>().HasQueryFilter(s => OwnerId == null || Set<Job>().Any(j => j.Id == s.JobId && j.OwnerId == OwnerId));
         modelBuilder.Entity<Experiment>().HasQueryFilter(e => OwnerId == null || e.OwnerId == OwnerId);
+        modelBuilder.Entity<JobLease>().HasQueryFilter(l => OwnerId == null || Set<Job>().Any(j => j.Id == l.JobId && j.OwnerId == OwnerId));
     }
 
     public override int SaveChanges(bool acceptAllChangesOnSuccess)

@@ -40,7 +40,7 @@ public sealed class StorageTests(ITestOutputHelper output)
                         name = $"m{c}",
                         spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 8 }, new { type = "relu" }, new { type = "dense", units = 3 } }, loss = "softmax_cross_entropy" },
                     })),
-                    // Now and then, as a write to both databases (the job row and its Quartz trigger); it queues behind the two.
+                    // Now and then, as a write that also enqueues a Hangfire job; it queues behind the two training jobs.
                     2 when random.Next(4) == 0 => ("create job", http.PostAsJsonAsync("/jobs", new
                     {
                         spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 8 }, new { type = "relu" }, new { type = "dense", units = 3 } }, loss = "softmax_cross_entropy" },

@@ -90,7 +90,7 @@ public sealed class TerminalStateTests
             }
             Assert.Contains("epoch 4, batch", failed[ramps].Error, StringComparison.Ordinal);
             Assert.Equal([1, 2, 3], failed[ramps].Metrics);
-            // Not re-fired by Quartz: still one attempt a while later.
+            // Not retried by Hangfire (no automatic retry) nor recovered: still one attempt a while later.
             await Task.Delay(TimeSpan.FromSeconds(2));
             foreach (var id in failed.Keys) Assert.Equal(1, (await first.Client.GetJobAsync(id)).GetProperty("attempts").GetInt32());
             await first.KillAsync();

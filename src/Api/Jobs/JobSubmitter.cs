@@ -17,7 +17,7 @@ namespace Api.Jobs;
 /// (its options, its spec or model, the data sets it names, the owner's cap), the row is inserted complete and its id
 /// is handed to the scheduler.
 /// </summary>
-public sealed class JobSubmitter(TrainingScheduler scheduler, IOptions<SecurityOptions> security)
+public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> security)
 {
     /// <summary>The training options a request asks for; whatever it leaves out takes <see cref="TrainingOptions"/>' defaults.</summary>
     public static TrainingOptions OptionsOf(CreateJobRequest r)
@@ -100,7 +100,7 @@ public sealed class JobSubmitter(TrainingScheduler scheduler, IOptions<SecurityO
                 $"(Security:MaxActiveJobsPerOwner; {active} now); cancel some or wait");
         db.Jobs.AddRange(jobs);
         await db.SaveChangesAsync(ct);
-        foreach (var job in jobs) await scheduler.EnqueueAsync(job.Id, ct);
+        foreach (var job in jobs) queue.Enqueue(job.Id);
         return null;
     }
 

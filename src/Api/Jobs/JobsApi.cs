@@ -111,13 +111,12 @@ public static partial class JobsApi
     /// <remarks>Epochs finished before the cancel keep their metrics and checkpoints; POST /jobs/{id}/resume continues from the last checkpoint.</remarks>
     internal static async Task<Results<Ok<JobDto>, ProblemHttpResult>> Cancel(
         long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
-        TrainingScheduler scheduler, JobViewCache views, CancellationToken ct)
+        JobViewCache views, CancellationToken ct)
     {
         var job = await lifecycle.MoveAsync(id, JobStatus.Cancelled, JobLifecycle.Active, ct: ct);
         if (job is null) return await NotActive(id, contexts, "cancelled", ct);
         // The status is stored first, so a worker that stops now finds the job already Cancelled.
         registry.Cancel(id);
-        await scheduler.RemoveAsync(id, ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
         return TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, views, ct));
     }
@@ -125,7 +124,7 @@ public static partial class JobsApi
     /// <summary>Continue a cancelled or failed job from its last checkpoint (from the start when it has none).</summary>
     internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Resume(
         long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
-        TrainingScheduler scheduler, JobViewCache views, CancellationToken ct)
+        TrainingQueue queue, JobViewCache views, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var existing = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct);
@@ -133,13 +132,13 @@ public static partial class JobsApi
         if (existing.DatasetId is null) return Problems.Conflict("datasetId", "the job's training data set was deleted; it cannot be resumed");
         var job = await lifecycle.MoveAsync(id, JobStatus.Queued, [JobStatus.Cancelled, JobStatus.Failed], ct: ct);
         if (job is null) return await NotActive(id, contexts, "resumed", ct, onlyStopped: true);
-        await scheduler.EnqueueAsync(id, ct);
+        queue.Enqueue(id);
         return TypedResults.Accepted($"/jobs/{id}", await JobViews.BuildAsync(db, job, registry, views, ct));
     }
 
     /// <summary>Delete a finished job with its metrics and checkpoints. A queued or running job must be cancelled first (409).</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        long id, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles checkpointFiles, TrainingScheduler scheduler, JobEvents events,
+        long id, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles checkpointFiles, JobEvents events,
         JobViewCache views, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
@@ -149,7 +148,6 @@ public static partial class JobsApi
         if (deleted == 0) return await NotActive(id, contexts, "deleted", ct, mustBeFinished: true);
         // The rows went with the job (cascade); their files after them, so a failure here leaves only files the next start sweeps.
         checkpointFiles.DeleteJob(id);
-        await scheduler.RemoveAsync(id, ct);
         events.Forget(id);
         views.Forget(id);
         return TypedResults.NoContent();

@@ -5,7 +5,7 @@ namespace Api.Security;
 
 /// <summary>
 /// The owner of the current request, for <see cref="TrainingDbContext"/>'s filters. Outside a request
-/// (the Quartz worker, start-up recovery) there is no HttpContext and contexts are unscoped.
+/// (the Hangfire worker, start-up recovery) there is no HttpContext and contexts are unscoped.
 /// </summary>
 internal sealed class RequestOwnerScope(IHttpContextAccessor accessor) : IOwnerScope
 {

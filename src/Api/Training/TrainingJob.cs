@@ -8,7 +8,7 @@ using Engine.Specs;
 using Engine.Training;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Quartz;
+using Hangfire;
 using Storage;
 using Storage.Entities;
 using Dataset = Engine.Data.Dataset;
@@ -24,30 +24,53 @@ namespace Api.Training;
 /// <para>An epoch's write runs while the next epoch trains (the engine alone is the speed target): at the epoch end
 /// only the state and the diagnostics are taken from the network; the state's file, the transaction and the events
 /// follow concurrently, one epoch at a time and in order. The job succeeds only after the last write.</para>
-/// <para>[DisallowConcurrentExecution] applies per Quartz job key, i.e. per training job: a recovery firing and a
-/// resume of the same job can never train it twice at once, while different jobs still run side by side
-/// up to Training:Concurrency.</para>
+/// <para>Hangfire may run a job more than once, so a run trains only while it holds the job's lease
+/// (<see cref="TrainingLeases"/>): a second run of the same job, on this node or another, finds it taken and does
+/// nothing, while different jobs still run side by side up to Training:Concurrency.</para>
 /// </remarks>
-[DisallowConcurrentExecution]
 public sealed class TrainingJob(
     IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, CheckpointFiles checkpointFiles, WeightFiles weightFiles,
-    TrainingRegistry registry, JobEvents events,
-    JobLifecycle lifecycle, IOptions<WorkerOptions> options, ILogger<TrainingJob> logger, DiagnosticsRecorder diagnostics) : IJob
+    TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle, TrainingLeases leases, IOptions<WorkerOptions> options,
+    ILogger<TrainingJob> logger, DiagnosticsRecorder diagnostics)
 {
-    public const string JobIdKey = "jobId";
-
-    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Hangfire's entry point. Returns when the job is done with (succeeded, failed, cancelled, or trained elsewhere);
+    /// throws <see cref="OperationCanceledException"/> when the service stops, so Hangfire never marks an interrupted
+    /// run succeeded. Failed runs are final: no automatic retry.
+    /// </summary>
+    [AutomaticRetry(Attempts = 0)]
+    [JobDisplayName("Train job {0}")]
+    public async Task RunAsync(long jobId, CancellationToken cancellationToken)
     {
-        if (!long.TryParse(context.MergedJobDataMap.GetString(JobIdKey), out var jobId)) return;
         if (registry.IsRunning(jobId)) return;
-        var job = await lifecycle.MoveAsync(jobId, JobStatus.Running, JobLifecycle.Active, ct: cancellationToken);
-        // Finished, cancelled or deleted since it was queued: nothing to do.
-        if (job is null) return;
-
-        var running = registry.Start(jobId, cancellationToken);
+        var run = await leases.TryTakeAsync(jobId, cancellationToken);
+        if (run is null)
+        {
+            logger.LogInformation("Job {JobId} is held by another run; this one leaves it", jobId);
+            return;
+        }
         try
         {
-            await TrainAsync(job, running);
+            var job = await lifecycle.MoveAsync(jobId, JobStatus.Running, JobLifecycle.Active, ct: cancellationToken);
+            // Finished, cancelled or deleted since it was queued: nothing to do.
+            if (job is null) return;
+            await TrainHeldAsync(job, run, cancellationToken);
+        }
+        finally
+        {
+            await leases.ReleaseAsync(jobId, run);
+        }
+    }
+
+    private async Task TrainHeldAsync(Job job, string run, CancellationToken cancellationToken)
+    {
+        var jobId = job.Id;
+        var running = registry.Start(jobId, cancellationToken);
+        using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = KeepLeaseAsync(jobId, run, keepAlive.Token);
+        try
+        {
+            await TrainAsync(job, running, run);
         }
         catch (OperationCanceledException) when (running.CancelRequested)
         {
@@ -56,8 +79,10 @@ public sealed class TrainingJob(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Shutdown: the job stays Running and continues from its last checkpoint at the next start.
+            // Shutdown: the job stays Running and continues from its last checkpoint at the next start. Rethrown, so
+            // Hangfire counts the run as interrupted, not succeeded.
             logger.LogInformation("Job {JobId} interrupted by shutdown; it resumes at the next start", jobId);
+            throw;
         }
         catch (Exception e) when (e is TrainingDivergedException or InvalidTrainingStateException or DataFormatException
                                       or InvalidDataException or IOException or ArgumentException or JsonException)
@@ -71,11 +96,33 @@ public sealed class TrainingJob(
         }
         finally
         {
+            await keepAlive.CancelAsync();
+            await renewing;
             registry.Remove(running);
         }
     }
 
-    private async Task TrainAsync(Job job, RunningJob running)
+    /// <summary>Renews the lease every third of its duration, so an epoch longer than the lease does not lose it.</summary>
+    private async Task KeepLeaseAsync(long jobId, string run, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(leases.Duration / 3);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+                if (!await leases.RenewAsync(jobId, run, ct))
+                    logger.LogWarning("Job {JobId}: the lease of this run was taken over; its next epoch will not be stored", jobId);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // The epoch's transaction renews it too; a failed renewal here only shortens the margin.
+            logger.LogWarning(e, "Job {JobId}: renewing its lease failed", jobId);
+        }
+    }
+
+    private async Task TrainAsync(Job job, RunningJob running, string run)
     {
         var spec = StoredJson.ReadSpec(job.SpecJson);
         var trainingOptions = StoredJson.ReadOptions(job.OptionsJson);
@@ -176,7 +223,7 @@ public sealed class TrainingJob(
                 var epoch = new EpochRecord(metrics, state, sha256, layerStats);
                 if (!Take()) return false;
                 // Task.Run: SQLite's async calls complete synchronously, so the write would otherwise run here, before the next epoch.
-                previous = Task.Run(() => StoreEpochAsync(job.Id, epoch, stop));
+                previous = Task.Run(() => StoreEpochAsync(job.Id, run, epoch, stop));
                 previousState = epoch.State;
             }
             return Take();
@@ -213,11 +260,11 @@ public sealed class TrainingJob(
     /// Stores and announces one epoch while the next one trains; false when the job is no longer Running.
     /// Then, or when the write fails, it cancels <paramref name="stop"/>, so the epoch in progress ends at its next batch.
     /// </summary>
-    private async Task<bool> StoreEpochAsync(long jobId, EpochRecord epoch, CancellationTokenSource stop)
+    private async Task<bool> StoreEpochAsync(long jobId, string run, EpochRecord epoch, CancellationTokenSource stop)
     {
         try
         {
-            if (!await RecordEpochAsync(jobId, epoch))
+            if (!await RecordEpochAsync(jobId, run, epoch))
             {
                 stop.Cancel();
                 return false;
@@ -277,7 +324,7 @@ public sealed class TrainingJob(
     }
 
     /// <summary>Stores the epoch (and checkpoint) and announces it; false when the job is no longer Running.</summary>
-    private async Task<bool> RecordEpochAsync(long jobId, EpochRecord epoch)
+    private async Task<bool> RecordEpochAsync(long jobId, string run, EpochRecord epoch)
     {
         var (m, state) = (epoch.Metrics, epoch.State);
         // On disk before the row naming it commits, and outside the lock, which subscribers' history replays share.
@@ -288,7 +335,7 @@ public sealed class TrainingJob(
         {
             await events.ExclusiveAsync(jobId, async () =>
             {
-                if (await CommitEpochAsync(jobId, epoch, file) is not { } stored) return;
+                if (await CommitEpochAsync(jobId, run, epoch, file) is not { } stored) return;
                 recorded = true;
                 pruned = stored.Pruned;
                 await events.EpochCompletedAsync(stored.Metric, stored.Committed);
@@ -306,9 +353,9 @@ public sealed class TrainingJob(
 
     /// <summary>
     /// One transaction: the job's progress, the metrics, diagnostics and checkpoint rows, with the checkpoints pruning
-    /// drops. Null when the job is no longer Running; else the commit time and the pruned checkpoints' files.
+    /// drops, and the lease renewed. Null when the job is no longer Running or the run lost its lease; else the commit time and the pruned checkpoints' files.
     /// </summary>
-    private async Task<(EpochMetric Metric, DateTime Committed, List<string> Pruned)?> CommitEpochAsync(long jobId, EpochRecord epoch, string? file)
+    private async Task<(EpochMetric Metric, DateTime Committed, List<string> Pruned)?> CommitEpochAsync(long jobId, string run, EpochRecord epoch, string? file)
     {
         var m = epoch.Metrics;
         await using var db = await contexts.CreateDbContextAsync();
@@ -316,7 +363,7 @@ public sealed class TrainingJob(
         var now = DateTime.UtcNow;
         var rows = await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running)
             .ExecuteUpdateAsync(s => s.SetProperty(j => j.CurrentEpoch, m.Epoch).SetProperty(j => j.UpdatedAt, now));
-        if (rows == 0) return null;
+        if (rows == 0 || !await leases.RenewAsync(db, jobId, run)) return null;
         var metric = new EpochMetric
         {
             JobId = jobId, Epoch = m.Epoch, TrainLoss = m.TrainLoss, TrainAccuracy = m.TrainAccuracy, ValLoss = m.ValLoss,

@@ -1,26 +1,27 @@
 using Api.Infrastructure;
-using Quartz;
-using Storage;
+using Hangfire;
+using Hangfire.AspNetCore;
+using Hangfire.InMemory;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Api.Training;
 
 public static class TrainingServiceExtensions
 {
     /// <summary>
-    /// The training side of the service: Quartz with its SQLite job store, the worker's helpers, SignalR,
-    /// the scheduler health check and start-up recovery. Call after AddStorage (its hosted service must
-    /// migrate before the scheduler starts).
+    /// The training side of the service: Hangfire (in-memory storage, one worker per Training:Concurrency), the job
+    /// leases, the worker's helpers, SignalR, the scheduler health check and start-up recovery. Call after AddStorage
+    /// (its hosted service must migrate before recovery reads the jobs).
     /// </summary>
     public static WebApplicationBuilder AddTraining(this WebApplicationBuilder builder)
     {
         var section = builder.Configuration.GetSection(WorkerOptions.Section);
         builder.Services.Configure<WorkerOptions>(section);
         var worker = section.Get<WorkerOptions>() ?? new WorkerOptions();
-        var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        var paths = new StoragePaths(storage);
+        var shutdown = TimeSpan.FromSeconds(Math.Max(1, worker.ShutdownTimeoutSeconds));
 
-        // Explicit, so the worker's graceful stop (next batch, then the database write) is governed by one setting.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(1, worker.ShutdownTimeoutSeconds)));
+        // Longer than Hangfire's own wait below, so the host never cuts the worker off before Hangfire gives up on it.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown + TimeSpan.FromSeconds(5));
         // Before any matrix product runs: its worker threads start at the first parallel product and are niced then.
         ComputePriority.Configure(worker.Nice);
         Engine.Kernels.Gemm.WorkerThreadStarted = ComputePriority.LowerCurrentThread;
@@ -28,30 +29,30 @@ public static class TrainingServiceExtensions
         builder.Services.AddSingleton<TrainingRegistry>();
         builder.Services.AddSingleton<JobEvents>();
         builder.Services.AddSingleton<JobLifecycle>();
-        builder.Services.AddSingleton<TrainingScheduler>();
+        builder.Services.AddSingleton<TrainingLeases>();
+        builder.Services.AddSingleton<TrainingQueue>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
 
-        builder.AddQuartz(q =>
+        // This container's own storage and activator: Hangfire's defaults are process-wide statics, which two hosts in
+        // one process (the tests') would share. The service database is the record of every job (TrainingRecovery).
+        builder.Services.AddSingleton<JobStorage>(_ => new InMemoryStorage(new InMemoryStorageOptions()));
+        builder.Services.AddSingleton<JobActivator>(sp => new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
+        builder.Services.AddHangfire(c => c
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings());
+        builder.Services.AddHangfireServer(o =>
         {
-            q.UseDefaultThreadPool(Math.Max(1, worker.Concurrency));
-            // A shutdown asks running jobs to stop at the next batch and waits for them, so they leave the
-            // database consistent; they continue from their last checkpoint at the next start.
-            q.ConfigureScheduler(s => s.ShutdownJobInterruption = ShutdownJobInterruption.Always);
-            q.UsePersistentStore(s =>
-            {
-                s.UseSqlite(StorageServiceCollectionExtensions.ConnectionString(paths.SchedulerDatabase, storage.BusyTimeoutSeconds));
-                s.ProvisionSchema();
-                s.UseSystemTextJsonSerializer();
-            });
-        });
-        // Started with the host rather than after it, so TrainingRecovery (registered next) finds the
-        // scheduler's tables created.
-        builder.AddQuartzHostedService(o =>
-        {
-            o.WaitForJobsToComplete = true;
-            o.AwaitApplicationStarted = false;
+            o.ServerName = $"{worker.NodeId}:{Environment.ProcessId}";
+            o.WorkerCount = Math.Max(1, worker.Concurrency);
+            // A stop cancels running jobs' tokens at once (they stop at the next batch and store nothing more), then
+            // waits for them to leave the database consistent; they continue from their last checkpoint at the next start.
+            o.StopTimeout = TimeSpan.Zero;
+            o.ShutdownTimeout = shutdown;
+            o.CancellationCheckInterval = TimeSpan.FromSeconds(1);
         });
         builder.Services.AddHostedService<TrainingRecovery>();
-        builder.Services.AddHealthChecks().AddQuartz(o => o.Name = "scheduler");
+        builder.Services.AddHealthChecks().AddCheck<SchedulerHealthCheck>("scheduler");
         builder.Services.AddSignalR().AddJsonProtocol(o => ApiJson.Configure(o.PayloadSerializerOptions));
         return builder;
     }

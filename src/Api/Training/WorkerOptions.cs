@@ -28,4 +28,16 @@ public sealed class WorkerOptions
     /// (<see cref="ComputePriority"/>); 0 leaves them at the service's own priority. Ignored elsewhere.
     /// </summary>
     public int Nice { get; set; } = 10;
+
+    /// <summary>
+    /// This node's name in job leases (<see cref="TrainingLeases"/>): unique per node sharing a database and the same
+    /// across its restarts, so a restarted node frees the leases its killed process held. Default: the machine name.
+    /// </summary>
+    public string NodeId { get; set; } = Environment.MachineName;
+
+    /// <summary>
+    /// How long a job's lease outlives its last renewal (every epoch, and every third of this while an epoch trains);
+    /// another node may take over a job whose node stopped renewing for this long.
+    /// </summary>
+    public int LeaseSeconds { get; set; } = 60;
 }

@@ -126,6 +126,17 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
             b.ToTable("Jobs");
         });
 
+        modelBuilder.Entity("Storage.Entities.JobLease", b =>
+        {
+            b.Property<long>("JobId").HasColumnType("INTEGER");
+            b.Property<DateTime>("ExpiresAt").HasColumnType("TEXT");
+            b.Property<string>("NodeId").IsRequired().HasMaxLength(100).HasColumnType("TEXT");
+            b.Property<string>("RunId").IsRequired().HasMaxLength(32).HasColumnType("TEXT");
+            b.HasKey("JobId");
+            b.HasIndex("NodeId");
+            b.ToTable("JobLeases");
+        });
+
         modelBuilder.Entity("Storage.Entities.LayerStatRow", b =>
         {
             b.Property<long>("Id").ValueGeneratedOnAdd().HasColumnType("INTEGER");
@@ -167,6 +178,9 @@ public sealed class TrainingDbContextModelSnapshot : ModelSnapshot
 
         modelBuilder.Entity("Storage.Entities.EpochMetric", b =>
             b.HasOne("Storage.Entities.Job", null).WithMany().HasForeignKey("JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
+
+        modelBuilder.Entity("Storage.Entities.JobLease", b =>
+            b.HasOne("Storage.Entities.Job", null).WithOne().HasForeignKey("Storage.Entities.JobLease", "JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
 
         modelBuilder.Entity("Storage.Entities.LayerStatRow", b =>
             b.HasOne("Storage.Entities.Job", null).WithMany().HasForeignKey("JobId").OnDelete(DeleteBehavior.Cascade).IsRequired());
