@@ -10,6 +10,7 @@ namespace Bench;
 /// and at all cores, beside a naive triple loop and a TensorPrimitives.Dot-per-element baseline measured
 /// in the same run. The machine is shared, so each figure is the best of several timed batches (the
 /// all-core median beside it), 1-thread and all-core batches interleaved; read the ratios rather than the absolute numbers.
+/// Offered all cores, the engine measures per shape whether the split pays ("uses": the thread count it settled on).
 /// </summary>
 internal static class GemmBench
 {
@@ -32,7 +33,7 @@ internal static class GemmBench
         int cores = Environment.ProcessorCount;
         Console.WriteLine($"gemm float32 GFLOP/s; {cores} cores, Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}, " +
                           $"best and median of {batches} interleaved batches of ≥ 40 ms (shared machine: compare ratios)");
-        Console.WriteLine($"{"shape",-27} {"naive",7} {"TP.Dot",7} {"1 thr",7} {cores + " thr",7} {"(med)",7} {"×naive",7} {"×Dot",6} {"scale",6}  check");
+        Console.WriteLine($"{"shape",-27} {"naive",7} {"TP.Dot",7} {"1 thr",7} {cores + " thr",7} {"(med)",7} {"×naive",7} {"×Dot",6} {"scale",6} {"uses",4}  check");
         int saved = Gemm.MaxThreads;
         try
         {
@@ -84,7 +85,9 @@ internal static class GemmBench
         }
         // Other processes only ever take throughput away, so the best batch is the kernel's capability.
         double g1 = gemm1.Max(), gn = gemmN.Max(), gnMedian = Median(gemmN);
-        Console.WriteLine($"{t.Label,-27} {naive,7:F2} {dot,7:F2} {g1,7:F1} {gn,7:F1} {gnMedian,7:F1} {gn / naive,7:F0} {gn / dot,6:F1} {gn / g1,6:F2}  {check}");
+        // The thread count the engine's own measurement chose for this shape when offered all cores.
+        int uses = GemmThreadChoice.Chosen(t.M, t.N, t.K, t.TransA, t.TransB, t.Accumulate, cores);
+        Console.WriteLine($"{t.Label,-27} {naive,7:F2} {dot,7:F2} {g1,7:F1} {gn,7:F1} {gnMedian,7:F1} {gn / naive,7:F0} {gn / dot,6:F1} {gn / g1,6:F2} {uses + "t",4}  {check}");
     }
 
     /// <summary>Runs <paramref name="op"/> until at least minMs have passed (after one warm-up call).</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -13,8 +14,9 @@ namespace Engine.Kernels;
 /// <remarks>
 /// Large products are packed and blocked for cache (<see cref="GemmDriver"/>) and run through a
 /// Vector512 8×32 or Vector256 6×16 FMA micro-kernel, split by rows or columns of C across the engine's
-/// <see cref="WorkerPool"/>. Tiny products and single rows take plain vectorized loops, where packing and
-/// threading cost more than they save; machines without 256-bit SIMD take those loops for everything.
+/// <see cref="WorkerPool"/> for the shapes where the split measured faster on this machine
+/// (<see cref="GemmThreadChoice"/>). Tiny products and single rows take plain vectorized loops, where packing
+/// and threading cost more than they save; machines without 256-bit SIMD take those loops for everything.
 /// </remarks>
 public static class Gemm
 {
@@ -43,10 +45,17 @@ public static class Gemm
     internal static Path ForcedPath { get => t_forcedPath; set => t_forcedPath = value; }
     [ThreadStatic] private static Path t_forcedPath;
 
+    /// <summary>Skips the measured thread choice on the calling thread, so tests see the split on any machine.</summary>
+    internal static bool ForceSplit { get => t_forceSplit; set => t_forceSplit = value; }
+    [ThreadStatic] private static bool t_forceSplit;
+
     // Measured: the packed kernel overtakes the simple loops between 6³ and 8³ and is ~10× faster at 32³.
     internal const long SmallWork = 6 * 6 * 6;
-    // Each thread gets at least this many multiply-adds (~10 µs), or waking it is not worth it.
-    internal const long WorkPerThread = 1L << 20;
+    // A single row above this many multiply-adds (~10 µs) is worth packing B for the micro-kernel.
+    internal const long SingleRowWork = 1L << 20;
+    // Below this many multiply-adds per thread (under a microsecond) no machine gains from waking another
+    // thread; above it, whether a split pays is measured per shape (GemmThreadChoice).
+    internal const long MinWorkPerThread = 1L << 16;
     // Two chunks per thread let the caller absorb part of a worker stalled by another process, but
     // each chunk re-packs the shared operand, so only chunks of at least this many tiles are split.
     private const int MinTilesPerChunk = 4;
@@ -75,7 +84,7 @@ public static class Gemm
         var path = ActivePath;
         long work = (long)m * n * k;
         // A single row of C (a vector–matrix product) reuses nothing of B, so packing B is pure overhead.
-        if (path == Path.Simple || work <= SmallWork || m == 1 && work <= WorkPerThread)
+        if (path == Path.Simple || work <= SmallWork || m == 1 && work <= SingleRowWork)
         {
             Simple(a, b, c, m, n, k, transA, transB, accumulate);
             return;
@@ -90,7 +99,7 @@ public static class Gemm
                 TransA = transA, TransB = transB, Accumulate = accumulate,
             };
             int mTiles = (m + kernel.Mr - 1) / kernel.Mr, nTiles = (n + kernel.Nr - 1) / kernel.Nr;
-            int threads = (int)Math.Min(_maxThreads, Math.Max(1, work / WorkPerThread));
+            int threads = (int)Math.Min(_maxThreads, Math.Max(1, work / MinWorkPerThread));
             // Split the dimension whose split duplicates less packing: splitting columns makes every
             // chunk pack all of A (m·k), splitting rows makes every chunk pack all of B (k·n).
             bool splitN = nTiles >= threads && (m <= n || mTiles < threads);
@@ -101,11 +110,26 @@ public static class Gemm
                 GemmDriver.Run(problem, kernel, 0, m, 0, n);
                 return;
             }
-            int chunks = Math.Clamp(tiles / MinTilesPerChunk, threads, 2 * threads);
-            var split = t_split ??= new SplitProduct();
-            split.Set(problem, kernel, splitN);
-            WorkerPool.Run(split, threads, chunks);
+            if (t_forceSplit)
+            {
+                Split(problem, kernel, splitN, threads, tiles);
+                return;
+            }
+            var choice = GemmThreadChoice.For(m, n, k, transA, transB, accumulate, path, threads);
+            int use = choice.Next(out int slot);
+            long start = slot >= 0 ? Stopwatch.GetTimestamp() : 0;
+            if (use == 1) GemmDriver.Run(problem, kernel, 0, m, 0, n);
+            else Split(problem, kernel, splitN, use, tiles);
+            if (slot >= 0) choice.Record(slot, Stopwatch.GetTimestamp() - start);
         }
+    }
+
+    private static void Split(in GemmProblem problem, in GemmKernel kernel, bool splitN, int threads, int tiles)
+    {
+        int chunks = Math.Clamp(tiles / MinTilesPerChunk, threads, 2 * threads);
+        var split = t_split ??= new SplitProduct();
+        split.Set(problem, kernel, splitN);
+        WorkerPool.Run(split, threads, chunks);
     }
 
     [ThreadStatic] private static SplitProduct? t_split;
