@@ -96,17 +96,23 @@ public sealed class BatchNorm : Layer
         TensorPrimitives.Multiply(_mean, 1f / n, _mean);
         Array.Clear(_variance);
         for (int r = 0; r < n; r++) BatchNormRows.AccumulateSquaredDeviation(x.Row(r), _mean, _variance);
-        TensorPrimitives.Multiply(_variance, 1f / n, _variance);
+        FinishStatistics(n);
+    }
+
+    /// <summary>Variance ÷ count, 1/√(σ² + ε), then the running-statistics update; <paramref name="count"/> values per feature.</summary>
+    private void FinishStatistics(long count)
+    {
+        TensorPrimitives.Multiply(_variance, 1f / count, _variance);
         TensorPrimitives.Add(_variance, Epsilon, _invStd);
         TensorPrimitives.ReciprocalSqrt<float>(_invStd, _invStd);
 
         float keep = Momentum, take = 1f - Momentum;
         TensorPrimitives.Multiply(RunningMean.Value, keep, RunningMean.Value);
         TensorPrimitives.MultiplyAdd(_mean, take, RunningMean.Value, RunningMean.Value);
-        if (n > 1)
+        if (count > 1)
         {
             TensorPrimitives.Multiply(RunningVar.Value, keep, RunningVar.Value);
-            TensorPrimitives.MultiplyAdd(_variance, take * n / (n - 1), RunningVar.Value, RunningVar.Value);
+            TensorPrimitives.MultiplyAdd(_variance, take * count / (count - 1), RunningVar.Value, RunningVar.Value);
         }
     }
 
@@ -160,17 +166,7 @@ public sealed class BatchNorm : Layer
                     foreach (float v in segment) { float d = v - m; sum = MathF.FusedMultiplyAdd(d, d, sum); }
                     _variance[c] += sum;
                 }
-            TensorPrimitives.Multiply(_variance, 1f / count, _variance);
-            TensorPrimitives.Add(_variance, Epsilon, _invStd);
-            TensorPrimitives.ReciprocalSqrt<float>(_invStd, _invStd);
-            float keep = Momentum, take = 1f - Momentum;
-            TensorPrimitives.Multiply(RunningMean.Value, keep, RunningMean.Value);
-            TensorPrimitives.MultiplyAdd(_mean, take, RunningMean.Value, RunningMean.Value);
-            if (count > 1)
-            {
-                TensorPrimitives.Multiply(RunningVar.Value, keep, RunningVar.Value);
-                TensorPrimitives.MultiplyAdd(_variance, take * count / (count - 1), RunningVar.Value, RunningVar.Value);
-            }
+            FinishStatistics(count);
         }
         else
         {
