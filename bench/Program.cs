@@ -5,6 +5,7 @@ var benchmarks = new (string Name, Action<string[]> Run)[]
 {
     ("gemm", GemmBench.Run),
     ("mlp", MlpBench.Run),
+    ("cnn", CnnBench.Run),
     ("diagnostics", DiagnosticsBench.Run),
     ("fuzz", FuzzBench.Run),
     ("service", ServiceBench.Run),

@@ -79,19 +79,17 @@ public sealed class Network
             if (d <= 0) throw new ArgumentException($"Input dimension {d} is not positive.", nameof(spec));
             inputWidth = checked(inputWidth * d);
         }
-        int width = checked((int)inputWidth);
+        var shapes = ShapeInference.InputShapes(spec);
         var layers = new Layer[spec.Layers.Count];
-        for (int i = 0; i < layers.Length; i++)
-        {
-            layers[i] = CreateLayer(spec.Layers[i], i, width, rng);
-            width = layers[i].OutputWidth;
-        }
+        for (int i = 0; i < layers.Length; i++) layers[i] = CreateLayer(spec.Layers[i], i, shapes[i], rng);
         return new Network(spec, layers, Loss.Create(spec.Loss), (int)inputWidth, rng);
     }
 
-    private static Layer CreateLayer(LayerSpec spec, int index, int width, Rng rng)
+    private static Layer CreateLayer(LayerSpec spec, int index, ActivationShape shape, Rng rng)
     {
         string prefix = $"layers.{index}.";
+        int width = checked((int)shape.Width);
+        int c = shape.Channels, h = shape.Dims.Length >= 2 ? shape.Dims[^2] : 1, w = shape.Dims[^1];
         switch (spec)
         {
             case DenseSpec d:
@@ -102,7 +100,16 @@ public sealed class Network
             case LeakyReluSpec l: return new LeakyRelu(width, l.Alpha);
             case SigmoidSpec: return new Sigmoid(width);
             case TanhSpec: return new Tanh(width);
+            case BatchNormSpec b when shape.Image: return new BatchNorm(c, b.Momentum, b.Epsilon, prefix, shape.Plane);
             case BatchNormSpec b: return new BatchNorm(width, b.Momentum, b.Epsilon, prefix);
+            case Conv2dSpec cs:
+                var conv = new Conv2d(c, h, w, cs.Filters, cs.Kernel, cs.Stride, cs.Padding.Resolve(cs.Kernel), cs.Bias, prefix);
+                Initializers.Fill(conv.Weight.Value, conv.PatchSize, cs.Filters * cs.Kernel * cs.Kernel, cs.Init, cs.Std, rng);
+                return conv;
+            case MaxPool2dSpec m: return new MaxPool2d(c, h, w, m.Size, m.Stride ?? m.Size);
+            case AvgPool2dSpec a: return new AvgPool2d(c, h, w, a.Size, a.Stride ?? a.Size);
+            case GlobalAvgPool2dSpec: return new GlobalAvgPool2d(c, shape.Plane);
+            case FlattenSpec: return new Flatten(width);
             case DropoutSpec d: return new Dropout(width, d.Rate, rng);
             default: throw new ArgumentException($"Unknown layer type at index {index}: {spec.GetType().Name}.", nameof(spec));
         }
@@ -293,6 +300,7 @@ public sealed class Network
             {
                 case Dense d: DenseSlots(d, prefix, slots); break;
                 case BatchNorm b: BatchNormSlots(b, prefix, slots); break;
+                case Conv2d c: ConvSlots(c, prefix, slots); break;
             }
         }
         return slots;
@@ -305,7 +313,14 @@ public sealed class Network
         slots.Add(new Slot(prefix + "bias", [d.Units], d.Bias.Value));
     }
 
-    /// <summary>nn.BatchNorm1d: weight (γ), bias (β), running_mean, running_var, all [features].</summary>
+    /// <summary>nn.Conv2d: weight [out, in, kh, kw] in the engine's own layout (copied, never transposed), bias [out].</summary>
+    private static void ConvSlots(Conv2d c, string prefix, List<Slot> slots)
+    {
+        slots.Add(new Slot(prefix + "weight", (int[])c.Weight.Shape.Clone(), c.Weight.Value));
+        if (c.Bias is { } bias) slots.Add(new Slot(prefix + "bias", [c.Filters], bias.Value));
+    }
+
+    /// <summary>nn.BatchNorm1d (nn.BatchNorm2d when per channel): weight (γ), bias (β), running_mean, running_var, all [features].</summary>
     private static void BatchNormSlots(BatchNorm b, string prefix, List<Slot> slots)
     {
         // Features (or channels, for a per-channel norm) are the length of γ, not the layer's output width.

@@ -17,6 +17,11 @@ public sealed record ModelSpec(int[] Input, IReadOnlyList<LayerSpec> Layers, Los
 [JsonDerivedType(typeof(TanhSpec), "tanh")]
 [JsonDerivedType(typeof(BatchNormSpec), "batchnorm")]
 [JsonDerivedType(typeof(DropoutSpec), "dropout")]
+[JsonDerivedType(typeof(Conv2dSpec), "conv2d")]
+[JsonDerivedType(typeof(MaxPool2dSpec), "maxpool2d")]
+[JsonDerivedType(typeof(AvgPool2dSpec), "avgpool2d")]
+[JsonDerivedType(typeof(GlobalAvgPool2dSpec), "globalavgpool2d")]
+[JsonDerivedType(typeof(FlattenSpec), "flatten")]
 public abstract record LayerSpec
 {
     /// <summary>The discriminator this layer is written with (<c>dense</c>, <c>relu</c>, ...).</summary>

@@ -12,7 +12,11 @@ public sealed record SpecError(string Path, string Message, bool LimitExceeded =
 /// <param name="Type">The layer's JSON type name (<c>dense</c>, <c>relu</c>, ...).</param>
 /// <param name="OutputShape">Per-sample output shape; dense layers flatten to <c>[units]</c>, others keep their input's shape.</param>
 /// <param name="Parameters">Learnable values (dense: in·units + units; batchnorm: 2·width).</param>
-public sealed record LayerReport(int Index, string Type, int[] OutputShape, long Parameters);
+public sealed record LayerReport(int Index, string Type, int[] OutputShape, long Parameters)
+{
+    /// <summary>Forward floating-point operations per sample (a multiply-add counts two).</summary>
+    public long Flops { get; init; }
+}
 
 /// <summary>
 /// Result of <see cref="SpecValidator.Validate"/>. The shape figures are meaningful only when
@@ -38,6 +42,9 @@ public sealed record SpecReport(
 
     /// <summary>Bytes of non-learnable state (batchnorm running mean and variance).</summary>
     public long BufferBytes { get; init; }
+
+    /// <summary>Forward floating-point operations per sample over all layers (a multiply-add counts two).</summary>
+    public long FlopsPerSample { get; init; }
 
     /// <summary>Width of the final output (product of <see cref="OutputShape"/>).</summary>
     public int OutputWidth => OutputShape.Aggregate(1, (a, d) => a * d);

@@ -50,53 +50,48 @@ public static class SpecValidator
         if (spec.Layers.Count > limits.MaxLayers)
             return Invalid(errors, new SpecError("layers", $"has {spec.Layers.Count} layers, more than the limit of {limits.MaxLayers}", true));
 
-        long totalParameters = 0, activationFloats = width, bufferFloats = 0;
+        long totalParameters = 0, activationFloats = width, bufferFloats = 0, totalFlops = 0;
+        var current = shape is null ? null : new ActivationShape(shape, false);
         int lastDense = -1;
         for (int i = 0; i < spec.Layers.Count; i++)
         {
             var layer = spec.Layers[i];
             string path = $"layers[{i}]";
-            if (layer is null) { errors.Add(new SpecError(path, "layer is null")); shape = null; continue; }
+            if (layer is null) { errors.Add(new SpecError(path, "layer is null")); current = null; continue; }
             CheckFields(layer, path, errors, limits);
             if (layer is DenseSpec { Units: var units } && units > limits.MaxWidth)
                 return Invalid(errors, new SpecError($"{path}.units", $"must be <= {limits.MaxWidth}", true));
-            if (layer is DenseSpec) lastDense = i;
-            if (shape is null) continue; // an earlier error broke shape inference; keep checking fields only
+            if (layer is Conv2dSpec { Filters: var filters } && filters > limits.MaxWidth)
+                return Invalid(errors, new SpecError($"{path}.filters", $"must be <= {limits.MaxWidth}", true));
+            if (layer is DenseSpec or Conv2dSpec) lastDense = i;
+            if (current is null) continue; // an earlier error broke shape inference; keep checking fields only
 
-            long inWidth = width, parameters = 0, extra = 0;
-            switch (layer)
-            {
-                case DenseSpec d when d.Units >= 1:
-                    parameters = inWidth * d.Units + d.Units; // both factors <= MaxWidth: fits in 64 bits
-                    shape = [d.Units];
-                    width = d.Units;
-                    break;
-                case DenseSpec:
-                    shape = null;
-                    continue;
-                case BatchNormSpec:
-                    parameters = 2 * width;
-                    bufferFloats += 2 * width;
-                    extra = width;
-                    break;
-                case DropoutSpec:
-                    extra = width;
-                    break;
-            }
-            totalParameters = checked(totalParameters + parameters);
+            long inWidth = current.Width;
+            var step = ShapeInference.Infer(layer, current, path);
+            if (step.Error is { } error) errors.Add(error);
+            if (step.Output is not { } output) { current = null; continue; }
+            if (output.Width > limits.MaxWidth)
+                return Invalid(errors, new SpecError(path, $"outputs {output.Width} values per sample, more than the limit of {limits.MaxWidth}", true));
+            current = output;
+            totalParameters = checked(totalParameters + step.Parameters);
             if (totalParameters > limits.MaxParameters)
                 return Invalid(errors, new SpecError(path, $"brings the model to {totalParameters} parameters, more than the limit of {limits.MaxParameters}", true));
-            activationFloats = checked(activationFloats + width + inWidth + extra);
-            layers.Add(new LayerReport(i, layer.TypeName, shape, parameters));
+            bufferFloats += step.Buffers;
+            totalFlops = checked(totalFlops + step.Flops);
+            activationFloats = checked(activationFloats + output.Width + inWidth + step.ExtraFloats);
+            layers.Add(new LayerReport(i, layer.TypeName, output.Dims, step.Parameters) { Flops = step.Flops });
         }
+        shape = current?.Dims;
+        width = current?.Width ?? 0;
 
-        if (spec.Layers.Count > 0 && lastDense < 0) errors.Add(new SpecError("layers", "at least one dense layer is required (nothing would be trainable)"));
+        if (spec.Layers.Count > 0 && lastDense < 0) errors.Add(new SpecError("layers", "at least one dense or conv2d layer is required (nothing would be trainable)"));
         if (spec.Layers.Count == 0) errors.Add(new SpecError("layers", "at least one layer is required"));
         if (lossKnown) CheckOutput(spec, lastDense, shape is null ? -1 : width, errors);
 
         return new SpecReport(errors, layers, totalParameters, shape ?? [], checked(totalParameters * 4), checked(activationFloats * 4))
         {
             BufferBytes = checked(bufferFloats * 4),
+            FlopsPerSample = totalFlops,
         };
     }
 
@@ -106,11 +101,7 @@ public static class SpecValidator
         {
             case DenseSpec d:
                 if (d.Units < 1) errors.Add(new SpecError($"{path}.units", "must be >= 1"));
-                if (!Enum.IsDefined(d.Init)) errors.Add(new SpecError($"{path}.init", $"unknown value {(int)d.Init}; expected he, he_uniform, xavier, xavier_uniform or normal"));
-                else if (d.Init == InitKind.Normal && !(d.Std is { } std && float.IsFinite(std) && std > 0))
-                    errors.Add(new SpecError($"{path}.std", "must be > 0 and finite for init normal"));
-                else if (d.Init != InitKind.Normal && d.Std is not null)
-                    errors.Add(new SpecError($"{path}.std", "is only used with init normal"));
+                CheckInit(d.Init, d.Std, path, errors);
                 break;
             case LeakyReluSpec l:
                 if (!(float.IsFinite(l.Alpha) && l.Alpha >= 0)) errors.Add(new SpecError($"{path}.alpha", "must be >= 0 and finite"));
@@ -122,12 +113,42 @@ public static class SpecValidator
             case DropoutSpec d:
                 if (!(d.Rate >= 0 && d.Rate < 1)) errors.Add(new SpecError($"{path}.rate", "must be in [0, 1)"));
                 break;
-            case ReluSpec or SigmoidSpec or TanhSpec:
+            case Conv2dSpec c:
+                if (c.Filters < 1) errors.Add(new SpecError($"{path}.filters", "must be >= 1"));
+                if (c.Kernel < 1) errors.Add(new SpecError($"{path}.kernel", "must be >= 1"));
+                if (c.Stride < 1) errors.Add(new SpecError($"{path}.stride", "must be >= 1"));
+                if (c.Padding.Value < 0) errors.Add(new SpecError($"{path}.padding", "must be >= 0 or \"same\""));
+                if (c.Padding.Same && c.Stride != 1) errors.Add(new SpecError($"{path}.padding", "\"same\" needs stride 1 (as in PyTorch)"));
+                if (c.Padding.Same && c.Kernel >= 1 && c.Kernel % 2 == 0) errors.Add(new SpecError($"{path}.padding", "\"same\" needs an odd kernel, so the padding is equal on both sides"));
+                CheckInit(c.Init, c.Std, path, errors);
+                break;
+            case MaxPool2dSpec m:
+                CheckPool(m.Size, m.Stride, path, errors);
+                break;
+            case AvgPool2dSpec a:
+                CheckPool(a.Size, a.Stride, path, errors);
+                break;
+            case ReluSpec or SigmoidSpec or TanhSpec or FlattenSpec or GlobalAvgPool2dSpec:
                 break;
             default:
                 errors.Add(new SpecError(path, $"unknown layer type {layer.GetType().Name}"));
                 break;
         }
+    }
+
+    private static void CheckInit(InitKind init, float? std, string path, List<SpecError> errors)
+    {
+        if (!Enum.IsDefined(init)) errors.Add(new SpecError($"{path}.init", $"unknown value {(int)init}; expected he, he_uniform, xavier, xavier_uniform or normal"));
+        else if (init == InitKind.Normal && !(std is { } s && float.IsFinite(s) && s > 0))
+            errors.Add(new SpecError($"{path}.std", "must be > 0 and finite for init normal"));
+        else if (init != InitKind.Normal && std is not null)
+            errors.Add(new SpecError($"{path}.std", "is only used with init normal"));
+    }
+
+    private static void CheckPool(int size, int? stride, string path, List<SpecError> errors)
+    {
+        if (size < 1) errors.Add(new SpecError($"{path}.size", "must be >= 1"));
+        if (stride is < 1) errors.Add(new SpecError($"{path}.stride", "must be >= 1"));
     }
 
     /// <summary>Rules tying the last layers to the loss; <paramref name="finalWidth"/> is -1 when shape inference failed.</summary>

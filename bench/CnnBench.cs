@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Engine.Data;
+using Engine.Kernels;
+using Engine.Specs;
+using Engine.Tensors;
+using Engine.Training;
+
+namespace Bench;
+
+/// <summary>
+/// Seconds per epoch of the reference CNN (input [1, 28, 28], conv 32 3×3 same, relu, maxpool 2, conv 64
+/// 3×3 same, relu, maxpool 2, flatten, dense 128, relu, dense 10; Adam 1e-3, batch 128) on synthetic images,
+/// best of 1 and all threads, and the same network in PyTorch in the same run when <c>import torch</c> works.
+/// Each product's time is also set against its arithmetic floor: the epoch's FLOPs at that product's own
+/// large-GEMM rate (the engine's Gemm, PyTorch's torch.mm), both measured here.
+/// `bench cnn [samples=12800] [epochs=1]`: the time is measured on <c>samples</c> and scaled to 60,000.
+/// </summary>
+internal static class CnnBench
+{
+    private const int FullEpoch = 60_000, Batch = 128, Classes = 10;
+
+    internal static readonly ModelSpec Spec = new([1, 28, 28],
+    [
+        new Conv2dSpec(32, 3, Padding: ConvPadding.SameSize), new ReluSpec(), new MaxPool2dSpec(2),
+        new Conv2dSpec(64, 3, Padding: ConvPadding.SameSize), new ReluSpec(), new MaxPool2dSpec(2),
+        new FlattenSpec(), new DenseSpec(128), new ReluSpec(), new DenseSpec(Classes),
+    ], LossKind.SoftmaxCrossEntropy);
+
+    public static void Run(string[] args)
+    {
+        int samples = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 12_800;
+        int epochs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1;
+        var report = SpecValidator.Validate(Spec);
+        double trainingFlops = TrainingFlopsPerSample(report) * (double)FullEpoch;
+        Console.WriteLine($"cnn reference network, {report.TotalParameters} parameters, {report.FlopsPerSample / 1e6:F2} MFLOP forward per sample, " +
+                          $"{trainingFlops / 1e12:F2} TFLOP per 60,000-sample training epoch");
+        Console.WriteLine($"timed on {samples} samples x {epochs} epoch(s) after a warm-up epoch, scaled to 60,000 samples; " +
+                          $"CPU {CpuModel()}, {Environment.ProcessorCount} cores (shared machine: read the ratios)");
+
+        var data = MakeImages(samples);
+        double best = double.MaxValue;
+        int bestThreads = 0;
+        foreach (int threads in new[] { 1, Environment.ProcessorCount })
+        {
+            double perEpoch = Measure(data, threads, epochs) * FullEpoch / samples;
+            Console.WriteLine($"engine  threads {threads}: {perEpoch,7:F2} s/epoch");
+            if (perEpoch < best) (best, bestThreads) = (perEpoch, threads);
+        }
+        Gemm.MaxThreads = Environment.ProcessorCount;
+        double gemmRate = GemmRate();
+        double engineFloor = trainingFlops / gemmRate;
+        Console.WriteLine($"engine  best {best:F2} s/epoch ({bestThreads} threads); Gemm 1024³ at {gemmRate / 1e9:F1} GFLOP/s -> floor {engineFloor:F2} s, " +
+                          $"{best / engineFloor:F2}x the floor");
+
+        var torch = RunTorch(samples, epochs);
+        if (torch is null) return;
+        double torchFloor = trainingFlops / torch.Value.MatmulFlops;
+        Console.WriteLine($"pytorch {torch.Value.Version}: best {torch.Value.Seconds:F2} s/epoch ({torch.Value.Threads} threads); torch.mm 1024³ at " +
+                          $"{torch.Value.MatmulFlops / 1e9:F1} GFLOP/s -> floor {torchFloor:F2} s, {torch.Value.Seconds / torchFloor:F2}x the floor");
+        Console.WriteLine($"engine / pytorch epoch time: {best / torch.Value.Seconds:F3}x");
+    }
+
+    /// <summary>Forward FLOPs, plus twice them for the backward pass (dW and dX) except dX of the first trainable layer.</summary>
+    internal static double TrainingFlopsPerSample(SpecReport report)
+    {
+        double total = 0;
+        bool first = true;
+        foreach (var layer in report.Layers)
+        {
+            bool trainable = layer.Type is "conv2d" or "dense";
+            total += layer.Flops * (trainable ? (first ? 2 : 3) : 2);
+            if (trainable) first = false;
+        }
+        return total;
+    }
+
+    private static double Measure(Dataset data, int threads, int epochs)
+    {
+        Gemm.MaxThreads = threads;
+        var options = new TrainingOptions(new OptimizerSpec(OptimizerKind.Adam, 1e-3f), Epochs: epochs + 1, BatchSize: Batch, Seed: 7);
+        var session = TrainingSession.Create(Spec, options, data);
+        session.RunEpoch(); // warm-up: JIT, buffers, optimizer state
+        long allocBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var sw = Stopwatch.StartNew();
+        for (int e = 0; e < epochs; e++) session.RunEpoch();
+        double seconds = sw.Elapsed.TotalSeconds / epochs;
+        double alloc = (GC.GetTotalAllocatedBytes(precise: true) - allocBefore) / (double)epochs;
+        Console.WriteLine($"        (threads {threads}: {alloc / 1024:F1} KiB allocated per timed epoch of {data.Count} samples)");
+        return seconds;
+    }
+
+    private static double GemmRate()
+    {
+        const int n = 1024;
+        var rng = new Rng(3);
+        var a = new float[n * n];
+        var b = new float[n * n];
+        var c = new float[n * n];
+        for (int i = 0; i < a.Length; i++) { a[i] = rng.NextSingle(); b[i] = rng.NextSingle(); }
+        Gemm.Multiply(a, b, c, n, n, n);
+        double best = double.MaxValue;
+        for (int r = 0; r < 5; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            Gemm.Multiply(a, b, c, n, n, n);
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return 2.0 * n * n * n / best;
+    }
+
+    /// <summary>28×28 images of one bright bar whose position and orientation give the class, plus noise.</summary>
+    internal static Dataset MakeImages(int samples)
+    {
+        var rng = new Rng(42);
+        var x = new float[samples * 784];
+        var labels = new int[samples];
+        for (int s = 0; s < samples; s++)
+        {
+            int label = rng.NextInt(Classes);
+            labels[s] = label;
+            var image = x.AsSpan(s * 784, 784);
+            for (int i = 0; i < image.Length; i++) image[i] = 0.2f * rng.NextSingle();
+            int at = 3 + 2 * (label % 5);
+            for (int t = 4; t < 24; t++)
+            {
+                if (label < 5) image[at * 28 + t] = 1f;
+                else image[t * 28 + at] = 1f;
+            }
+        }
+        return new Dataset(x, [28, 28], samples, labels, null, 1, Classes);
+    }
+
+    private readonly record struct TorchResult(string Version, double Seconds, int Threads, double MatmulFlops);
+
+    private static TorchResult? RunTorch(int samples, int epochs)
+    {
+        string script = Path.Combine(AppContext.BaseDirectory, "cnn_torch.py");
+        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(script);
+        start.ArgumentList.Add(samples.ToString(CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(epochs.ToString(CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture));
+        // Debian's OpenBLAS picks a slower kernel on some AVX-512 CPUs unless told the core type.
+        if (File.ReadAllText("/proc/cpuinfo").Contains("avx512f", StringComparison.Ordinal)) start.Environment["OPENBLAS_CORETYPE"] = "SkylakeX";
+        try
+        {
+            using var process = Process.Start(start)!;
+            string stdout = process.StandardOutput.ReadToEnd();
+            string stderr = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+            {
+                Console.WriteLine($"pytorch: not run ({stderr.Trim().Split('\n')[^1]})");
+                return null;
+            }
+            foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                if (!line.StartsWith('{')) Console.WriteLine($"        {line}");
+            var json = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last(l => l.StartsWith('{'))).RootElement;
+            double perSample = json.GetProperty("seconds").GetDouble() / samples;
+            return new TorchResult(json.GetProperty("version").GetString()!, perSample * FullEpoch, json.GetProperty("threads").GetInt32(),
+                json.GetProperty("matmul_flops").GetDouble());
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.WriteLine($"pytorch: not run ({e.Message})");
+            return null;
+        }
+    }
+
+    private static string CpuModel()
+    {
+        foreach (var line in File.ReadLines("/proc/cpuinfo"))
+            if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
+        return "unknown";
+    }
+}

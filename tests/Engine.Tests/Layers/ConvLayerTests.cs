@@ -1,0 +1,167 @@
+using Engine.Kernels;
+using Engine.Layers;
+using Engine.Tensors;
+
+namespace Engine.Tests.Layers;
+
+public class ConvLayerTests
+{
+    private static Conv2d RandomConv(int c, int h, int w, int filters, int kernel, int stride, int padding, bool bias, ulong seed)
+    {
+        var conv = new Conv2d(c, h, w, filters, kernel, stride, padding, bias);
+        var rng = new Rng(seed);
+        foreach (var p in conv.Parameters)
+            for (int i = 0; i < p.Value.Length; i++) p.Value[i] = 2f * rng.NextSingle() - 1f;
+        return conv;
+    }
+
+    /// <summary>Distinct values 0.05 apart in random order: a ±h step never changes which value of a window is largest.</summary>
+    private static Tensor Distinct(int rows, int cols, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var order = Enumerable.Range(0, rows * cols).ToArray();
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = rng.NextInt(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        var t = new Tensor(rows, cols);
+        for (int i = 0; i < order.Length; i++) t.Span[i] = 0.05f * (order[i] - order.Length / 2);
+        return t;
+    }
+
+    [Theory]
+    [InlineData(2, 5, 5, 3, 3, 1, 1, 3)]   // "same"
+    [InlineData(2, 5, 5, 3, 3, 1, 0, 2)]   // valid
+    [InlineData(2, 7, 5, 3, 3, 2, 0, 2)]   // stride 2, odd sizes
+    [InlineData(1, 7, 7, 2, 3, 2, 1, 1)]   // stride 2, padding 1, batch 1
+    [InlineData(3, 6, 6, 2, 2, 2, 0, 2)]   // even kernel
+    [InlineData(3, 4, 5, 2, 1, 1, 0, 2)]   // 1×1 reads the input directly
+    [InlineData(2, 3, 3, 2, 5, 1, 2, 1)]   // kernel larger than the image, padding makes it fit
+    public void Conv2dGradientsMatchCentralDifferences(int c, int h, int w, int filters, int kernel, int stride, int padding, int batch)
+    {
+        var conv = RandomConv(c, h, w, filters, kernel, stride, padding, bias: true, seed: 11);
+        GradientCheck.Layer(conv, GradientCheck.Uniform(batch, c * h * w, 12));
+    }
+
+    [Fact]
+    public void Conv2dWithoutBiasHasOnlyAWeightAndItsGradientMatches()
+    {
+        var conv = RandomConv(2, 5, 5, 2, 3, 1, 1, bias: false, seed: 13);
+        Assert.Single(conv.Parameters);
+        GradientCheck.Layer(conv, GradientCheck.Uniform(2, 50, 14));
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 0)]
+    public void Conv2dForwardEqualsTheDirectSum(int stride, int padding)
+    {
+        const int c = 2, h = 6, w = 5, f = 3, k = 3, n = 2;
+        var conv = RandomConv(c, h, w, f, k, stride, padding, bias: true, seed: 15);
+        var x = GradientCheck.Uniform(n, c * h * w, 16);
+        var y = conv.Forward(x, training: false);
+        int oh = conv.OutHeight, ow = conv.OutWidth;
+        for (int s = 0; s < n; s++)
+            for (int o = 0; o < f; o++)
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++)
+                    {
+                        double sum = conv.Bias!.Value[o];
+                        for (int ci = 0; ci < c; ci++)
+                            for (int a = 0; a < k; a++)
+                                for (int b = 0; b < k; b++)
+                                {
+                                    int ih = i * stride - padding + a, iw = j * stride - padding + b;
+                                    if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                                    sum += conv.Weight.Value[((o * c + ci) * k + a) * k + b] * x[s, (ci * h + ih) * w + iw];
+                                }
+                        Assert.Equal(sum, y[s, (o * oh + i) * ow + j], 4);
+                    }
+    }
+
+    [Fact]
+    public void Conv2dGradientsAreBitIdenticalOnOneAndTwoThreads()
+    {
+        float[] Run(int threads)
+        {
+            int saved = Gemm.MaxThreads;
+            Gemm.MaxThreads = threads;
+            try
+            {
+                var conv = RandomConv(4, 12, 12, 8, 3, 1, 1, bias: true, seed: 17);
+                var x = GradientCheck.Uniform(37, 4 * 144, 18);
+                var y = conv.Forward(x, training: true);
+                var dy = GradientCheck.Uniform(y.Rows, y.Cols, 19);
+                var dx = conv.Backward(dy);
+                return [.. y.Span, .. dx.Span, .. conv.Weight.Grad, .. conv.Bias!.Grad];
+            }
+            finally { Gemm.MaxThreads = saved; }
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
+
+    [Theory]
+    [InlineData(2, 5, 5, 2, 2, 3)]  // odd size: the last row and column are dropped
+    [InlineData(1, 6, 6, 3, 3, 1)]  // batch 1
+    [InlineData(2, 5, 4, 3, 1, 2)]  // overlapping windows
+    public void MaxPool2dGradientMatchesCentralDifferences(int c, int h, int w, int size, int stride, int batch) =>
+        GradientCheck.Layer(new MaxPool2d(c, h, w, size, stride), Distinct(batch, c * h * w, 21));
+
+    [Theory]
+    [InlineData(2, 5, 5, 2, 2, 3)]
+    [InlineData(1, 6, 6, 3, 3, 1)]
+    [InlineData(2, 5, 4, 3, 1, 2)]
+    public void AvgPool2dGradientMatchesCentralDifferences(int c, int h, int w, int size, int stride, int batch) =>
+        GradientCheck.Layer(new AvgPool2d(c, h, w, size, stride), GradientCheck.Uniform(batch, c * h * w, 22));
+
+    [Fact]
+    public void MaxPool2dTakesEachWindowsMaximum()
+    {
+        var pool = new MaxPool2d(1, 3, 4, 2, 2);
+        var x = Tensor.FromRows([[1, 5, 2, 0, 3, 4, 8, 7, 9, 9, 9, 9]]);
+        Assert.Equal([5f, 8f], pool.Forward(x, training: false).Span.ToArray());
+    }
+
+    [Fact]
+    public void GlobalAvgPool2dGradientMatchesCentralDifferences() =>
+        GradientCheck.Layer(new GlobalAvgPool2d(3, 7), GradientCheck.Uniform(2, 21, 23));
+
+    [Fact]
+    public void FlattenPassesValuesAndGradientsThrough()
+    {
+        var x = GradientCheck.Uniform(2, 12, 24);
+        var flatten = new Flatten(12);
+        Assert.Equal(x.Span.ToArray(), flatten.Forward(x, true).Span.ToArray());
+        Assert.Equal(x.Span.ToArray(), flatten.Backward(x).Span.ToArray());
+    }
+
+    [Theory]
+    [InlineData(true, 3)]
+    [InlineData(true, 1)]
+    [InlineData(false, 2)]
+    public void ChannelBatchNormGradientsMatchCentralDifferences(bool training, int batch)
+    {
+        var bn = new BatchNorm(3, plane: 5);
+        new float[] { 1.5f, -0.7f, 0.3f }.CopyTo(bn.Gamma.Value, 0);
+        new float[] { 0.2f, -0.1f, 0.5f }.CopyTo(bn.Beta.Value, 0);
+        new float[] { 0.1f, -0.2f, 0.3f }.CopyTo(bn.RunningMean.Value, 0);
+        new float[] { 0.5f, 1.5f, 2f }.CopyTo(bn.RunningVar.Value, 0);
+        GradientCheck.Layer(bn, GradientCheck.Uniform(batch, 15, 25, scale: 2f), training);
+    }
+
+    [Fact]
+    public void ChannelBatchNormNormalizesEachChannelOverBatchAndPlane()
+    {
+        var bn = new BatchNorm(2, momentum: 0.9f, plane: 3);
+        var x = Tensor.FromRows([[1, 2, 3, 10, 10, 10], [4, 5, 6, 20, 20, 20]]);
+        var y = bn.Forward(x, training: true);
+        // Channel 0 holds 1..6 (mean 3.5, biased variance 35/12); channel 1 holds three 10s and three 20s.
+        Assert.Equal((1 - 3.5) / Math.Sqrt(35.0 / 12 + 1e-5), y[0, 0], 4);
+        Assert.Equal(-1.0, y[0, 3], 4);
+        Assert.Equal(1.0, y[1, 5], 4);
+        Assert.Equal(0.1f * 3.5f, bn.RunningMean.Value[0], 5);
+        // Running variance is unbiased over the channel's 6 values: (35/12)·6/5 = 3.5.
+        Assert.Equal(0.9f + 0.1f * 3.5f, bn.RunningVar.Value[0], 5);
+    }
+}
