@@ -19,6 +19,8 @@ internal sealed class StorageInitializer(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(paths.Root);
+        // The data directory holds everyone's data and the key hashes: its owner (the service's user) only.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(paths.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Directory.CreateDirectory(paths.Datasets);
         // Anything left in tmp is an upload a crash interrupted; it was never referenced.
         if (Directory.Exists(paths.Temp)) Directory.Delete(paths.Temp, recursive: true);
@@ -44,6 +46,9 @@ internal sealed class StorageInitializer(
             command.CommandText = "PRAGMA journal_mode=WAL;";
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
+        if (!OperatingSystem.IsWindows())
+            foreach (var file in new[] { paths.Database, paths.SchedulerDatabase }.SelectMany(f => new[] { f, f + "-wal", f + "-shm" }).Where(File.Exists))
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         logger.LogInformation("Storage ready in {Directory}", paths.Root);
     }
 

@@ -33,7 +33,8 @@ public static class ExperimentsApi
     /// </remarks>
     internal static async Task<Results<Accepted<ExperimentDto>, ProblemHttpResult>> Create(CreateExperimentRequest r,
         IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
-        JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
+        JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, Security.StorageQuota quota,
+        CancellationToken ct)
     {
         if (r.BaseJob is not { } baseJob) return Problems.Field("baseJob", "is required");
         if (r.Name is { Length: > 200 }) return Problems.Field("name", "must be at most 200 characters");
@@ -60,6 +61,7 @@ public static class ExperimentsApi
             return Problems.Field("baseJob.modelId", "give modelId or spec, not both");
 
         var requests = new List<CreateJobRequest>();
+        var parameters = new List<long>();
         var specErrors = new List<SpecError>();
         for (int i = 0; i < variations.Length; i++)
         {
@@ -73,13 +75,24 @@ public static class ExperimentsApi
                 Name = Truncate($"{r.Name ?? "experiment"}: {v.Name}", 200), ModelId = null, Spec = spec, Optimizer = optimizer,
                 WeightDecay = v.WeightDecay ?? baseJob.WeightDecay,
             };
-            specErrors.AddRange(SpecValidator.Validate(spec).Errors.Select(e => e with { Path = Join($"variations[{i}].spec", e.Path) }));
+            var report = SpecValidator.Validate(spec);
+            parameters.Add(report.TotalParameters);
+            specErrors.AddRange(report.Errors.Select(e => e with { Path = Join($"variations[{i}].spec", e.Path) }));
             var options = new TrainingOptions(optimizer, baseJob.Epochs ?? 10, baseJob.BatchSize ?? 32, baseJob.Seed ?? 1,
                 request.WeightDecay ?? 0f, baseJob.ClipNorm, baseJob.Schedule, baseJob.EarlyStopping, baseJob.ValidationSplit ?? 0f);
             specErrors.AddRange(OptionsValidator.Validate(options).Select(e => e with { Path = Join($"variations[{i}]", e.Path) }));
             requests.Add(request);
         }
         if (specErrors.Count > 0) return Problems.Spec(specErrors);
+        // Every variation's size up front too (they differ in parameters), for the same reason as the cap below.
+        if (await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == baseJob.DatasetId, ct) is { } dataset)
+        {
+            var costErrors = new Dictionary<string, string[]>();
+            for (int i = 0; i < requests.Count; i++)
+                if (JobsApi.CostError(parameters[i], dataset.SampleCount, baseJob.Epochs ?? 10, security.Value.MaxJobCost) is { } error)
+                    costErrors[$"variations[{i}]"] = [error];
+            if (costErrors.Count > 0) return Problems.Errors(costErrors, StatusCodes.Status422UnprocessableEntity);
+        }
         // Checked for the whole experiment up front, so the per-job cap below cannot stop it half queued.
         int maxActive = security.Value.MaxActiveJobsPerOwner;
         int active = await db.Jobs.CountAsync(j => j.Status == JobStatus.Queued || j.Status == JobStatus.Running, ct);
@@ -92,7 +105,7 @@ public static class ExperimentsApi
         await db.SaveChangesAsync(ct);
         for (int i = 0; i < requests.Count; i++)
         {
-            var created = await JobsApi.Create(requests[i], contexts, scheduler, registry, views, security, ct);
+            var created = await JobsApi.Create(requests[i], contexts, scheduler, registry, views, security, quota, ct);
             if (created.Result is not Accepted<JobDto> { Value: { } job })
             {
                 // Only the first can fail here (all share model, data and checked options): nothing was queued yet.

@@ -15,6 +15,8 @@ namespace Api.Jobs;
 public static partial class JobsApi
 {
     private const int MaxPageSize = 100;
+    /// <summary>(page − 1) × pageSize stays far inside int: a huge page would overflow into page 1.</summary>
+    private const int MaxPage = 1_000_000;
 
     public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
     {
@@ -42,7 +44,8 @@ public static partial class JobsApi
     /// </remarks>
     internal static async Task<Results<Accepted<JobDto>, ProblemHttpResult>> Create(
         CreateJobRequest r, IDbContextFactory<TrainingDbContext> contexts, TrainingScheduler scheduler, TrainingRegistry registry,
-        JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, CancellationToken ct)
+        JobViewCache views, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, Security.StorageQuota quota,
+        CancellationToken ct)
     {
         if (r.ModelId is not null && r.Spec is not null) return Problems.Field("modelId", "give modelId or spec, not both");
         if (r.ModelId is null && r.Spec is null) return Problems.Field("modelId", "modelId or an inline spec is required");
@@ -59,17 +62,20 @@ public static partial class JobsApi
 
         await using var db = await contexts.CreateDbContextAsync(ct);
         ModelSpec spec;
+        long parameters;
         if (r.Spec is not null)
         {
             var report = SpecValidator.Validate(r.Spec);
             if (!report.IsValid) return Problems.Spec(report.Errors);
             spec = r.Spec;
+            parameters = report.TotalParameters;
         }
         else
         {
             var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == r.ModelId, ct);
             if (model is null) return Problems.NotFound("model", r.ModelId!.Value, "modelId");
             spec = ModelMapping.ReadSpec(model.SpecJson);
+            parameters = model.ParameterCount;
         }
         var dataset = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == datasetId, ct);
         if (dataset is null) return Problems.NotFound("dataset", datasetId, "datasetId");
@@ -81,6 +87,9 @@ public static partial class JobsApi
             fitErrors.AddRange(SpecValidator.CheckDataset(spec, Shape(validation)).Select(e => e with { Path = "validationDatasetId" }));
         }
         if (fitErrors.Count > 0) return Problems.Errors(Problems.ToDictionary(fitErrors), StatusCodes.Status422UnprocessableEntity);
+        if (CostError(parameters, dataset.SampleCount, options.Epochs, security.Value.MaxJobCost) is { } tooCostly)
+            return Problems.Field("epochs", tooCostly, StatusCodes.Status422UnprocessableEntity);
+        if (await quota.CheckNotFullAsync(db, "datasetId", ct) is { } full) return full;
         // 409, not 429: the owner's own queue is full, which waiting on a clock does not fix; cancelling does.
         // The context is scoped to the owner, so this counts only their jobs.
         int maxActive = security.Value.MaxActiveJobsPerOwner;
@@ -98,6 +107,15 @@ public static partial class JobsApi
         await db.SaveChangesAsync(ct);
         await scheduler.EnqueueAsync(job.Id, ct);
         return TypedResults.Accepted($"/jobs/{job.Id}", await JobViews.BuildAsync(db, job, registry, views, ct));
+    }
+
+    /// <summary>Why a job of this size is refused (Security:MaxJobCost), or null when it is within the limit.</summary>
+    internal static string? CostError(long parameters, int samples, int epochs, double maxCost)
+    {
+        double cost = (double)parameters * samples * epochs;
+        return cost <= maxCost ? null
+            : $"{parameters} parameters × {samples} samples × {epochs} epochs = {cost:G3}, more than the limit of {maxCost:G3} " +
+              "per job (Security:MaxJobCost); use fewer epochs, a smaller model or less data";
     }
 
     /// <summary>
@@ -125,7 +143,7 @@ public static partial class JobsApi
                 return Problems.Field("status", "must be queued, running, succeeded, failed or cancelled");
             filter = s;
         }
-        if (page < 1) return Problems.Field("page", "must be at least 1");
+        if (page is < 1 or > MaxPage) return Problems.Field("page", $"must be between 1 and {MaxPage}");
         if (pageSize is < 1 or > MaxPageSize) return Problems.Field("pageSize", $"must be between 1 and {MaxPageSize}");
         await using var db = await contexts.CreateDbContextAsync(ct);
         var query = db.Jobs.AsNoTracking();

@@ -20,6 +20,40 @@ public static class SafeTensors
 
     public static byte[] Write(IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        var (head, ordered, dataBytes) = Header(tensors, metadata);
+        var result = new byte[checked(head.Length + dataBytes)];
+        head.CopyTo(result, 0);
+        var data = result.AsSpan(head.Length);
+        foreach (var t in ordered)
+        {
+            WriteLittleEndian(t.Data, data);
+            data = data[(t.Data.Length * sizeof(float))..];
+        }
+        return result;
+    }
+
+    /// <summary>The same file written to <paramref name="stream"/> tensor by tensor, never as one buffer.</summary>
+    public static async Task WriteAsync(Stream stream, IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var (head, ordered, _) = Header(tensors, metadata);
+        await stream.WriteAsync(head, ct);
+        const int ChunkValues = 1 << 14;
+        var chunk = new byte[ChunkValues * sizeof(float)];
+        foreach (var t in ordered)
+            for (int i = 0; i < t.Data.Length; i += ChunkValues)
+            {
+                int n = Math.Min(ChunkValues, t.Data.Length - i);
+                WriteLittleEndian(t.Data.AsSpan(i, n), chunk);
+                await stream.WriteAsync(chunk.AsMemory(0, n * sizeof(float)), ct);
+            }
+    }
+
+    /// <summary>The 8-byte length and the padded JSON header, the tensors in file order and the data section's size.</summary>
+    private static (byte[] Head, List<NamedTensor> Ordered, long DataBytes) Header(
+        IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
         ArgumentNullException.ThrowIfNull(tensors);
         var ordered = tensors.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
         var header = new MemoryStream();
@@ -56,17 +90,11 @@ public static class SafeTensors
         }
         // Pad so the data section starts 8-byte aligned (8 + header length ≡ 0 mod 8).
         int headerLength = checked((int)(header.Length + 7) / 8 * 8);
-        var result = new byte[checked(8 + headerLength + offset)];
-        BinaryPrimitives.WriteUInt64LittleEndian(result, (ulong)headerLength);
-        header.GetBuffer().AsSpan(0, (int)header.Length).CopyTo(result.AsSpan(8));
-        result.AsSpan(8 + (int)header.Length, headerLength - (int)header.Length).Fill((byte)' ');
-        var data = result.AsSpan(8 + headerLength);
-        foreach (var t in ordered)
-        {
-            WriteLittleEndian(t.Data, data);
-            data = data[(t.Data.Length * sizeof(float))..];
-        }
-        return result;
+        var head = new byte[8 + headerLength];
+        BinaryPrimitives.WriteUInt64LittleEndian(head, (ulong)headerLength);
+        header.GetBuffer().AsSpan(0, (int)header.Length).CopyTo(head.AsSpan(8));
+        head.AsSpan(8 + (int)header.Length).Fill((byte)' ');
+        return (head, ordered, offset);
     }
 
     public static IReadOnlyList<NamedTensor> Read(ReadOnlySpan<byte> bytes) => Read(bytes, out _);
