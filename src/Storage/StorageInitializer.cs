@@ -19,6 +19,8 @@ internal sealed class StorageInitializer(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(paths.Root);
+        // The data directory holds everyone's data and the key hashes: its owner (the service's user) only.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(paths.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Directory.CreateDirectory(paths.Datasets);
         // Anything left in tmp is an upload a crash interrupted; it was never referenced.
         if (Directory.Exists(paths.Temp)) Directory.Delete(paths.Temp, recursive: true);
@@ -42,6 +44,9 @@ internal sealed class StorageInitializer(
             await db.Database.ExecuteSqlRawAsync("PRAGMA incremental_vacuum;", cancellationToken);
         }
         DeleteRetiredSchedulerDatabase();
+        if (!OperatingSystem.IsWindows())
+            foreach (var file in new[] { paths.Database, paths.Database + "-wal", paths.Database + "-shm" }.Where(File.Exists))
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         logger.LogInformation("Storage ready in {Directory}", paths.Root);
     }
 

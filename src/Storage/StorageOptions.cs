@@ -19,6 +19,15 @@ public sealed class StorageOptions
     /// refused with 413 at its header (or as soon as it passes this), before its data is held in memory.
     /// </summary>
     public long MaxDecompressedBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Uploads parsed at once; each may hold up to 4 × MaxDecompressedBytes of floats while it is parsed, so this bounds
+    /// the memory uploads can take together. More are answered 429 with Retry-After.
+    /// </summary>
+    public int MaxConcurrentUploads { get; set; } = 2;
+
+    /// <summary>Most classes an uploaded data set's integer labels may name (NPY; IDX labels are bytes, CSV stops at 10,000).</summary>
+    public int MaxClasses { get; set; } = 65_536;
 }
 
 /// <summary>Absolute locations derived from <see cref="StorageOptions"/>, fixed at start-up.</summary>

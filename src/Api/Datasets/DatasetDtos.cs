@@ -67,12 +67,18 @@ public static class DatasetMapping
 
     public static string Name(this NormalizationKind kind) => kind.ToString().ToLowerInvariant();
 
-    /// <summary>Per-class sample counts, so clients can see class balance without downloading the data.</summary>
+    /// <summary>
+    /// Per-class sample counts, so clients can see class balance without downloading the data. Counted by class
+    /// present (a few labels naming a large index cost a few entries), then listed by index up to the data set's
+    /// class count, which the loaders bound (Storage:MaxClasses).
+    /// </summary>
     public static int[]? ClassCounts(Dataset d)
     {
         if (d.Labels is null) return null;
-        var counts = new int[Math.Max(d.Classes, d.Labels.Length == 0 ? 0 : d.Labels.Max() + 1)];
-        foreach (var l in d.Labels) counts[l]++;
+        var present = new Dictionary<int, int>();
+        foreach (var l in d.Labels) present[l] = present.GetValueOrDefault(l) + 1;
+        var counts = new int[Math.Max(d.Classes, present.Count == 0 ? 0 : present.Keys.Max() + 1)];
+        foreach (var (label, count) in present) counts[label] = count;
         return counts;
     }
 }

@@ -45,10 +45,40 @@ public static class DatasetsApi
     /// Example: <c>curl -F name=iris -F format=csv -F file=@iris.csv http://localhost:5080/datasets</c>
     /// </remarks>
     internal static async Task<Results<Created<DatasetDto>, ProblemHttpResult>> Upload(
-        HttpRequest request, DatasetFiles files, IOptions<StorageOptions> options, CancellationToken ct)
+        HttpRequest request, DatasetFiles files, IOptions<StorageOptions> options, Api.Security.UploadWork work,
+        Api.Security.StorageQuota quota, IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
+    {
+        var (lease, busy) = await work.Limiter.AcquireAsync(request.HttpContext, ct);
+        if (busy is not null) return busy;
+        using (lease)
+        {
+            try
+            {
+                return await UploadAsync(request, files, options.Value, quota, contexts, ct);
+            }
+            finally
+            {
+                ReturnMemory(request.ContentLength);
+            }
+        }
+    }
+
+    /// <summary>
+    /// An upload can parse into hundreds of megabytes that are garbage the moment it is stored or refused; a
+    /// compacting, decommitting collection gives them back to the OS now instead of keeping the process at its peak.
+    /// </summary>
+    private static void ReturnMemory(long? uploaded)
+    {
+        const long Large = 1 << 20;
+        if (uploaded is null or > Large) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
+    private static async Task<Results<Created<DatasetDto>, ProblemHttpResult>> UploadAsync(
+        HttpRequest request, DatasetFiles files, StorageOptions options, Api.Security.StorageQuota quota,
+        IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
     {
         await using var upload = new DatasetUpload();
-        if (await upload.ReadAsync(request, files, options.Value.MaxUploadBytes, ct) is { } problem) return problem;
+        if (await upload.ReadAsync(request, files, options.MaxUploadBytes, ct) is { } problem) return problem;
         var fields = upload.Fields;
 
         var name = fields.GetValueOrDefault("name");
@@ -84,7 +114,7 @@ public static class DatasetsApi
         string? dtype = null;
         try
         {
-            (raw, dtype) = await Task.Run(() => Load(format!, upload, labelColumn, hasHeader, regression ?? false, options.Value.MaxDecompressedBytes), ct);
+            (raw, dtype) = await Task.Run(() => Load(format!, upload, labelColumn, hasHeader, regression ?? false, options), ct);
         }
         catch (DataLimitException e)
         {
@@ -99,12 +129,15 @@ public static class DatasetsApi
         // 8-bit data (all IDX files, uint8 NPY) is pixels by convention: ÷255 unless asked otherwise.
         var kind = normalization ?? (format == "idx" || dtype == "uint8" ? NormalizationKind.Scale : NormalizationKind.None);
         var source = new DatasetSource(Files: [.. parts.Select(p => upload.Files[p].FileName)], FeatureDType: dtype, LabelColumn: labelColumn);
+        await using (var db = await contexts.CreateDbContextAsync(ct))
+            if (await quota.CheckAddAsync(db, DatasetFile.EstimateBytes(raw), parts[0], ct) is { } full) return full;
         var row = await files.StoreAsync(raw, name, format!, kind, source, ct);
         return TypedResults.Created($"/datasets/{row.Id}", row.AsDto());
     }
 
-    private static (Dataset, string?) Load(string format, DatasetUpload upload, string? labelColumn, bool? hasHeader, bool regression, long maxBytes)
+    private static (Dataset, string?) Load(string format, DatasetUpload upload, string? labelColumn, bool? hasHeader, bool regression, StorageOptions options)
     {
+        long maxBytes = options.MaxDecompressedBytes;
         static FileStream Open(DatasetUpload u, string part) =>
             new(u.Files[part].Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         switch (format)
@@ -120,7 +153,7 @@ public static class DatasetsApi
                 using (var features = Open(upload, "features"))
                 using (var labels = Open(upload, "labels"))
                 {
-                    var npy = NpyLoader.Load(features, labels, maxBytes);
+                    var npy = NpyLoader.Load(features, labels, maxBytes, options.MaxClasses);
                     return (npy.Dataset, npy.FeatureDType);
                 }
         }
@@ -129,7 +162,8 @@ public static class DatasetsApi
     /// <summary>Generate a synthetic data set (xor, spirals, moons, blobs, regression).</summary>
     /// <remarks>The same kind, size, classes, seed and noise always give the same samples.</remarks>
     internal static async Task<Results<Created<DatasetDto>, ProblemHttpResult>> CreateSynthetic(
-        CreateSyntheticDatasetRequest request, DatasetFiles files, CancellationToken ct)
+        CreateSyntheticDatasetRequest request, DatasetFiles files, Api.Security.StorageQuota quota,
+        IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
     {
         if (request.Kind is not { } kind) return Problems.Field("kind", "is required: xor, spirals, moons, blobs or regression");
         if (request.Size is not { } size) return Problems.Field("size", "is required");
@@ -150,6 +184,8 @@ public static class DatasetsApi
             // The generator's parameter names are the request's field names.
             return Problems.Field(e.ParamName ?? "classes", FirstSentence(e.Message));
         }
+        await using (var db = await contexts.CreateDbContextAsync(ct))
+            if (await quota.CheckAddAsync(db, DatasetFile.EstimateBytes(data), "size", ct) is { } full) return full;
         var name = string.IsNullOrWhiteSpace(request.Name) ? kind.ToString().ToLowerInvariant() : request.Name;
         var row = await files.StoreAsync(data, name, "synthetic", request.Normalization ?? NormalizationKind.None,
             new DatasetSource(Kind: kind, Seed: seed, Noise: noise), ct);

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Api.Training;
 using Engine.Diagnostics;
-using Microsoft.AspNetCore.SignalR;
 using Storage;
 using Storage.Entities;
 
@@ -11,7 +10,7 @@ namespace Api.Diagnostics;
 /// A network's layer diagnostics at an epoch end (<see cref="LayerDiagnostics.Compute"/>, on the training side
 /// between epochs), stored with the epoch's metrics and streamed on the hub while the next epoch trains.
 /// </summary>
-public sealed class DiagnosticsRecorder(IHubContext<TrainingHub, ITrainingClient> hub, ILogger<DiagnosticsRecorder> logger)
+public sealed class DiagnosticsRecorder(JobEvents events)
 {
     /// <summary>Adds the epoch's diagnostics to <paramref name="db"/>, to be saved in the epoch's transaction.</summary>
     public static void Add(TrainingDbContext db, long jobId, int epoch, IReadOnlyList<LayerStats> stats) =>
@@ -22,18 +21,11 @@ public sealed class DiagnosticsRecorder(IHubContext<TrainingHub, ITrainingClient
             HistogramMin = s.HistogramMin, HistogramMax = s.HistogramMax, HistogramJson = JsonSerializer.Serialize(s.Histogram),
         }));
 
-    /// <summary>Sends stored diagnostics as LayerStats to the job's subscribers.</summary>
-    public async Task SendAsync(long jobId, int epoch, IReadOnlyList<LayerStats> stats)
+    /// <summary>Queues stored diagnostics as LayerStats for the job's subscribers (<see cref="JobEvents"/>: never waits on a client).</summary>
+    public Task SendAsync(long jobId, int epoch, IReadOnlyList<LayerStats> stats)
     {
-        try
-        {
-            await hub.Clients.Group(TrainingHub.Group(jobId)).LayerStats(new LayerStatsEvent(jobId, epoch, [.. stats.Select(ToDto)]));
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
-        {
-            // Stored already; a client catches up with GET /jobs/{id}/diagnostics.
-            logger.LogDebug(e, "LayerStats for job {JobId} was not sent", jobId);
-        }
+        events.LayerStats(new LayerStatsEvent(jobId, epoch, [.. stats.Select(ToDto)]));
+        return Task.CompletedTask;
     }
 
     private static LayerStatsDto ToDto(LayerStats s) => new(s.Index, s.Type, s.WeightNorm, s.GradNorm, s.GradToWeight, s.Mean, s.Std,

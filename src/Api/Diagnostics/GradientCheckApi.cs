@@ -52,33 +52,52 @@ public static class GradientCheckApi
     /// BatchNorm runs in training mode on the batch; Dropout uses one frozen mask for every pass.
     /// </remarks>
     internal static async Task<Results<Ok<GradientCheckDto>, ProblemHttpResult>> CheckModel(long id, GradientCheckRequest request,
-        IDbContextFactory<TrainingDbContext> contexts, DatasetFiles files, CancellationToken ct)
+        IDbContextFactory<TrainingDbContext> contexts, DatasetFiles files,
+        Microsoft.Extensions.Options.IOptions<Api.Security.SecurityOptions> options, Api.Security.ModelWork work, HttpContext http, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct);
         if (model is null) return Problems.NotFound("model", id);
-        return await RunAsync(StoredJson.ReadSpec(model.SpecJson), request.DatasetId, request.BatchSize, request.Seed, db, files, ct);
+        return await RunAsync(StoredJson.ReadSpec(model.SpecJson), model.ParameterCount, "id", request.DatasetId, request.BatchSize,
+            request.Seed, db, files, new Limits(options.Value, work, http), ct);
     }
 
     /// <summary>Backprop against central differences for an inline spec; nothing is stored.</summary>
     internal static async Task<Results<Ok<GradientCheckDto>, ProblemHttpResult>> CheckSpec(InlineGradientCheckRequest request,
-        IDbContextFactory<TrainingDbContext> contexts, DatasetFiles files, CancellationToken ct)
+        IDbContextFactory<TrainingDbContext> contexts, DatasetFiles files,
+        Microsoft.Extensions.Options.IOptions<Api.Security.SecurityOptions> options, Api.Security.ModelWork work, HttpContext http, CancellationToken ct)
     {
         if (request.Spec is null) return Problems.Field("spec", "is required");
         var report = SpecValidator.Validate(request.Spec);
         if (!report.IsValid) return Problems.Spec(report.Errors, "spec");
         await using var db = await contexts.CreateDbContextAsync(ct);
-        return await RunAsync(request.Spec, request.DatasetId, request.BatchSize, request.Seed, db, files, ct);
+        return await RunAsync(request.Spec, report.TotalParameters, "spec", request.DatasetId, request.BatchSize, request.Seed, db, files, new Limits(options.Value, work, http), ct);
     }
 
-    private static async Task<Results<Ok<GradientCheckDto>, ProblemHttpResult>> RunAsync(ModelSpec spec, long? datasetId, int? batchSize,
-        ulong? seed, TrainingDbContext db, DatasetFiles files, CancellationToken ct)
+    /// <summary>The settings and the shared limiter a gradient check is held to.</summary>
+    private sealed record Limits(Api.Security.SecurityOptions Options, Api.Security.ModelWork Work, HttpContext Http);
+
+    private static async Task<Results<Ok<GradientCheckDto>, ProblemHttpResult>> RunAsync(ModelSpec spec, long parameters, string specField,
+        long? datasetId, int? batchSize, ulong? seed, TrainingDbContext db, DatasetFiles files, Limits limits, CancellationToken ct)
     {
+        long maxParameters = limits.Options.MaxGradientCheckParameters;
+        if (parameters > maxParameters)
+            return Problems.Field(specField, $"the model has {parameters} parameters, more than the limit of {maxParameters} for a gradient check " +
+                "(Security:MaxGradientCheckParameters)", StatusCodes.Status422UnprocessableEntity);
         if (datasetId is not { } dsId) return Problems.Field("datasetId", "is required");
         int size = batchSize ?? DefaultBatchSize;
         if (size is < 1 or > MaxBatchSize) return Problems.Field("batchSize", $"must be between 1 and {MaxBatchSize}");
         var row = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == dsId, ct);
         if (row is null) return Problems.NotFound("dataset", dsId, "datasetId");
+        // The whole data set is read and a network built: one of the few requests that may run at once.
+        var (lease, busy) = await limits.Work.Limiter.AcquireAsync(limits.Http, ct);
+        if (busy is not null) return busy;
+        using (lease) return await CheckAsync(spec, row, size, seed, files, ct);
+    }
+
+    private static async Task<Results<Ok<GradientCheckDto>, ProblemHttpResult>> CheckAsync(ModelSpec spec, Storage.Entities.Dataset row, int size,
+        ulong? seed, DatasetFiles files, CancellationToken ct)
+    {
         // Normalized exactly as the trainer would, so the check sees the activations training sees.
         var data = Normalization.Fit(files.Load(row), DatasetMapping.ParseNormalization(row.Normalization));
         var fitErrors = SpecValidator.CheckDataset(spec, data).ToList();

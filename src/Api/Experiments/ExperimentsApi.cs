@@ -59,6 +59,7 @@ public static class ExperimentsApi
             return Problems.Field("baseJob.modelId", "give modelId or spec, not both");
 
         var requests = new List<CreateJobRequest>();
+        var parameters = new List<long>();
         var specErrors = new List<SpecError>();
         for (int i = 0; i < variations.Length; i++)
         {
@@ -78,10 +79,10 @@ public static class ExperimentsApi
         }
         if (specErrors.Count > 0) return Problems.Spec(specErrors);
         var jobs = new List<Job>();
-        foreach (var request in requests)
+        for (int i = 0; i < requests.Count; i++)
         {
-            // All share model, data and the options checked above, so only the first can fail here.
-            var (job, problem) = await JobSubmitter.PrepareAsync(db, request, ct);
+            // All share model, data and the options checked above; they differ in size, so the cost is keyed per variation.
+            var (job, problem) = await submitter.PrepareAsync(db, requests[i], ct, costField: $"variations[{i}]");
             if (job is null) return problem!;
             jobs.Add(job);
         }

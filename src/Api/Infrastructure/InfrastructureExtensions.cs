@@ -17,6 +17,7 @@ public static class InfrastructureExtensions
 
     public static WebApplication UseApiInfrastructure(this WebApplication app)
     {
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         // Unknown routes and wrong methods answer problem+json like everything else.
         app.UseStatusCodePages();

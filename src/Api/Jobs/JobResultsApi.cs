@@ -23,10 +23,12 @@ public static partial class JobsApi
         group.MapGet("/{id:long}/checkpoints", ListCheckpoints).WithName("ListJobCheckpoints").ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{id:long}/weights", Weights).WithName("DownloadJobWeights")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream", additionalContentTypes: ["application/json"])
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         group.MapPost("/{id:long}/predict", Predict).WithName("Predict").ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
     }
 
     /// <summary>The stored checkpoints of a job: the most recent few and the best.</summary>
@@ -50,22 +52,35 @@ public static partial class JobsApi
     /// </remarks>
     /// <param name="format">safetensors (default), json or onnx.</param>
     /// <param name="checkpoint">latest (default), best or an epoch number.</param>
-    internal static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Weights(
-        long id, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles files, CancellationToken ct, string format = "safetensors",
-        string checkpoint = "latest")
+    internal static async Task<Results<FileContentHttpResult, PushStreamHttpResult, ProblemHttpResult>> Weights(
+        long id, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles files, Security.ModelWork work, HttpContext http,
+        CancellationToken ct, string format = "safetensors", string checkpoint = "latest")
     {
         format = format.ToLowerInvariant();
         if (!WeightFormats.Contains(format)) return Problems.Field("format", "must be safetensors, json or onnx");
+        // Held until the body is written: the network and its exported tensors live that long.
+        var (lease, busy) = await work.Limiter.AcquireAsync(http, ct);
+        if (busy is not null) return busy;
+        http.Response.RegisterForDispose(lease!);
         var (network, epoch, problem) = await LoadNetworkAsync(id, checkpoint, contexts, files, ct);
         if (problem is not null) return problem;
         var name = $"job-{id}-epoch-{epoch}.{format}";
-        return format switch
+        if (format == "onnx") return TypedResults.File(OnnxExport.Write(network!), "application/octet-stream", name);
+        var tensors = network!.ExportTensors();
+        if (format == "json")
         {
-            "json" => TypedResults.File(JsonWeights.Write(network!.ExportTensors()), "application/json", name),
-            "onnx" => TypedResults.File(OnnxExport.Write(network!), "application/octet-stream", name),
-            _ => TypedResults.File(SafeTensors.Write(network!.ExportTensors(), Metadata(network!, id, epoch), network!.ExportCounters()),
-                "application/octet-stream", name),
-        };
+            try
+            {
+                JsonWeights.CheckFinite(tensors);
+            }
+            catch (ArgumentException e)
+            {
+                return Problems.Conflict("format", $"{e.Message} Download safetensors instead.");
+            }
+            return TypedResults.Stream(body => JsonWeights.WriteAsync(body, tensors, http.RequestAborted), "application/json", name);
+        }
+        var metadata = Metadata(network, id, epoch);
+        return TypedResults.Stream(body => SafeTensors.WriteAsync(body, tensors, metadata, network.ExportCounters(), http.RequestAborted), "application/octet-stream", name);
     }
 
     private static Dictionary<string, string> Metadata(Network network, long jobId, int epoch)
@@ -85,12 +100,25 @@ public static partial class JobsApi
     /// <summary>Run inputs through a checkpoint of the job: probabilities and argmax for classifiers, values for regression.</summary>
     internal static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> Predict(
         long id, PredictRequest request, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles files, IOptions<WorkerOptions> options,
-        CancellationToken ct)
+        Security.ModelWork work, HttpContext http, CancellationToken ct)
     {
         if (request.Inputs is not { Length: > 0 } inputs) return Problems.Field("inputs", "needs at least one row");
         int max = options.Value.MaxPredictRows;
         if (inputs.Length > max)
             return Problems.Field("inputs", $"has {inputs.Length} rows, more than the limit of {max} (Training:MaxPredictRows)", StatusCodes.Status413PayloadTooLarge);
+        var errors = new Dictionary<string, string[]>();
+        for (int i = 0; i < inputs.Length && errors.Count < 20; i++)
+            if (inputs[i] is { } row && !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(row))
+                errors[$"inputs[{i}]"] = ["holds a value that is not a finite float32 (NaN, ±Infinity or beyond ±3.4e38)"];
+        if (errors.Count > 0) return Problems.Errors(errors);
+        var (lease, busy) = await work.Limiter.AcquireAsync(http, ct);
+        if (busy is not null) return busy;
+        using (lease) return await PredictAsync(id, request, inputs, contexts, files, ct);
+    }
+
+    private static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictAsync(
+        long id, PredictRequest request, float[][] inputs, IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles files, CancellationToken ct)
+    {
         var (network, epoch, problem) = await LoadNetworkAsync(id, request.Checkpoint ?? "latest", contexts, files, ct, "checkpoint");
         if (problem is not null) return problem;
 
@@ -107,6 +135,11 @@ public static partial class JobsApi
         int k = network.OutputWidth;
         var rows = new float[inputs.Length][];
         for (int i = 0; i < rows.Length; i++) rows[i] = output.AsSpan(i * k, k).ToArray();
+        // JSON has no NaN or ∞: rows the network overflows on are reported instead of failing the answer.
+        for (int i = 0; i < rows.Length && errors.Count < 20; i++)
+            if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(rows[i]))
+                errors[$"inputs[{i}]"] = ["the model's output for this row is not finite (NaN or ±Infinity): the values overflow float32 inside the network"];
+        if (errors.Count > 0) return Problems.Errors(errors, StatusCodes.Status422UnprocessableEntity);
         int[]? argmax = network.Spec.Loss switch
         {
             LossKind.SoftmaxCrossEntropy => [.. rows.Select(r => r.AsSpan().IndexOf(System.Numerics.Tensors.TensorPrimitives.Max(r)))],

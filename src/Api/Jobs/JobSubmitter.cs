@@ -17,7 +17,7 @@ namespace Api.Jobs;
 /// (its options, its spec or model, the data sets it names, the owner's cap), the row is inserted complete and its id
 /// is handed to the scheduler.
 /// </summary>
-public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> security)
+public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> security, StorageQuota quota)
 {
     /// <summary>The training options a request asks for; whatever it leaves out takes <see cref="TrainingOptions"/>' defaults.</summary>
     public static TrainingOptions OptionsOf(CreateJobRequest r)
@@ -33,9 +33,11 @@ public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> 
 
     /// <summary>
     /// Checks one request and builds its row, not yet stored: 400 keyed by the field for option and spec errors, 404 for
-    /// an unknown model or data set, 422 for a model that does not fit the data.
+    /// an unknown model or data set, 422 for a model that does not fit the data or costs more than Security:MaxJobCost
+    /// (keyed <paramref name="costField"/>).
     /// </summary>
-    public static async Task<(Job? Job, ProblemHttpResult? Problem)> PrepareAsync(TrainingDbContext db, CreateJobRequest r, CancellationToken ct)
+    public async Task<(Job? Job, ProblemHttpResult? Problem)> PrepareAsync(TrainingDbContext db, CreateJobRequest r, CancellationToken ct,
+        string costField = "epochs")
     {
         if (r.ModelId is not null && r.Spec is not null) return (null, Problems.Field("modelId", "give modelId or spec, not both"));
         if (r.ModelId is null && r.Spec is null) return (null, Problems.Field("modelId", "modelId or an inline spec is required"));
@@ -51,11 +53,13 @@ public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> 
 
         ModelSpec spec;
         string? initialWeights = null;
+        long parameters;
         if (r.Spec is not null)
         {
             var report = SpecValidator.Validate(r.Spec);
             if (!report.IsValid) return (null, Problems.Spec(report.Errors));
             spec = r.Spec;
+            parameters = report.TotalParameters;
         }
         else
         {
@@ -63,6 +67,7 @@ public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> 
             if (model is null) return (null, Problems.NotFound("model", r.ModelId!.Value, "modelId"));
             spec = StoredJson.ReadSpec(model.SpecJson);
             initialWeights = model.WeightsSha256;
+            parameters = model.ParameterCount;
         }
         var dataset = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.Id == datasetId, ct);
         if (dataset is null) return (null, Problems.NotFound("dataset", datasetId, "datasetId"));
@@ -74,6 +79,8 @@ public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> 
             fitErrors.AddRange(SpecValidator.CheckDataset(spec, Shape(validation)).Select(e => e with { Path = "validationDatasetId" }));
         }
         if (fitErrors.Count > 0) return (null, Problems.Errors(Problems.ToDictionary(fitErrors), StatusCodes.Status422UnprocessableEntity));
+        if (CostError(parameters, dataset.SampleCount, options.Epochs, security.Value.MaxJobCost) is { } tooCostly)
+            return (null, Problems.Field(costField, tooCostly, StatusCodes.Status422UnprocessableEntity));
 
         var now = DateTime.UtcNow;
         return (new Job
@@ -91,6 +98,8 @@ public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> 
     /// </summary>
     public async Task<ProblemHttpResult?> SubmitAsync(TrainingDbContext db, IReadOnlyList<Job> jobs, string field, CancellationToken ct)
     {
+        // New checkpoints would pass the owner's storage quota: refused before anything is queued.
+        if (await quota.CheckNotFullAsync(db, "datasetId", ct) is { } full) return full;
         // 409, not 429: the owner's own queue is full, which waiting on a clock does not fix; cancelling does.
         // The context is scoped to the owner, so this counts only their jobs.
         int maxActive = security.Value.MaxActiveJobsPerOwner;
@@ -102,6 +111,15 @@ public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> 
         await db.SaveChangesAsync(ct);
         foreach (var job in jobs) queue.Enqueue(job.Id);
         return null;
+    }
+
+    /// <summary>Why a job of this size is refused (Security:MaxJobCost), or null when it is within the limit.</summary>
+    internal static string? CostError(long parameters, int samples, int epochs, double maxCost)
+    {
+        double cost = (double)parameters * samples * epochs;
+        return cost <= maxCost ? null
+            : $"{parameters} parameters × {samples} samples × {epochs} epochs = {cost:G3}, more than the limit of {maxCost:G3} " +
+              "per job (Security:MaxJobCost); use fewer epochs, a smaller model or less data";
     }
 
     /// <summary>

@@ -15,6 +15,8 @@ namespace Api.Jobs;
 public static partial class JobsApi
 {
     private const int MaxPageSize = 100;
+    /// <summary>(page − 1) × pageSize stays far inside int: a huge page would overflow into page 1.</summary>
+    private const int MaxPage = 1_000_000;
 
     /// <summary>The services the job endpoints use: the submitter shared with experiments, the view cache.</summary>
     public static WebApplicationBuilder AddJobs(this WebApplicationBuilder builder)
@@ -53,7 +55,7 @@ public static partial class JobsApi
         JobViewCache views, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var (job, problem) = await JobSubmitter.PrepareAsync(db, r, ct);
+        var (job, problem) = await submitter.PrepareAsync(db, r, ct);
         if (job is null) return problem!;
         if (await submitter.SubmitAsync(db, [job], "status", ct) is { } full) return full;
         return TypedResults.Accepted($"/jobs/{job.Id}", await JobViews.BuildAsync(db, job, registry, views, ct));
@@ -74,7 +76,7 @@ public static partial class JobsApi
                 return Problems.Field("status", "must be queued, running, succeeded, failed or cancelled");
             filter = s;
         }
-        if (page < 1) return Problems.Field("page", "must be at least 1");
+        if (page is < 1 or > MaxPage) return Problems.Field("page", $"must be between 1 and {MaxPage}");
         if (pageSize is < 1 or > MaxPageSize) return Problems.Field("pageSize", $"must be between 1 and {MaxPageSize}");
         await using var db = await contexts.CreateDbContextAsync(ct);
         var query = db.Jobs.AsNoTracking();

@@ -58,14 +58,19 @@ public static partial class KeysApi
         return TypedResults.Ok(rows.Select(k => new KeyDto(k.Id, k.Owner, k.IsAdmin, k.Prefix, k.CreatedAt, k.RevokedAt)).ToArray());
     }
 
-    /// <summary>Revoke a key (admin only): it authenticates nothing from the next request on. The owner's data stays.</summary>
-    internal static async Task<Results<NoContent, ProblemHttpResult>> Revoke(long id, IDbContextFactory<TrainingDbContext> contexts, ApiKeyCache cache, CancellationToken ct)
+    /// <summary>
+    /// Revoke a key (admin only): it authenticates nothing from the next request on, and its open SignalR connections
+    /// are closed. The owner's data stays.
+    /// </summary>
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Revoke(long id, IDbContextFactory<TrainingDbContext> contexts, ApiKeyCache cache,
+        HubConnections connections, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
         int changed = await db.ApiKeys.Where(k => k.Id == id && k.RevokedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, now), ct);
         cache.Clear();
+        connections.Close(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (changed > 0) return TypedResults.NoContent();
         return await db.ApiKeys.AnyAsync(k => k.Id == id, ct) ? TypedResults.NoContent() : Problems.NotFound("key", id);
     }

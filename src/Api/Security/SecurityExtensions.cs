@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
@@ -22,6 +23,9 @@ public static class SecurityExtensions
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<IOwnerScope, RequestOwnerScope>();
         builder.Services.AddSingleton<ApiKeyCache>();
+        builder.Services.AddSingleton<StorageQuota>();
+        builder.Services.AddSingleton<ModelWork>();
+        builder.Services.AddSingleton<UploadWork>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -31,6 +35,11 @@ public static class SecurityExtensions
                 .RequireAuthenticatedUser().RequireRole(ApiKeyAuthenticationHandler.AdminRole));
         builder.Services.AddHostedService<AdminKeyBootstrap>();
         builder.Services.AddKeyRateLimiter();
+        builder.Services.AddSingleton<HubConnections>();
+        builder.Services.AddSingleton<HubLimitsFilter>();
+        builder.Services.Configure<HubOptions>(o => o.AddFilter<HubLimitsFilter>());
+        // HubLimitsFilter logs failed hub calls (refusals at Debug, without a stack trace); this one would log each at Error.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.None);
         // Hosting's "Request starting/finished" lines carry the query string, which holds the hub's
         // access_token; they are written before any middleware could strip it, so they stay off.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Storage.Entities;
@@ -7,14 +8,21 @@ using Storage.Entities;
 namespace Api.Training;
 
 /// <summary>
-/// Sends job events to the job's SignalR group. Anything that stores an event-worthy change (an epoch,
-/// a status) does it inside <see cref="ExclusiveAsync"/> together with the send, and the hub reads the
-/// history under the same lock, so a subscriber sees every epoch exactly once and in order.
+/// Sends job events to the job's subscribers. Anything that stores an event-worthy change (an epoch, a status)
+/// does it inside <see cref="ExclusiveAsync"/> together with the post, and the hub queues the history under the
+/// same lock, so a subscriber sees every epoch exactly once and in order.
 /// </summary>
+/// <remarks>
+/// Posting never waits on a client: each connection has its own bounded queue (Training:HubQueueLength) drained by
+/// its own sender, so training only ever adds to queues. A connection whose queue is full is a client that stopped
+/// reading; it is closed and its queue dropped, and it catches up after reconnecting (Subscribe replays history).
+/// </remarks>
 public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOptions<WorkerOptions> options, ILogger<JobEvents> logger)
 {
     private readonly ConcurrentDictionary<long, SemaphoreSlim> _locks = new();
     private readonly ConcurrentDictionary<long, long> _lastBatchEvent = new();
+    private readonly ConcurrentDictionary<string, Outbox> _outboxes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, ConcurrentDictionary<string, Outbox>> _subscribers = new();
 
     public async Task ExclusiveAsync(long jobId, Func<Task> action)
     {
@@ -31,15 +39,24 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
     }
 
     /// <summary>Call inside <see cref="ExclusiveAsync"/>, after the epoch is stored; <paramref name="storedAt"/> is the commit time.</summary>
-    public Task EpochCompletedAsync(EpochMetric m, DateTime storedAt) =>
-        hub.Clients.Group(TrainingHub.Group(m.JobId)).EpochCompleted(m.AsEvent(storedAt));
+    public Task EpochCompletedAsync(EpochMetric m, DateTime storedAt)
+    {
+        var e = m.AsEvent(storedAt);
+        Post(m.JobId, c => c.EpochCompleted(e));
+        return Task.CompletedTask;
+    }
 
     /// <summary>Call inside <see cref="ExclusiveAsync"/>, after the status is stored.</summary>
-    public Task StatusChangedAsync(Job job) => hub.Clients.Group(TrainingHub.Group(job.Id)).JobStatusChanged(job.StatusEvent());
+    public Task StatusChangedAsync(Job job)
+    {
+        var e = job.StatusEvent();
+        Post(job.Id, c => c.JobStatusChanged(e));
+        return Task.CompletedTask;
+    }
 
     /// <summary>
-    /// Called from the training thread after every batch; sends at most one event per interval (and the
-    /// epoch's last batch), without waiting, so a slow client never slows training.
+    /// Called from the training thread after every batch; posts at most one event per interval (and the epoch's
+    /// last batch).
     /// </summary>
     public void BatchProgress(long jobId, Engine.Training.BatchProgress p)
     {
@@ -47,9 +64,45 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
         long last = _lastBatchEvent.GetValueOrDefault(jobId);
         if (p.Batch != p.Batches && Stopwatch.GetElapsedTime(last, now).TotalMilliseconds < options.Value.BatchProgressIntervalMs) return;
         _lastBatchEvent[jobId] = now;
-        var send = hub.Clients.Group(TrainingHub.Group(jobId)).BatchProgress(new BatchProgressEvent(jobId, p.Epoch, p.Batch, p.Batches, p.Loss));
-        send.ContinueWith(t => logger.LogDebug(t.Exception, "BatchProgress for job {JobId} was not sent", jobId),
-            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        var e = new BatchProgressEvent(jobId, p.Epoch, p.Batch, p.Batches, p.Loss);
+        Post(jobId, c => c.BatchProgress(e));
+    }
+
+    /// <summary>An epoch's layer diagnostics, after they are stored.</summary>
+    public void LayerStats(Api.Diagnostics.LayerStatsEvent e) => Post(e.JobId, c => c.LayerStats(e));
+
+    /// <summary>Queues <paramref name="send"/> for every subscriber of the job; returns at once.</summary>
+    public void Post(long jobId, Func<ITrainingClient, Task> send)
+    {
+        if (!_subscribers.TryGetValue(jobId, out var subscribers)) return;
+        foreach (var outbox in subscribers.Values) outbox.Post(send);
+    }
+
+    /// <summary>
+    /// Call inside <see cref="ExclusiveAsync"/>: queues <paramref name="replay"/> for the connection, then makes it a
+    /// subscriber of the job, so live events follow the replay. False when the connection's queue could not take the replay.
+    /// </summary>
+    internal bool Subscribe(HubCallerContext connection, long jobId, IEnumerable<Func<ITrainingClient, Task>> replay)
+    {
+        var outbox = _outboxes.GetOrAdd(connection.ConnectionId,
+            _ => new Outbox(connection, hub.Clients.Client(connection.ConnectionId), options.Value.HubQueueLength, logger));
+        foreach (var send in replay)
+            if (!outbox.Post(send)) return false;
+        _subscribers.GetOrAdd(jobId, _ => new(StringComparer.Ordinal))[connection.ConnectionId] = outbox;
+        return true;
+    }
+
+    internal void Unsubscribe(string connectionId, long jobId)
+    {
+        if (_subscribers.TryGetValue(jobId, out var subscribers)) subscribers.TryRemove(connectionId, out _);
+    }
+
+    /// <summary>Drops the connection's queue and subscriptions (it disconnected, or was closed for not reading).</summary>
+    internal void Disconnected(string connectionId)
+    {
+        if (!_outboxes.TryRemove(connectionId, out var outbox)) return;
+        outbox.Complete();
+        foreach (var subscribers in _subscribers.Values) subscribers.TryRemove(connectionId, out _);
     }
 
     /// <summary>Drops the per-job state of a deleted job.</summary>
@@ -57,5 +110,53 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
     {
         _locks.TryRemove(jobId, out _);
         _lastBatchEvent.TryRemove(jobId, out _);
+        _subscribers.TryRemove(jobId, out _);
+    }
+
+    /// <summary>One connection's pending sends and the task that sends them, one at a time, in order.</summary>
+    private sealed class Outbox
+    {
+        private readonly HubCallerContext _connection;
+        private readonly ITrainingClient _client;
+        private readonly int _capacity;
+        private readonly ILogger _logger;
+        private readonly Channel<Func<ITrainingClient, Task>> _queue;
+
+        public Outbox(HubCallerContext connection, ITrainingClient client, int capacity, ILogger logger)
+        {
+            (_connection, _client, _capacity, _logger) = (connection, client, Math.Max(1, capacity), logger);
+            _queue = Channel.CreateBounded<Func<ITrainingClient, Task>>(new BoundedChannelOptions(_capacity) { SingleReader = true });
+            _ = Task.Run(SendAllAsync);
+        }
+
+        /// <summary>False, and the connection is closed, when the client has let its queue fill up.</summary>
+        public bool Post(Func<ITrainingClient, Task> send)
+        {
+            if (_queue.Writer.TryWrite(send)) return true;
+            if (_queue.Writer.TryComplete())
+            {
+                _logger.LogInformation("Closed hub connection {ConnectionId}: it did not read its events ({Capacity} queued, Training:HubQueueLength)",
+                    _connection.ConnectionId, _capacity);
+                _connection.Abort();
+            }
+            return false;
+        }
+
+        public void Complete() => _queue.Writer.TryComplete();
+
+        private async Task SendAllAsync()
+        {
+            await foreach (var send in _queue.Reader.ReadAllAsync())
+            {
+                try
+                {
+                    await send(_client);
+                }
+                catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+                {
+                    _logger.LogDebug(e, "An event for hub connection {ConnectionId} was not sent", _connection.ConnectionId);
+                }
+            }
+        }
     }
 }

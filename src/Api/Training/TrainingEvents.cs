@@ -19,7 +19,15 @@ public interface ITrainingClient
 
     /// <summary>Per-layer diagnostics after each epoch (also at GET /jobs/{id}/diagnostics).</summary>
     Task LayerStats(Api.Diagnostics.LayerStatsEvent e);
+
+    /// <summary>On Subscribe, before the replayed epochs, when the job has more than Training:HubReplayEpochs of them.</summary>
+    Task HistoryTruncated(HistoryTruncatedEvent e);
 }
+
+/// <summary>Subscribe replays only the last epochs; the earlier ones are at <paramref name="MetricsUrl"/>.</summary>
+/// <param name="OmittedEpochs">Stored epochs not replayed: the first ones, up to <paramref name="FirstReplayedEpoch"/>.</param>
+/// <param name="BestEpoch">The best epoch so far (lowest validation loss, else training loss), which may be among the omitted.</param>
+public sealed record HistoryTruncatedEvent(long JobId, int OmittedEpochs, int FirstReplayedEpoch, int? BestEpoch, float? BestLoss, string MetricsUrl);
 
 /// <param name="Epoch">1-based; a client drops an event whose epoch it has already seen (after a reconnect, say).</param>
 /// <param name="StoredAt">UTC time the epoch's metrics were committed (live events) or written (replayed history),

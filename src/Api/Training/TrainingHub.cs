@@ -1,42 +1,75 @@
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Storage;
 
 namespace Api.Training;
 
 /// <summary>
-/// Live training progress. <c>Subscribe(jobId)</c> joins the job's group and replays the stored history.
+/// Live training progress. <c>Subscribe(jobId)</c> replays the stored history (the last Training:HubReplayEpochs
+/// epochs, after a HistoryTruncated event when there are more) and then sends live events.
 /// </summary>
 /// <remarks>
 /// The race between the history and live events is closed by <see cref="JobEvents"/>: the worker stores an
-/// epoch and broadcasts it while holding the job's lock, and Subscribe joins the group, reads the history
-/// and sends it under the same lock. An epoch is therefore either in the history or arrives live after it,
+/// epoch and posts it while holding the job's lock, and Subscribe reads the history, queues it and joins the
+/// job's subscribers under the same lock. An epoch is therefore either in the history or arrives live after it,
 /// never both and never out of order, for one subscription. Events still carry the epoch, so a client that
-/// subscribes again (after a reconnect) drops what it has already seen.
+/// subscribes again (after a reconnect) drops what it has already seen. Every call counts against the key's
+/// rate limit (Security:RateLimit), and revoking the key closes the connection.
 /// </remarks>
-public sealed class TrainingHub(IDbContextFactory<TrainingDbContext> contexts, JobEvents events) : Hub<ITrainingClient>
+public sealed class TrainingHub(IDbContextFactory<TrainingDbContext> contexts, JobEvents events, IOptions<WorkerOptions> options) : Hub<ITrainingClient>
 {
-    public static string Group(long jobId) => $"job-{jobId}";
-
     /// <summary>Starts the job's events for this connection: history first (in epoch order), then the current status, then live.</summary>
     public async Task Subscribe(long jobId)
     {
         await using var db = await contexts.CreateDbContextAsync(Context.ConnectionAborted);
         // Checked against the connection's own user: hub calls may run outside the HTTP request that
-        // scopes the context. Someone else's job reads exactly like a missing one, and joins no group.
+        // scopes the context. Someone else's job reads exactly like a missing one.
         var owner = Security.RequestOwnerScope.OwnerOf(Context.User);
         if (owner is null || !await db.Jobs.IgnoreQueryFilters().AnyAsync(j => j.Id == jobId && j.OwnerId == owner, Context.ConnectionAborted))
             throw new HubException($"job {jobId} does not exist");
+        int replayEpochs = Math.Max(0, options.Value.HubReplayEpochs);
+        bool queued = false;
         await events.ExclusiveAsync(jobId, async () =>
         {
-            await Groups.AddToGroupAsync(Context.ConnectionId, Group(jobId), Context.ConnectionAborted);
-            var history = await db.EpochMetrics.AsNoTracking().Where(m => m.JobId == jobId).OrderBy(m => m.Epoch).ToListAsync(Context.ConnectionAborted);
-            foreach (var m in history) await Clients.Caller.EpochCompleted(m.AsEvent());
+            var metrics = db.EpochMetrics.AsNoTracking().Where(m => m.JobId == jobId);
+            int stored = await metrics.CountAsync(Context.ConnectionAborted);
+            var history = await metrics.OrderByDescending(m => m.Epoch).Take(replayEpochs).ToListAsync(Context.ConnectionAborted);
+            history.Reverse();
+            var replay = new List<Func<ITrainingClient, Task>>(history.Count + 2);
+            if (stored > history.Count)
+            {
+                var best = await metrics.Where(m => m.IsBest).OrderByDescending(m => m.Epoch).FirstOrDefaultAsync(Context.ConnectionAborted);
+                var truncated = new HistoryTruncatedEvent(jobId, stored - history.Count, history.Count > 0 ? history[0].Epoch : 0,
+                    best?.Epoch, best is null ? null : best.ValLoss ?? best.TrainLoss, $"/jobs/{jobId}/metrics");
+                replay.Add(c => c.HistoryTruncated(truncated));
+            }
+            foreach (var m in history)
+            {
+                var e = m.AsEvent();
+                replay.Add(c => c.EpochCompleted(e));
+            }
             var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == jobId, Context.ConnectionAborted);
-            if (job is not null) await Clients.Caller.JobStatusChanged(job.StatusEvent());
+            if (job is not null)
+            {
+                var status = job.StatusEvent();
+                replay.Add(c => c.JobStatusChanged(status));
+            }
+            queued = events.Subscribe(Context, jobId, replay);
         });
+        if (!queued) throw new HubException("this connection has too many undelivered events (Training:HubQueueLength); it is being closed");
     }
 
     /// <summary>Stops the job's events for this connection.</summary>
-    public Task Unsubscribe(long jobId) => Groups.RemoveFromGroupAsync(Context.ConnectionId, Group(jobId));
+    public Task Unsubscribe(long jobId)
+    {
+        events.Unsubscribe(Context.ConnectionId, jobId);
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        events.Disconnected(Context.ConnectionId);
+        return base.OnDisconnectedAsync(exception);
+    }
 }

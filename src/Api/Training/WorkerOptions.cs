@@ -14,6 +14,15 @@ public sealed class WorkerOptions
     /// <summary>Least time between two BatchProgress events of one job.</summary>
     public int BatchProgressIntervalMs { get; set; } = 250;
 
+    /// <summary>
+    /// Events queued for one SignalR connection; a connection that lets this many pile up (a client that stopped
+    /// reading) is closed, so training never waits on it. Must hold a replay (<see cref="HubReplayEpochs"/>).
+    /// </summary>
+    public int HubQueueLength { get; set; } = 4096;
+
+    /// <summary>Epochs Subscribe replays: the last this many, after a HistoryTruncated event; GET /jobs/{id}/metrics has them all.</summary>
+    public int HubReplayEpochs { get; set; } = 1000;
+
     /// <summary>Most rows one predict request may carry.</summary>
     public int MaxPredictRows { get; set; } = 10_000;
 

@@ -14,10 +14,18 @@ internal sealed class BinaryInput
     private const int InitialElements = 1 << 20;
 
     private readonly Stream _stream;
+    /// <summary>The caller's stream and where this input started in it, when it can seek; null otherwise.</summary>
+    private readonly Stream? _raw;
+    private long _rawStart;
 
-    private BinaryInput(Stream stream, string name, bool gzip, long maxBytes)
+    private BinaryInput(Stream stream, string name, bool gzip, long maxBytes, Stream? raw = null)
     {
         _stream = stream;
+        if (raw is { CanSeek: true })
+        {
+            _raw = raw;
+            _rawStart = raw.Position;
+        }
         Name = name;
         IsGzip = gzip;
         MaxBytes = maxBytes;
@@ -38,12 +46,61 @@ internal sealed class BinaryInput
     {
         ArgumentNullException.ThrowIfNull(stream);
         if (!detectGzip) return new BinaryInput(stream, name, false, maxBytes);
+        long start = stream.CanSeek ? stream.Position : 0;
         var prefix = new byte[2];
         int n = ReadAtLeast(stream, prefix, name);
         var replay = new PrefixStream(prefix.AsMemory(0, n), stream);
-        return n == 2 && prefix[0] == 0x1f && prefix[1] == 0x8b
-            ? new BinaryInput(new GZipStream(replay, CompressionMode.Decompress), name, true, maxBytes)
-            : new BinaryInput(replay, name, false, maxBytes);
+        var input = n == 2 && prefix[0] == 0x1f && prefix[1] == 0x8b
+            ? new BinaryInput(new GZipStream(replay, CompressionMode.Decompress), name, true, maxBytes, stream)
+            : new BinaryInput(replay, name, false, maxBytes, stream);
+        if (input._raw is not null) input._rawStart = start;
+        return input;
+    }
+
+    /// <summary>
+    /// Before anything is allocated for the <paramref name="declared"/> bytes after the header: checks that the file
+    /// holds exactly that many, in a second, counting-only pass over a seekable stream (decompressing gzip again), so a
+    /// header that lies about its data is refused with memory flat. Forward-only streams are checked while reading.
+    /// </summary>
+    public void CheckRemaining(long declared, string what)
+    {
+        if (_raw is null) return;
+        long resume = _raw.Position;
+        long present;
+        try
+        {
+            if (!IsGzip) present = _raw.Length - _rawStart - Offset;
+            else
+            {
+                _raw.Position = _rawStart;
+                using var again = new GZipStream(_raw, CompressionMode.Decompress, leaveOpen: true);
+                present = CountUpTo(again, Offset + declared + 1) - Offset;
+            }
+        }
+        finally
+        {
+            _raw.Position = resume;
+        }
+        if (present < declared)
+            throw Error($"unexpected end of data: {what} needs {declared} bytes after the header, the file holds {present}");
+        if (present > declared) throw Error($"unexpected data after the {what}", Offset + declared);
+    }
+
+    /// <summary>Bytes <paramref name="source"/> delivers, counting no further than <paramref name="limit"/>.</summary>
+    private long CountUpTo(Stream source, long limit)
+    {
+        var buffer = new byte[1 << 16];
+        long total = 0;
+        try
+        {
+            int n;
+            while (total < limit && (n = source.Read(buffer, 0, (int)Math.Min(buffer.Length, limit - total))) > 0) total += n;
+        }
+        catch (InvalidDataException e)
+        {
+            throw Error($"corrupt gzip data ({e.Message})", total);
+        }
+        return total;
     }
 
     /// <summary>Rejects a header that declares more data than allowed, before any of it is read or allocated.</summary>

@@ -30,6 +30,16 @@ public static class DatasetFile
     private const int ChunkValues = 1 << 14;
     private static ReadOnlySpan<byte> Magic => "NNDS"u8;
 
+    /// <summary>The size <see cref="Write"/> gives <paramref name="d"/>, known before writing (for storage quotas).</summary>
+    public static long EstimateBytes(Dataset d)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        long head = 4 + 2 + 2 + 4 + 4L * d.SampleShape.Length + 4 + 1 + 4 + 4 + 1 + (d.Transform is null ? 0 : 1);
+        long transform = d.Transform is { } t ? 4L * (t.Offset.Length + t.Factor.Length) : 0;
+        long targets = 4L * (d.Labels?.Length ?? d.Targets!.Length);
+        return head + transform + targets + 4L * d.Features.Length + 32;
+    }
+
     public static void Write(Stream s, Dataset d)
     {
         ArgumentNullException.ThrowIfNull(s);

@@ -30,6 +30,8 @@ public static class IdxLoader
         if (sampleSize > Array.MaxLength || total > Array.MaxLength)
             throw img.Error($"{count} images of {string.Join("×", sampleShape)} pixels are more values than one array can hold", 4);
         img.CheckDeclared(total, $"{count} images of {string.Join("×", sampleShape)} pixels");
+        lab.CheckRemaining(count, $"{count} labels");
+        img.CheckRemaining(total, $"{count} images");
 
         var labelBytes = new byte[count <= ChunkBytes ? count : ChunkBytes];
         var labelValues = BinaryInput.StartArray<int>(count);

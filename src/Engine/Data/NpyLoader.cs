@@ -17,8 +17,12 @@ public static class NpyLoader
 {
     private const int ChunkBytes = 1 << 16;
 
+    /// <summary>Most classes integer labels may name unless the caller says otherwise: every class costs a count and an output unit.</summary>
+    public const int DefaultMaxClasses = 65_536;
+
     /// <param name="maxBytes">Most bytes either file may hold once decompressed; more throws <see cref="DataLimitException"/>.</param>
-    public static NpyData Load(Stream features, Stream labels, long maxBytes = long.MaxValue)
+    /// <param name="maxClasses">Class indices must be below this; a larger label is a <see cref="DataFormatException"/>.</param>
+    public static NpyData Load(Stream features, Stream labels, long maxBytes = long.MaxValue, int maxClasses = DefaultMaxClasses)
     {
         var fin = BinaryInput.Open(features, "features", detectGzip: true, maxBytes);
         var lin = BinaryInput.Open(labels, "labels", detectGzip: true, maxBytes);
@@ -49,6 +53,8 @@ public static class NpyLoader
         // Both products are at most Array.MaxLength × 8 (checked above): no overflow.
         fin.CheckDeclared(total * fh.ItemSize, $"shape ({string.Join(", ", fh.Shape)})");
         lin.CheckDeclared(width * count * lh.ItemSize, $"shape ({string.Join(", ", lh.Shape)})");
+        fin.CheckRemaining(total * fh.ItemSize, $"shape ({string.Join(", ", fh.Shape)})");
+        lin.CheckRemaining(width * count * lh.ItemSize, $"shape ({string.Join(", ", lh.Shape)})");
         var x = ReadFloats(fin, fh, total, sampleSize, "sample");
         fin.ExpectEnd($"{total} feature values");
         var shape = Array.ConvertAll(fh.Shape[1..], d => (int)d);
@@ -57,7 +63,7 @@ public static class NpyLoader
         Dataset dataset;
         if (lh.IsInteger && width == 1)
         {
-            var (labelValues, classes) = ReadLabels(lin, lh, n);
+            var (labelValues, classes) = ReadLabels(lin, lh, n, maxClasses);
             dataset = new Dataset(x, shape, n, labelValues, null, 1, classes);
         }
         else
@@ -105,7 +111,7 @@ public static class NpyLoader
         return result;
     }
 
-    private static (int[] Labels, int Classes) ReadLabels(BinaryInput input, NpyHeader h, int count)
+    private static (int[] Labels, int Classes) ReadLabels(BinaryInput input, NpyHeader h, int count, int maxClasses)
     {
         var labels = BinaryInput.StartArray<int>(count);
         var chunk = new byte[ChunkBytes];
@@ -126,7 +132,8 @@ public static class NpyLoader
                     NpyType.Int32 => BinaryPrimitives.ReadInt32LittleEndian(b),
                     _ => BinaryPrimitives.ReadInt64LittleEndian(b),
                 };
-                if (v < 0 || v >= int.MaxValue) throw input.Error($"label {done + i} is {v}, class indices must be in [0, {int.MaxValue})", at + (long)i * h.ItemSize);
+                if (v < 0 || v >= maxClasses)
+                    throw input.Error($"label {done + i} is {v}, class indices must be in [0, {maxClasses})", at + (long)i * h.ItemSize);
                 labels[done + i] = (int)v;
                 max = Math.Max(max, (int)v);
             }

@@ -14,9 +14,22 @@ public static class JsonWeights
 
     public static byte[] Write(IReadOnlyList<NamedTensor> tensors)
     {
-        ArgumentNullException.ThrowIfNull(tensors);
         var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        // A MemoryStream completes every write synchronously.
+        WriteAsync(buffer, tensors).GetAwaiter().GetResult();
+        return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// Writes to <paramref name="stream"/> as it goes, flushing every 64 KiB, so a large model never exists as one
+    /// JSON buffer. Non-finite values throw before anything is written (<see cref="CheckFinite"/>).
+    /// </summary>
+    public static async Task WriteAsync(Stream stream, IReadOnlyList<NamedTensor> tensors, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckFinite(tensors);
+        const int FlushBytes = 1 << 16;
+        await using (var json = new Utf8JsonWriter(stream))
         {
             json.WriteStartObject();
             json.WriteString("format", Format);
@@ -32,18 +45,27 @@ public static class JsonWeights
                 foreach (var d in t.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data");
-                foreach (var v in t.Data)
+                for (int i = 0; i < t.Data.Length; i++)
                 {
-                    if (!float.IsFinite(v)) throw new ArgumentException($"Tensor '{t.Name}' contains {v}, which JSON cannot represent.", nameof(tensors));
-                    json.WriteNumberValue(v);
+                    json.WriteNumberValue(t.Data[i]);
+                    if (json.BytesPending >= FlushBytes) await json.FlushAsync(ct);
                 }
                 json.WriteEndArray();
                 json.WriteEndObject();
             }
             json.WriteEndObject();
             json.WriteEndObject();
+            await json.FlushAsync(ct);
         }
-        return buffer.ToArray();
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first tensor with a value JSON cannot represent (NaN, ±∞).</summary>
+    public static void CheckFinite(IReadOnlyList<NamedTensor> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        foreach (var t in tensors)
+            if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(t.Data))
+                throw new ArgumentException($"Tensor '{t.Name}' contains a non-finite value, which JSON cannot represent.", nameof(tensors));
     }
 
     /// <summary>Reads the tensors in document order; any deviation from the format is an <see cref="InvalidDataException"/>.</summary>

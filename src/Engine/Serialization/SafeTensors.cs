@@ -22,6 +22,56 @@ public static class SafeTensors
     public static byte[] Write(IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null,
         IReadOnlyList<NamedInt64>? scalars = null)
     {
+        var (head, ordered, dataBytes) = Header(tensors, metadata, scalars);
+        var result = new byte[checked(head.Length + dataBytes)];
+        head.CopyTo(result, 0);
+        var data = result.AsSpan(head.Length);
+        foreach (var (_, t, scalar) in ordered)
+        {
+            if (t is not null)
+            {
+                WriteLittleEndian(t.Data, data);
+                data = data[(t.Data.Length * sizeof(float))..];
+            }
+            else
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(data, scalar!.Value);
+                data = data[sizeof(long)..];
+            }
+        }
+        return result;
+    }
+
+    /// <summary>The same file written to <paramref name="stream"/> tensor by tensor, never as one buffer.</summary>
+    public static async Task WriteAsync(Stream stream, IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        IReadOnlyList<NamedInt64>? scalars = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var (head, ordered, _) = Header(tensors, metadata, scalars);
+        await stream.WriteAsync(head, ct);
+        const int ChunkValues = 1 << 14;
+        var chunk = new byte[ChunkValues * sizeof(float)];
+        foreach (var (_, t, scalar) in ordered)
+        {
+            if (t is null)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(chunk, scalar!.Value);
+                await stream.WriteAsync(chunk.AsMemory(0, sizeof(long)), ct);
+                continue;
+            }
+            for (int i = 0; i < t.Data.Length; i += ChunkValues)
+            {
+                int n = Math.Min(ChunkValues, t.Data.Length - i);
+                WriteLittleEndian(t.Data.AsSpan(i, n), chunk);
+                await stream.WriteAsync(chunk.AsMemory(0, n * sizeof(float)), ct);
+            }
+        }
+    }
+
+    /// <summary>The 8-byte length and the padded JSON header, the entries in file order and the data section's size.</summary>
+    private static (byte[] Head, List<(string Name, NamedTensor? Tensor, NamedInt64? Scalar)> Ordered, long DataBytes) Header(
+        IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata, IReadOnlyList<NamedInt64>? scalars)
+    {
         ArgumentNullException.ThrowIfNull(tensors);
         // Float tensors and int64 scalars share one name order, as the reference writer sorts every entry.
         var ordered = tensors.Select(t => (t.Name, Tensor: (NamedTensor?)t, Scalar: (NamedInt64?)null))
@@ -68,25 +118,11 @@ public static class SafeTensors
         }
         // Pad so the data section starts 8-byte aligned (8 + header length ≡ 0 mod 8).
         int headerLength = checked((int)(header.Length + 7) / 8 * 8);
-        var result = new byte[checked(8 + headerLength + offset)];
-        BinaryPrimitives.WriteUInt64LittleEndian(result, (ulong)headerLength);
-        header.GetBuffer().AsSpan(0, (int)header.Length).CopyTo(result.AsSpan(8));
-        result.AsSpan(8 + (int)header.Length, headerLength - (int)header.Length).Fill((byte)' ');
-        var data = result.AsSpan(8 + headerLength);
-        foreach (var (_, t, scalar) in ordered)
-        {
-            if (t is not null)
-            {
-                WriteLittleEndian(t.Data, data);
-                data = data[(t.Data.Length * sizeof(float))..];
-            }
-            else
-            {
-                BinaryPrimitives.WriteInt64LittleEndian(data, scalar!.Value);
-                data = data[sizeof(long)..];
-            }
-        }
-        return result;
+        var head = new byte[8 + headerLength];
+        BinaryPrimitives.WriteUInt64LittleEndian(head, (ulong)headerLength);
+        header.GetBuffer().AsSpan(0, (int)header.Length).CopyTo(head.AsSpan(8));
+        head.AsSpan(8 + (int)header.Length).Fill((byte)' ');
+        return (head, ordered, offset);
     }
 
     private static void WriteOffsets(Utf8JsonWriter json, long begin, long end)

@@ -137,7 +137,7 @@ public class NpyLoaderTests
         Assert.Contains("features: value 1 of sample 1 is NaN", m);
         Assert.Contains($"byte offset {features.Length - 12}", m);
         var labels = Npy("<i8", [3], I8(0, -4, 1));
-        Assert.Contains($"labels: label 1 is -4, class indices must be in [0, 2147483647) (byte offset {labels.Length - 16})",
+        Assert.Contains($"labels: label 1 is -4, class indices must be in [0, {NpyLoader.DefaultMaxClasses}) (byte offset {labels.Length - 16})",
             Fails(Npy("<f4", [3, 2], F4(new float[6])), labels));
     }
 
@@ -145,9 +145,9 @@ public class NpyLoaderTests
     public void TruncatedAndOverlongDataAreRejected()
     {
         var features = Npy("<f4", [3, 2], F4(1, 2, 3, 4, 5, 6));
-        Assert.Contains("features: unexpected end of data while reading sample 0 of 3", Fails(features[..^1], IntLabels));
+        Assert.Contains("features: unexpected end of data: shape (3, 2) needs 24 bytes after the header, the file holds 23", Fails(features[..^1], IntLabels));
         Assert.Contains("while reading the header", Fails(features[..20], IntLabels));
-        Assert.Contains("features: unexpected data after the 6 feature values", Fails([.. features, 0], IntLabels));
+        Assert.Contains("features: unexpected data after the shape (3, 2)", Fails([.. features, 0], IntLabels));
         Assert.Contains("labels: unexpected end of data", Fails(features, IntLabels[..^3]));
     }
 

@@ -104,7 +104,7 @@ public class SpecValidatorTests
         Assert.Equal(["layers: is required"], Messages(SpecValidator.Validate(new ModelSpec([2], null!, LossKind.Mse))));
         Assert.Equal(["a model spec is required"], Messages(SpecValidator.Validate(null)));
         Assert.Contains("layers: at least one layer is required", Messages(SpecValidator.Validate(Spec(LossKind.Mse))));
-        Assert.Equal(["layers: at least one dense layer is required (nothing would be trainable)"], Messages(SpecValidator.Validate(Spec(LossKind.Mse, new ReluSpec()))));
+        Assert.Equal(["layers: at least one dense or conv2d layer is required (nothing would be trainable)"], Messages(SpecValidator.Validate(Spec(LossKind.Mse, new ReluSpec()))));
     }
 
     [Fact]
