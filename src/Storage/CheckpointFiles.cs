@@ -57,15 +57,19 @@ public sealed class CheckpointFiles(StoragePaths paths)
     }
 
     /// <summary>Deletes every checkpoint file not in <paramref name="referenced"/> (names as stored), and emptied folders.</summary>
-    public int Sweep(IReadOnlySet<string> referenced)
+    /// <param name="minimumAge">Files younger than this are kept: on a shared data directory another node may have written
+    /// one whose row is not committed yet.</param>
+    public int Sweep(IReadOnlySet<string> referenced, TimeSpan minimumAge = default)
     {
         if (!Directory.Exists(paths.Checkpoints)) return 0;
         int deleted = 0;
+        var cutoff = DateTime.UtcNow - minimumAge;
         foreach (var folder in Directory.EnumerateDirectories(paths.Checkpoints))
         {
             foreach (var file in Directory.EnumerateFiles(folder))
             {
                 if (referenced.Contains(Path.GetRelativePath(paths.Root, file))) continue;
+                if (minimumAge > TimeSpan.Zero && File.GetLastWriteTimeUtc(file) > cutoff) continue;
                 TryDelete(() => File.Delete(file));
                 deleted++;
             }

@@ -13,11 +13,16 @@ namespace Storage;
 /// worker's writes.
 /// </summary>
 internal sealed class StorageInitializer(
-    IDbContextFactory<TrainingDbContext> contexts, StoragePaths paths, CheckpointFiles checkpointFiles, WeightFiles weightFiles,
+    IDbContextFactory<TrainingDbContext> contexts, StoragePaths paths, CheckpointFiles checkpointFiles, WeightFiles weightFiles, IOptions<StorageOptions> options,
     ILogger<StorageInitializer> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (options.Value.IsPostgres)
+        {
+            await StartPostgresAsync(cancellationToken);
+            return;
+        }
         Directory.CreateDirectory(paths.Root);
         // The data directory holds everyone's data and the key hashes: its owner (the service's user) only.
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(paths.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -48,6 +53,48 @@ internal sealed class StorageInitializer(
             foreach (var file in new[] { paths.Database, paths.Database + "-wal", paths.Database + "-shm" }.Where(File.Exists))
                 File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         logger.LogInformation("Storage ready in {Directory}", paths.Root);
+    }
+
+    /// <summary>Key of the session-level advisory lock that lets one node at a time migrate and sweep.</summary>
+    internal const long MigrationLockKey = 0x7472_6169_6e5f_6462; // "train_db"
+
+    /// <summary>On a shared data directory other nodes' uploads and checkpoint files may be in flight; only what is this old is left over.</summary>
+    internal static readonly TimeSpan SharedLeftoverAge = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Several nodes may start at once: each waits for the advisory lock, so one migrates while the others wait and then
+    /// find nothing pending. Files are swept only when old enough that no live node can still be about to commit their rows.
+    /// </summary>
+    private async Task StartPostgresAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(paths.Root);
+        Directory.CreateDirectory(paths.Datasets);
+        Directory.CreateDirectory(paths.Temp);
+        foreach (var leftover in new DirectoryInfo(paths.Temp).EnumerateFiles())
+            if (leftover.LastWriteTimeUtc < DateTime.UtcNow - SharedLeftoverAge) leftover.Delete();
+
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_lock({MigrationLockKey})", ct);
+            try
+            {
+                await db.Database.MigrateAsync(ct);
+                var referenced = await db.Checkpoints.Select(c => c.FileName).ToListAsync(ct);
+                int swept = checkpointFiles.Sweep(referenced.ToHashSet(), SharedLeftoverAge);
+                if (swept > 0) logger.LogInformation("Deleted {Count} checkpoint files no checkpoint refers to", swept);
+            }
+            finally
+            {
+                await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+        logger.LogInformation("Storage ready: PostgreSQL, files in {Directory}", paths.Root);
     }
 
     /// <summary>Where the CheckpointFiles migration left the checkpoints of earlier versions, states as blobs.</summary>

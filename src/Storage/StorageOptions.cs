@@ -5,6 +5,18 @@ public sealed class StorageOptions
 {
     public const string Section = "Storage";
 
+    /// <summary><c>sqlite</c> (the default: one node, files under <see cref="DataDirectory"/>) or <c>postgres</c>
+    /// (<c>ConnectionStrings:Postgres</c>; several nodes sharing the database and <see cref="DataDirectory"/>).</summary>
+    public string Provider { get; set; } = Sqlite;
+
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
+
+    /// <summary>ConnectionStrings:Postgres in Npgsql's form, read from the configuration root by AddStorage.</summary>
+    public string? PostgresConnectionString { get; set; }
+
+    public bool IsPostgres => string.Equals(Provider, Postgres, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Holds the SQLite files, the data set and checkpoint files and upload temp files. Relative paths start at the working directory.</summary>
     public string DataDirectory { get; set; } = "data";
 

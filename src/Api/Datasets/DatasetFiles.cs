@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Api.Infrastructure;
 using Engine.Data;
@@ -42,6 +43,7 @@ public sealed class DatasetFiles(StoragePaths paths, IDbContextFactory<TrainingD
                 Normalization = normalization.Name(),
                 FileName = relative,
                 SizeBytes = new FileInfo(final).Length,
+                Sha256 = await HashAsync(final, ct),
                 SourceJson = JsonSerializer.Serialize(source with { ClassCounts = DatasetMapping.ClassCounts(data) }, ApiJson.Options),
                 CreatedAt = DateTime.UtcNow,
             };
@@ -58,11 +60,24 @@ public sealed class DatasetFiles(StoragePaths paths, IDbContextFactory<TrainingD
         }
     }
 
-    /// <summary>The raw samples of a stored data set.</summary>
+    /// <summary>
+    /// The raw samples of a stored data set, read only when the file's size and SHA-256 are the row's (the data directory
+    /// may be a volume other nodes write to); rows from before hashes were kept are checked by size.
+    /// </summary>
     public Dataset Load(StoredDataset row)
     {
         using var stream = new FileStream(paths.Resolve(row.FileName), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        // Hashed in a first pass rather than buffered: a data set can be hundreds of megabytes.
+        if (stream.Length != row.SizeBytes || (row.Sha256 is { } sha && Convert.ToHexStringLower(SHA256.HashData(stream)) != sha))
+            throw new InvalidDataException($"the file of data set {row.Id} is not the one stored (size or SHA-256 differ)");
+        stream.Position = 0;
         return DatasetFile.Read(stream);
+    }
+
+    private static async Task<string> HashAsync(string path, CancellationToken ct)
+    {
+        await using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
     }
 
     public void Delete(StoredDataset row) => TryDelete(paths.Resolve(row.FileName));

@@ -16,5 +16,6 @@ internal sealed class DatasetConfiguration : IEntityTypeConfiguration<Dataset>
         b.Property(d => d.Shape).HasMaxLength(200);
         b.Property(d => d.Normalization).HasMaxLength(16);
         b.Property(d => d.FileName).HasMaxLength(400);
+        b.Property(d => d.Sha256).HasMaxLength(64);
     }
 }

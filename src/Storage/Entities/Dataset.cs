@@ -20,6 +20,8 @@ public sealed class Dataset : IOwned
     /// <summary>Path of the data file relative to the data directory.</summary>
     public required string FileName { get; set; }
     public long SizeBytes { get; set; }
+    /// <summary>Lower-case hex SHA-256 of the file: a node reads it only when size and hash match (a shared data directory).</summary>
+    public string? Sha256 { get; set; }
     /// <summary>Where the data came from (generator parameters, uploaded file names, dtype) as JSON.</summary>
     public string? SourceJson { get; set; }
     public DateTime CreatedAt { get; set; }
