@@ -1,8 +1,4 @@
-using Api.Jobs;
-using Engine.Specs;
-using Storage.Entities;
-
-namespace Api.Experiments;
+namespace TrainingService.Contracts;
 
 /// <summary>Several jobs from one base job: same data, seed, epochs and batch size; one change each.</summary>
 /// <param name="BaseJob">A job request as for POST /jobs.</param>

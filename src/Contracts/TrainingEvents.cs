@@ -1,6 +1,4 @@
-using Storage.Entities;
-
-namespace Api.Training;
+namespace TrainingService.Contracts;
 
 /// <summary>
 /// What a subscriber to <c>/hubs/training</c> receives. Method names are the SignalR event names
@@ -18,7 +16,7 @@ public interface ITrainingClient
     Task BatchProgress(BatchProgressEvent e);
 
     /// <summary>Per-layer diagnostics after each epoch (also at GET /jobs/{id}/diagnostics).</summary>
-    Task LayerStats(Api.Diagnostics.LayerStatsEvent e);
+    Task LayerStats(LayerStatsEvent e);
 }
 
 /// <param name="Epoch">1-based; a client drops an event whose epoch it has already seen (after a reconnect, say).</param>
@@ -32,13 +30,3 @@ public sealed record EpochCompletedEvent(
 public sealed record JobStatusChangedEvent(long JobId, JobStatus Status, string? Error, int Epoch);
 
 public sealed record BatchProgressEvent(long JobId, int Epoch, int Batch, int Batches, float Loss);
-
-public static class TrainingEventMapping
-{
-    /// <param name="storedAt">The commit time when known; the row's creation time otherwise.</param>
-    public static EpochCompletedEvent AsEvent(this EpochMetric m, DateTime? storedAt = null) =>
-        new(m.JobId, m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.IsBest,
-            DateTime.SpecifyKind(storedAt ?? m.CreatedAt, DateTimeKind.Utc));
-
-    public static JobStatusChangedEvent StatusEvent(this Job j) => new(j.Id, j.Status, j.Error, j.CurrentEpoch);
-}

@@ -1,7 +1,4 @@
-using Engine.Specs;
-using Storage.Entities;
-
-namespace Api.Jobs;
+namespace TrainingService.Contracts;
 
 /// <summary>Submits a training job. Only <c>datasetId</c> and one of <c>modelId</c> / <c>spec</c> are required.</summary>
 /// <param name="ModelId">A stored model to train; or give <paramref name="Spec"/> inline.</param>
@@ -63,11 +60,3 @@ public sealed record PredictRequest(float[][]? Inputs, string? Checkpoint);
 /// <param name="Outputs">Class probabilities (softmax, sigmoid) or regression values, one row per input.</param>
 /// <param name="Argmax">The predicted class per row, for classifiers; null for regression.</param>
 public sealed record PredictResponse(int Epoch, float[][] Outputs, int[]? Argmax);
-
-public static class JobMapping
-{
-    public static MetricDto AsDto(this EpochMetric m) => new(
-        m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.SamplesPerSecond, m.IsBest, m.CreatedAt);
-
-    public static CheckpointDto AsDto(this Checkpoint c) => new(c.Epoch, c.SizeBytes, c.Sha256, c.IsBest, c.CreatedAt);
-}

@@ -1,9 +1,4 @@
-using System.Text.Json;
-using Api.Infrastructure;
-using Engine.Specs;
-using Storage.Entities;
-
-namespace Api.Models;
+namespace TrainingService.Contracts;
 
 /// <summary>Creates a model from a spec.</summary>
 /// <param name="Name">Display name.</param>
@@ -28,26 +23,3 @@ public sealed record ModelDto(long Id, string Name, ModelSpec Spec, long Paramet
 public sealed record SpecReportDto(
     bool Valid, LayerDto[] Layers, long TotalParameters, int[] OutputShape, long ParameterBytes,
     long ActivationBytesPerSample, int BatchSize, long EstimatedTrainingBytes);
-
-public static class ModelMapping
-{
-    public static LayerDto[] AsDto(this IEnumerable<LayerReport> layers) =>
-        [.. layers.Select(l => new LayerDto(l.Index, l.Type, l.OutputShape, l.Parameters))];
-
-    public static SpecReportDto AsDto(this SpecReport r, int batchSize) => new(
-        r.IsValid, r.Layers.AsDto(), r.TotalParameters, r.OutputShape, r.ParameterBytes, r.ActivationBytesPerSample,
-        batchSize, r.EstimateBytes(batchSize));
-
-    public static ModelSpec ReadSpec(string json) =>
-        JsonSerializer.Deserialize<ModelSpec>(json, ApiJson.Options) ?? throw new InvalidDataException("The stored spec is empty.");
-
-    public static string WriteSpec(ModelSpec spec) => JsonSerializer.Serialize(spec, ApiJson.Options);
-
-    /// <summary>Layers are recomputed from the stored spec: validation is cheap and keeps one source of truth.</summary>
-    public static ModelDto AsDto(this Model m)
-    {
-        var spec = ReadSpec(m.SpecJson);
-        var report = SpecValidator.Validate(spec);
-        return new ModelDto(m.Id, m.Name, spec, m.ParameterCount, report.OutputShape, report.Layers.AsDto(), m.CreatedAt);
-    }
-}
