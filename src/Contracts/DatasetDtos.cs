@@ -26,4 +26,5 @@ public sealed record DatasetSource(
 /// <param name="Noise">Standard deviation of the added noise. Default 0.1.</param>
 /// <param name="Normalization">none (default), scale or standardize.</param>
 public sealed record CreateSyntheticDatasetRequest(
-    string? Name, SyntheticKind? Kind, int? Size, int? Classes, ulong? Seed, float? Noise, NormalizationKind? Normalization);
+    string? Name = null, SyntheticKind? Kind = null, int? Size = null, int? Classes = null, ulong? Seed = null, float? Noise = null,
+    NormalizationKind? Normalization = null);

@@ -11,16 +11,16 @@ public sealed record LayerStatsDto(int Index, string Type, double? WeightNorm, d
 public sealed record EpochDiagnosticsDto(int Epoch, LayerStatsDto[] Layers);
 
 /// <summary>Hub event with one epoch's layer diagnostics.</summary>
-public sealed record LayerStatsEvent(long JobId, int Epoch, LayerStatsDto[] Layers);
+public sealed record LayerStatsEvent(long JobId, int Epoch, LayerStatsDto[] Layers) : IJobEvent;
 
 /// <summary>Gradient check of a stored model.</summary>
 /// <param name="DatasetId">Data set the batch is drawn from (normalized as training would).</param>
 /// <param name="BatchSize">Samples in the batch, 1 to 64; default 8.</param>
 /// <param name="Seed">Initial weights, which samples, which parameter entries and the dropout masks; default 1.</param>
-public sealed record GradientCheckRequest(long? DatasetId, int? BatchSize, ulong? Seed);
+public sealed record GradientCheckRequest(long? DatasetId, int? BatchSize = null, ulong? Seed = null);
 
 /// <summary>Gradient check of an inline spec; the other fields as in <see cref="GradientCheckRequest"/>.</summary>
-public sealed record InlineGradientCheckRequest(ModelSpec? Spec, long? DatasetId, int? BatchSize, ulong? Seed);
+public sealed record InlineGradientCheckRequest(ModelSpec? Spec, long? DatasetId, int? BatchSize = null, ulong? Seed = null);
 
 /// <summary>One parameter tensor: errors over the checked entries and whether all were within tolerance.</summary>
 /// <param name="Skipped">Sampled entries left out because a ±h pass crossed a ReLU kink, where the derivative does not exist.</param>

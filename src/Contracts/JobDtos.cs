@@ -15,9 +15,10 @@ namespace TrainingService.Contracts;
 /// <param name="EarlyStopping">Stop when the monitored loss stops improving.</param>
 /// <param name="CheckpointEvery">Store the training state every this many epochs (also at the best and the last); default 1.</param>
 public sealed record CreateJobRequest(
-    string? Name, long? ModelId, ModelSpec? Spec, long? DatasetId, float? ValidationSplit, long? ValidationDatasetId,
-    OptimizerSpec? Optimizer, int? Epochs, int? BatchSize, ulong? Seed, float? WeightDecay, float? ClipNorm,
-    ScheduleSpec? Schedule, EarlyStoppingSpec? EarlyStopping, int? CheckpointEvery);
+    string? Name = null, long? ModelId = null, ModelSpec? Spec = null, long? DatasetId = null, float? ValidationSplit = null,
+    long? ValidationDatasetId = null, OptimizerSpec? Optimizer = null, int? Epochs = null, int? BatchSize = null, ulong? Seed = null,
+    float? WeightDecay = null, float? ClipNorm = null, ScheduleSpec? Schedule = null, EarlyStoppingSpec? EarlyStopping = null,
+    int? CheckpointEvery = null);
 
 /// <summary>One finished epoch.</summary>
 /// <param name="IsBest">The monitored loss (validation, else training) beat every earlier epoch.</param>
@@ -53,7 +54,7 @@ public sealed record CheckpointDto(int Epoch, long SizeBytes, string Sha256, boo
 /// <summary>Inputs to run through a trained job's network.</summary>
 /// <param name="Inputs">One row of raw (unnormalized) values per sample; the job's normalization is applied.</param>
 /// <param name="Checkpoint">latest (default), best or an epoch number.</param>
-public sealed record PredictRequest(float[][]? Inputs, string? Checkpoint);
+public sealed record PredictRequest(float[][]? Inputs, string? Checkpoint = null);
 
 /// <summary>Outputs per input row.</summary>
 /// <param name="Epoch">The checkpoint's epoch.</param>

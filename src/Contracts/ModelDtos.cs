@@ -7,7 +7,7 @@ public sealed record CreateModelRequest(string? Name, ModelSpec? Spec);
 
 /// <summary>Dry run of a spec.</summary>
 /// <param name="BatchSize">Batch size for the memory estimate; default 32.</param>
-public sealed record ValidateModelRequest(ModelSpec? Spec, int? BatchSize);
+public sealed record ValidateModelRequest(ModelSpec? Spec, int? BatchSize = null);
 
 /// <summary>One layer after shape inference.</summary>
 public sealed record LayerDto(int Index, string Type, int[] OutputShape, long Parameters);

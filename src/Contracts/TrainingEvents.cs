@@ -1,5 +1,11 @@
 namespace TrainingService.Contracts;
 
+/// <summary>Any event of one job on <c>/hubs/training</c>: a client can handle them in one stream and switch on the type.</summary>
+public interface IJobEvent
+{
+    long JobId { get; }
+}
+
 /// <summary>
 /// What a subscriber to <c>/hubs/training</c> receives. Method names are the SignalR event names
 /// (<c>connection.on("EpochCompleted", e => …)</c>); payloads are camelCase JSON.
@@ -24,9 +30,9 @@ public interface ITrainingClient
 /// so a client can measure delivery delay.</param>
 public sealed record EpochCompletedEvent(
     long JobId, int Epoch, float TrainLoss, float? TrainAccuracy, float? ValLoss, float? ValAccuracy,
-    float LearningRate, double Seconds, bool IsBest, DateTime StoredAt);
+    float LearningRate, double Seconds, bool IsBest, DateTime StoredAt) : IJobEvent;
 
 /// <param name="Epoch">Epochs completed when the status changed.</param>
-public sealed record JobStatusChangedEvent(long JobId, JobStatus Status, string? Error, int Epoch);
+public sealed record JobStatusChangedEvent(long JobId, JobStatus Status, string? Error, int Epoch) : IJobEvent;
 
-public sealed record BatchProgressEvent(long JobId, int Epoch, int Batch, int Batches, float Loss);
+public sealed record BatchProgressEvent(long JobId, int Epoch, int Batch, int Batches, float Loss) : IJobEvent;
