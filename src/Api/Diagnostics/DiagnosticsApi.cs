@@ -5,19 +5,6 @@ using Storage;
 
 namespace Api.Diagnostics;
 
-/// <summary>One layer at one epoch end, measured on the fixed probe batch (the first 256 training samples).</summary>
-/// <param name="GradToWeight">GradNorm / WeightNorm.</param>
-/// <param name="DeadFraction">ReLU layers: units that output 0 for every probe sample; null for other layers.</param>
-/// <param name="Histogram">20 equal bins of the layer's output activations between HistogramMin and HistogramMax.</param>
-public sealed record LayerStatsDto(int Index, string Type, double? WeightNorm, double? GradNorm, double? GradToWeight,
-    double Mean, double Std, double? DeadFraction, double HistogramMin, double HistogramMax, int[] Histogram);
-
-/// <summary>All layers of one epoch.</summary>
-public sealed record EpochDiagnosticsDto(int Epoch, LayerStatsDto[] Layers);
-
-/// <summary>Hub event with one epoch's layer diagnostics.</summary>
-public sealed record LayerStatsEvent(long JobId, int Epoch, LayerStatsDto[] Layers);
-
 public static class DiagnosticsApi
 {
     /// <summary>The per-epoch layer statistics recorder the worker calls.</summary>

@@ -12,25 +12,6 @@ using Storage;
 
 namespace Api.Diagnostics;
 
-/// <summary>Gradient check of a stored model.</summary>
-/// <param name="DatasetId">Data set the batch is drawn from (normalized as training would).</param>
-/// <param name="BatchSize">Samples in the batch, 1 to 64; default 8.</param>
-/// <param name="Seed">Initial weights, which samples, which parameter entries and the dropout masks; default 1.</param>
-public sealed record GradientCheckRequest(long? DatasetId, int? BatchSize, ulong? Seed);
-
-/// <summary>Gradient check of an inline spec; the other fields as in <see cref="GradientCheckRequest"/>.</summary>
-public sealed record InlineGradientCheckRequest(ModelSpec? Spec, long? DatasetId, int? BatchSize, ulong? Seed);
-
-/// <summary>One parameter tensor: errors over the checked entries and whether all were within tolerance.</summary>
-/// <param name="Skipped">Sampled entries left out because a ±h pass crossed a ReLU kink, where the derivative does not exist.</param>
-public sealed record GradientCheckEntryDto(int LayerIndex, string Layer, string Parameter, int Size,
-    double MaxAbsError, double MaxRelError, int Checked, int Skipped, bool Passed);
-
-/// <summary>The tolerance an entry must meet: |a − n| ≤ absolute, or |a − n| / max(|a|, |n|) ≤ relative.</summary>
-public sealed record GradientToleranceDto(double Absolute, double Relative, double Step, int MaxEntriesPerParameter);
-
-public sealed record GradientCheckDto(bool Passed, GradientToleranceDto Tolerance, int BatchSize, double Loss, GradientCheckEntryDto[] Results);
-
 public static class GradientCheckApi
 {
     private const int MaxBatchSize = 64;

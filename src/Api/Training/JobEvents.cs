@@ -69,7 +69,7 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
     }
 
     /// <summary>An epoch's layer diagnostics, after they are stored.</summary>
-    public void LayerStats(Api.Diagnostics.LayerStatsEvent e) => Post(e.JobId, c => c.LayerStats(e));
+    public void LayerStats(LayerStatsEvent e) => Post(e.JobId, c => c.LayerStats(e));
 
     /// <summary>Queues <paramref name="send"/> for every subscriber of the job; returns at once.</summary>
     public void Post(long jobId, Func<ITrainingClient, Task> send)

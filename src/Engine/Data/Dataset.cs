@@ -120,8 +120,6 @@ public sealed class Dataset
     }
 }
 
-public enum NormalizationKind { None, Scale, Standardize }
-
 /// <summary>
 /// Per-feature affine map x' = (x − Offset[j]) · Factor[j] applied to raw inputs; Scale is offset 0,
 /// factor 1/255 (or 1/max); Standardize is the training set's mean and 1/std.

@@ -1,22 +1,6 @@
-using System.Text.Json.Serialization;
 using Engine.Tensors;
 
 namespace Engine.Data;
-
-[JsonConverter(typeof(JsonStringEnumConverter<SyntheticKind>))]
-public enum SyntheticKind
-{
-    /// <summary>Two classes at the corners of the unit square, label = x₀ XOR x₁.</summary>
-    [JsonStringEnumMemberName("xor")] Xor,
-    /// <summary>k interleaved spiral arms (the CS231n set).</summary>
-    [JsonStringEnumMemberName("spirals")] Spirals,
-    /// <summary>Two interleaving half circles (scikit-learn's make_moons).</summary>
-    [JsonStringEnumMemberName("moons")] Moons,
-    /// <summary>k isotropic Gaussian clusters.</summary>
-    [JsonStringEnumMemberName("blobs")] Blobs,
-    /// <summary>y = x·w + b + noise with a random linear teacher.</summary>
-    [JsonStringEnumMemberName("regression")] Regression,
-}
 
 /// <summary>
 /// Small generated datasets for demos and tests, identical for a given seed. Classes alternate by sample

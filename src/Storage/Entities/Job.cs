@@ -1,7 +1,5 @@
 namespace Storage.Entities;
 
-public enum JobStatus { Queued, Running, Succeeded, Failed, Cancelled }
-
 /// <summary>A training run. The spec and options are copied in, so deleting a model does not change a job.</summary>
 public sealed class Job : IOwned
 {

@@ -77,7 +77,7 @@ public sealed class PyTorchTests(ServiceFactory factory) : IClassFixture<Service
     [Fact]
     public async Task ImportNamesEachWrongTensorAndRefusesBadFiles()
     {
-        var spec = JsonSerializer.Deserialize<Engine.Specs.ModelSpec>(JsonSerializer.Serialize(Spec(), ServiceClient.Json), ServiceClient.Json)!;
+        var spec = JsonSerializer.Deserialize<ModelSpec>(JsonSerializer.Serialize(Spec(), ServiceClient.Json), ServiceClient.Json)!;
         var network = Network.Create(spec, new Rng(1));
         var tensors = network.ExportTensors();
         var wrong = tensors.Select(t => t.Name == "0.weight" ? t with { Shape = [2, 16] } : t).Where(t => t.Name != "4.bias")

@@ -97,7 +97,7 @@ public class BatchNormDropoutTests
     [Fact]
     public void ReplacingTheNetworkRngContinuesASavedMaskStream()
     {
-        var spec = new Specs.ModelSpec([8], [new Specs.DropoutSpec(0.5f)], Specs.LossKind.Mse);
+        var spec = new ModelSpec([8], [new DropoutSpec(0.5f)], LossKind.Mse);
         var x = new Tensor(4, 8);
         x.Span.Fill(1f);
         var original = Network.Create(spec, new Rng(7));

@@ -1,6 +1,10 @@
-using Storage.Entities;
+namespace TrainingService.Contracts;
 
-namespace Api.Training;
+/// <summary>Any event of one job on <c>/hubs/training</c>: a client can handle them in one stream and switch on the type.</summary>
+public interface IJobEvent
+{
+    long JobId { get; }
+}
 
 /// <summary>
 /// What a subscriber to <c>/hubs/training</c> receives. Method names are the SignalR event names
@@ -18,7 +22,7 @@ public interface ITrainingClient
     Task BatchProgress(BatchProgressEvent e);
 
     /// <summary>Per-layer diagnostics after each epoch (also at GET /jobs/{id}/diagnostics).</summary>
-    Task LayerStats(Api.Diagnostics.LayerStatsEvent e);
+    Task LayerStats(LayerStatsEvent e);
 
     /// <summary>On Subscribe, before the replayed epochs, when the job has more than Training:HubReplayEpochs of them.</summary>
     Task HistoryTruncated(HistoryTruncatedEvent e);
@@ -34,19 +38,9 @@ public sealed record HistoryTruncatedEvent(long JobId, int OmittedEpochs, int Fi
 /// so a client can measure delivery delay.</param>
 public sealed record EpochCompletedEvent(
     long JobId, int Epoch, float TrainLoss, float? TrainAccuracy, float? ValLoss, float? ValAccuracy,
-    float LearningRate, double Seconds, bool IsBest, DateTime StoredAt);
+    float LearningRate, double Seconds, bool IsBest, DateTime StoredAt) : IJobEvent;
 
 /// <param name="Epoch">Epochs completed when the status changed.</param>
-public sealed record JobStatusChangedEvent(long JobId, JobStatus Status, string? Error, int Epoch);
+public sealed record JobStatusChangedEvent(long JobId, JobStatus Status, string? Error, int Epoch) : IJobEvent;
 
-public sealed record BatchProgressEvent(long JobId, int Epoch, int Batch, int Batches, float Loss);
-
-public static class TrainingEventMapping
-{
-    /// <param name="storedAt">The commit time when known; the row's creation time otherwise.</param>
-    public static EpochCompletedEvent AsEvent(this EpochMetric m, DateTime? storedAt = null) =>
-        new(m.JobId, m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.IsBest,
-            DateTime.SpecifyKind(storedAt ?? m.CreatedAt, DateTimeKind.Utc));
-
-    public static JobStatusChangedEvent StatusEvent(this Job j) => new(j.Id, j.Status, j.Error, j.CurrentEpoch);
-}
+public sealed record BatchProgressEvent(long JobId, int Epoch, int Batch, int Batches, float Loss) : IJobEvent;

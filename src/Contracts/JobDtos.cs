@@ -1,7 +1,4 @@
-using Engine.Specs;
-using Storage.Entities;
-
-namespace Api.Jobs;
+namespace TrainingService.Contracts;
 
 /// <summary>Submits a training job. Only <c>datasetId</c> and one of <c>modelId</c> / <c>spec</c> are required.</summary>
 /// <param name="ModelId">A stored model to train; or give <paramref name="Spec"/> inline.</param>
@@ -18,9 +15,10 @@ namespace Api.Jobs;
 /// <param name="EarlyStopping">Stop when the monitored loss stops improving.</param>
 /// <param name="CheckpointEvery">Store the training state every this many epochs (also at the best and the last); default 1.</param>
 public sealed record CreateJobRequest(
-    string? Name, long? ModelId, ModelSpec? Spec, long? DatasetId, float? ValidationSplit, long? ValidationDatasetId,
-    OptimizerSpec? Optimizer, int? Epochs, int? BatchSize, ulong? Seed, float? WeightDecay, float? ClipNorm,
-    ScheduleSpec? Schedule, EarlyStoppingSpec? EarlyStopping, int? CheckpointEvery);
+    string? Name = null, long? ModelId = null, ModelSpec? Spec = null, long? DatasetId = null, float? ValidationSplit = null,
+    long? ValidationDatasetId = null, OptimizerSpec? Optimizer = null, int? Epochs = null, int? BatchSize = null, ulong? Seed = null,
+    float? WeightDecay = null, float? ClipNorm = null, ScheduleSpec? Schedule = null, EarlyStoppingSpec? EarlyStopping = null,
+    int? CheckpointEvery = null);
 
 /// <summary>One finished epoch.</summary>
 /// <param name="IsBest">The monitored loss (validation, else training) beat every earlier epoch.</param>
@@ -56,18 +54,10 @@ public sealed record CheckpointDto(int Epoch, long SizeBytes, string Sha256, boo
 /// <summary>Inputs to run through a trained job's network.</summary>
 /// <param name="Inputs">One row of raw (unnormalized) values per sample; the job's normalization is applied.</param>
 /// <param name="Checkpoint">latest (default), best or an epoch number.</param>
-public sealed record PredictRequest(float[][]? Inputs, string? Checkpoint);
+public sealed record PredictRequest(float[][]? Inputs, string? Checkpoint = null);
 
 /// <summary>Outputs per input row.</summary>
 /// <param name="Epoch">The checkpoint's epoch.</param>
 /// <param name="Outputs">Class probabilities (softmax, sigmoid) or regression values, one row per input.</param>
 /// <param name="Argmax">The predicted class per row, for classifiers; null for regression.</param>
 public sealed record PredictResponse(int Epoch, float[][] Outputs, int[]? Argmax);
-
-public static class JobMapping
-{
-    public static MetricDto AsDto(this EpochMetric m) => new(
-        m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValLoss, m.ValAccuracy, m.LearningRate, m.Seconds, m.SamplesPerSecond, m.IsBest, m.CreatedAt);
-
-    public static CheckpointDto AsDto(this Checkpoint c) => new(c.Epoch, c.SizeBytes, c.Sha256, c.IsBest, c.CreatedAt);
-}

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Engine.Specs;
+namespace TrainingService.Contracts;
 
 [JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
 public enum OptimizerKind

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Engine.Specs;
+namespace TrainingService.Contracts;
 
 /// <summary>A model as data: an input shape, an ordered list of layers and a loss.</summary>
 /// <param name="Input">Shape of one sample, e.g. <c>[784]</c> or <c>[1, 28, 28]</c>; dense layers flatten it.</param>

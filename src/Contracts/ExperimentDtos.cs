@@ -1,8 +1,4 @@
-using Api.Jobs;
-using Engine.Specs;
-using Storage.Entities;
-
-namespace Api.Experiments;
+namespace TrainingService.Contracts;
 
 /// <summary>Several jobs from one base job: same data, seed, epochs and batch size; one change each.</summary>
 /// <param name="BaseJob">A job request as for POST /jobs.</param>
@@ -16,8 +12,8 @@ public sealed record CreateExperimentRequest(string? Name, CreateJobRequest? Bas
 /// <param name="InitStd">Standard deviation for <c>init: normal</c> (the book's 0.01).</param>
 /// <param name="BatchNorm">true: a BatchNorm after every hidden dense layer; false: none.</param>
 /// <param name="Dropout">Rate of a Dropout after every hidden activation; 0 removes dropout.</param>
-public sealed record ExperimentVariation(string? Name, OptimizerKind? Optimizer, float? LearningRate, InitKind? Init, float? InitStd,
-    bool? BatchNorm, float? Dropout, float? WeightDecay);
+public sealed record ExperimentVariation(string? Name, OptimizerKind? Optimizer = null, float? LearningRate = null, InitKind? Init = null,
+    float? InitStd = null, bool? BatchNorm = null, float? Dropout = null, float? WeightDecay = null);
 
 /// <summary>One variation's job and how it did.</summary>
 /// <param name="Final">Metrics of the last finished epoch.</param>

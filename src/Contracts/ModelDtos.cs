@@ -1,9 +1,4 @@
-using System.Text.Json;
-using Api.Infrastructure;
-using Engine.Specs;
-using Storage.Entities;
-
-namespace Api.Models;
+namespace TrainingService.Contracts;
 
 /// <summary>Creates a model from a spec.</summary>
 /// <param name="Name">Display name.</param>
@@ -12,7 +7,7 @@ public sealed record CreateModelRequest(string? Name, ModelSpec? Spec);
 
 /// <summary>Dry run of a spec.</summary>
 /// <param name="BatchSize">Batch size for the memory estimate; default 32.</param>
-public sealed record ValidateModelRequest(ModelSpec? Spec, int? BatchSize);
+public sealed record ValidateModelRequest(ModelSpec? Spec, int? BatchSize = null);
 
 /// <summary>One layer after shape inference.</summary>
 public sealed record LayerDto(int Index, string Type, int[] OutputShape, long Parameters);
@@ -30,21 +25,3 @@ public sealed record ModelDto(long Id, string Name, ModelSpec Spec, long Paramet
 public sealed record SpecReportDto(
     bool Valid, LayerDto[] Layers, long TotalParameters, int[] OutputShape, long ParameterBytes,
     long ActivationBytesPerSample, int BatchSize, long EstimatedTrainingBytes);
-
-public static class ModelMapping
-{
-    public static LayerDto[] AsDto(this IEnumerable<LayerReport> layers) =>
-        [.. layers.Select(l => new LayerDto(l.Index, l.Type, l.OutputShape, l.Parameters))];
-
-    public static SpecReportDto AsDto(this SpecReport r, int batchSize) => new(
-        r.IsValid, r.Layers.AsDto(), r.TotalParameters, r.OutputShape, r.ParameterBytes, r.ActivationBytesPerSample,
-        batchSize, r.EstimateBytes(batchSize));
-
-    /// <summary>Layers are recomputed from the stored spec: validation is cheap and keeps one source of truth.</summary>
-    public static ModelDto AsDto(this Model m)
-    {
-        var spec = StoredJson.ReadSpec(m.SpecJson);
-        var report = SpecValidator.Validate(spec);
-        return new ModelDto(m.Id, m.Name, spec, m.ParameterCount, report.OutputShape, report.Layers.AsDto(), m.CreatedAt, m.WeightsSha256 is not null);
-    }
-}

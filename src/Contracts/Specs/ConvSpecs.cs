@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Engine.Specs;
+namespace TrainingService.Contracts;
 
 /// <summary>2-D convolution over NCHW images (cross-correlation, as <c>torch.nn.Conv2d</c>).</summary>
 /// <param name="Filters">Output channels.</param>
