@@ -48,7 +48,8 @@ internal sealed class TorchPeer : IDisposable
         }
         // Drained in the background so a chatty warning cannot fill the pipe and stall the peer.
         _ = process.StandardError.ReadToEndAsync();
-        return new TorchPeer(process, JsonDocument.Parse(first).RootElement.GetProperty("version").GetString()!);
+        var hello = JsonDocument.Parse(first).RootElement;
+        return new TorchPeer(process, $"{hello.GetProperty("version").GetString()} ({hello.GetProperty("blas").GetString()} BLAS)");
     }
 
     /// <summary>Seconds of one training epoch on <paramref name="threads"/> threads (after a warm-up epoch the first time).</summary>
