@@ -60,7 +60,7 @@ internal static class CnnBench
         foreach (int threads in new[] { 1, Environment.ProcessorCount })
         {
             double seconds = 0;
-            for (int e = 0; e < epochs; e++) seconds += torch.Epoch(threads);
+            for (int e = 0; e < epochs; e++) seconds += torch.Epoch(threads).Wall;
             double perEpoch = seconds / epochs * FullEpoch / samples;
             Console.WriteLine($"pytorch threads {threads}: {perEpoch,7:F2} s/epoch");
             if (perEpoch < torchBest) (torchBest, torchThreads) = (perEpoch, threads);

@@ -52,8 +52,12 @@ internal sealed class TorchPeer : IDisposable
         return new TorchPeer(process, $"{hello.GetProperty("version").GetString()} ({hello.GetProperty("blas").GetString()} BLAS)");
     }
 
-    /// <summary>Seconds of one training epoch on <paramref name="threads"/> threads (after a warm-up epoch the first time).</summary>
-    public double Epoch(int threads) => Ask($"epoch {threads}").GetProperty("seconds").GetDouble();
+    /// <summary>Wall and CPU seconds of one training epoch on <paramref name="threads"/> threads (after a warm-up epoch the first time).</summary>
+    public (double Wall, double Cpu) Epoch(int threads)
+    {
+        var answer = Ask($"epoch {threads}");
+        return (answer.GetProperty("seconds").GetDouble(), answer.GetProperty("cpu").GetDouble());
+    }
 
     /// <summary>torch.mm's best FLOP/s on 1024³ on <paramref name="threads"/> threads.</summary>
     public double MatmulFlops(int threads) => Ask($"matmul {threads}").GetProperty("flops").GetDouble();

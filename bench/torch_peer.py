@@ -1,8 +1,9 @@
 # The benches' reference networks in PyTorch, driven line by line from stdin so a bench can interleave PyTorch's
 # epochs with the engine's in one run. Usage: python3 torch_peer.py mlp|cnn SAMPLES
 # Commands: "epoch T" trains one timed epoch on T threads (the first one per T after an untimed warm-up epoch)
-# and answers {"seconds": s}; "matmul T" answers {"flops": best torch.mm 1024^3 rate on T threads}.
+# and answers {"seconds": wall s, "cpu": process CPU s}; "matmul T" answers {"flops": best torch.mm 1024^3 rate on T threads}.
 # The first line printed is {"version": torch.__version__}.
+import ctypes
 import json
 import sys
 import time
@@ -51,20 +52,28 @@ def blas():
     return "reference (apt-get install libopenblas0-pthread)"
 
 
+try:
+    # OpenBLAS keeps its own thread pool, which torch.set_num_threads does not reach in Debian's build.
+    openblas = ctypes.CDLL("libblas.so.3").openblas_set_num_threads
+except (OSError, AttributeError):
+    openblas = None
+
 runs = {}
 answer({"version": torch.__version__, "blas": blas()})
 for line in sys.stdin:
     command, threads = line.split()
     threads = int(threads)
     torch.set_num_threads(threads)
+    if openblas is not None:
+        openblas(threads)
     if command == "epoch":
         if threads not in runs:
             net = model()
             runs[threads] = (net, torch.optim.Adam(net.parameters(), lr=1e-3), nn.CrossEntropyLoss())
             epoch(*runs[threads])  # warm-up
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         epoch(*runs[threads])
-        answer({"seconds": time.perf_counter() - start})
+        answer({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu})
     elif command == "matmul":
         a, b = torch.rand(1024, 1024), torch.rand(1024, 1024)
         torch.mm(a, b)
