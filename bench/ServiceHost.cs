@@ -116,6 +116,7 @@ internal sealed class ServiceHost : IAsyncDisposable
         process.BeginErrorReadLine();
 
         var host = new ServiceHost(process, dataDir, url);
+        // Generous: on a shared machine under heavy load the service alone has taken close to a minute to start.
         var deadline = Stopwatch.StartNew();
         while (true)
         {
@@ -126,7 +127,7 @@ internal sealed class ServiceHost : IAsyncDisposable
                 if (r.IsSuccessStatusCode) return host;
             }
             catch (HttpRequestException) { }
-            if (deadline.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("the service did not become healthy in 60 s");
+            if (deadline.Elapsed > TimeSpan.FromSeconds(180)) throw new TimeoutException("the service did not become healthy in 180 s");
             await Task.Delay(100);
         }
     }
