@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 
 namespace Api.Tests.Service;
 
@@ -112,5 +113,43 @@ public sealed class CnnTests(ServiceFactory factory) : IClassFixture<ServiceFact
         };
         Assert.Contains("kernel 9 is larger",
             Assert.Single(await Problem.AssertAsync(await _client.PostAsJsonAsync("/models/validate", new { spec = hugeKernel }), HttpStatusCode.BadRequest, "layers[0].kernel")));
+    }
+
+    [Fact]
+    public async Task SyntheticStripesTrainTheDashboardPresetWithConvDiagnosticsEveryEpoch()
+    {
+        var created = await (await _client.PostAsJsonAsync("/datasets/synthetic", new { kind = "stripes", size = 240, classes = 4, seed = 3, noise = 0.2 })).ReadJsonAsync();
+        Assert.Equal([1, 16, 16], created.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()));
+        // The dashboard's quick-start preset for stripes (src/Api/ClientApp/src/quickstart.js).
+        var preset = new
+        {
+            input = new[] { 1, 16, 16 },
+            layers = new object[]
+            {
+                new { type = "conv2d", filters = 8, kernel = 3, padding = "same" }, new { type = "relu" }, new { type = "maxpool2d", size = 2 },
+                new { type = "conv2d", filters = 16, kernel = 3, padding = "same" }, new { type = "relu" }, new { type = "maxpool2d", size = 2 },
+                new { type = "flatten" }, new { type = "dense", units = 4 },
+            },
+            loss = "softmax_cross_entropy",
+        };
+        var jobId = await _client.CreateJobAsync(await _client.CreateModelAsync(preset), created.GetProperty("id").GetInt64(), epochs: 3);
+        await _client.WaitForStatusAsync(jobId, TimeSpan.FromMinutes(3), "succeeded");
+
+        var epochs = (await (await _client.GetAsync($"/jobs/{jobId}/diagnostics")).ReadJsonAsync()).EnumerateArray().ToArray();
+        Assert.Equal([1, 2, 3], epochs.Select(e => e.GetProperty("epoch").GetInt32()));
+        var layers = epochs[^1].GetProperty("layers").EnumerateArray().ToArray();
+        Assert.Equal(["Conv2d", "Relu", "MaxPool2d", "Conv2d", "Relu", "MaxPool2d", "Flatten", "Dense"], layers.Select(l => l.GetProperty("type").GetString()));
+        foreach (var conv in new[] { layers[0], layers[3] })
+        {
+            Assert.True(conv.GetProperty("weightNorm").GetDouble() > 0);
+            Assert.True(conv.GetProperty("gradNorm").GetDouble() > 0);
+        }
+        // Per filter: 8 and 16 channels, so a dead fraction is a multiple of 1/8 or 1/16.
+        Assert.Equal(0, layers[1].GetProperty("deadFraction").GetDouble() * 8 % 1, 9);
+        Assert.Equal(0, layers[4].GetProperty("deadFraction").GetDouble() * 16 % 1, 9);
+        Assert.Equal(JsonValueKind.Null, layers[2].GetProperty("deadFraction").ValueKind);
+
+        await Problem.AssertAsync(await _client.PostAsJsonAsync("/datasets/synthetic", new { kind = "stripes", size = 100, classes = 5 }), HttpStatusCode.BadRequest, "classes");
+        await Problem.AssertAsync(await _client.PostAsJsonAsync("/datasets/synthetic", new { kind = "stripes", size = 60_001 }), HttpStatusCode.BadRequest, "size");
     }
 }
