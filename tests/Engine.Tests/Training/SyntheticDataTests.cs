@@ -80,7 +80,7 @@ public class SyntheticDataTests
     {
         Assert.Equal("\"spirals\"", JsonSerializer.Serialize(SyntheticKind.Spirals));
         Assert.Equal(SyntheticKind.Regression, JsonSerializer.Deserialize<SyntheticKind>("\"regression\""));
-        Assert.Equal(["xor", "spirals", "moons", "blobs", "regression"],
+        Assert.Equal(["xor", "spirals", "moons", "blobs", "regression", "stripes"],
             Enum.GetValues<SyntheticKind>().Select(k => JsonSerializer.Serialize(k).Trim('"')));
     }
 }
