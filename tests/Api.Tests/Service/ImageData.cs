@@ -107,7 +107,7 @@ internal static class OnnxRuntimeCheck
             {
                 ["input"] = new { dims = new[] { inputs.Length, inputs[0].Length }, data = inputs.SelectMany(r => r).ToArray() },
             }));
-            var check = Path.Combine(ExternalProcess.RepositoryRoot(), "tests", "onnx-check");
+            var check = Path.Combine(Shared.Repository.Root, "tests", "onnx-check");
             if (!Directory.Exists(Path.Combine(check, "node_modules", "onnxruntime-node")))
                 Assert.Fail("tests/onnx-check/node_modules is missing: run `ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tests/onnx-check` (.ci/run does).");
             var (exitCode, stdout, stderr) = await ExternalProcess.RunAsync(check, TimeSpan.FromMinutes(2), null, "node", "run-onnx.mjs", modelPath, inputPath);
