@@ -126,24 +126,6 @@ public static class Api
     }
 }
 
-/// <summary>A temporary data folder, deleted at the end of the test.</summary>
-public sealed class DataFolder : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("reliability-").FullName;
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still open by a process being reaped; the OS temp folder is cleaned eventually.
-        }
-    }
-}
-
 /// <summary>
 /// The standard job trained once without interruption in a fresh folder: the weights every interrupted run
 /// must reproduce bit for bit. Shared by the test classes of the <see cref="ReferenceCollection"/>.
