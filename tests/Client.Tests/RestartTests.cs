@@ -1,15 +1,40 @@
 namespace Client.Tests;
 
-/// <summary>A watch whose server is killed (kill -9) mid-job and restarted on the same address.</summary>
+/// <summary>
+/// Watches that the hub alone cannot complete: the server is killed (kill -9) mid-job and restarted on the same
+/// address, and its replay holds only the last <see cref="ReplayEpochs"/> epochs, so the client reads the rest.
+/// </summary>
 public sealed class RestartTests
 {
     private const int Epochs = 16;
+    private const int ReplayEpochs = 2;
+
+    private static readonly Dictionary<string, string> ShortReplay = new() { ["Training:HubReplayEpochs"] = $"{ReplayEpochs}" };
+
+    [Fact]
+    public async Task AWatchOfAJobLongerThanTheReplayYieldsEveryEpochOnce()
+    {
+        using var folder = new DataFolder();
+        await using var service = await ServiceProcess.StartAsync(folder.Path, ShortReplay);
+        await using var client = service.CreateClient();
+        var data = await client.CreateSyntheticDatasetAsync(new CreateSyntheticDatasetRequest(Kind: SyntheticKind.Moons, Size: 200));
+        var job = await client.SubmitJobAsync(new CreateJobRequest(Spec: Flow.Mlp(), DatasetId: data.Id, Epochs: 3 * ReplayEpochs));
+        await client.WaitForJobAsync(job.Id);
+
+        // Subscribed after the end: the hub replays the last epochs after a HistoryTruncated event.
+        var events = await client.CollectAsync(job.Id);
+        Assert.Equal(Enumerable.Range(1, 3 * ReplayEpochs), events.Epochs());
+        Assert.Equal(JobStatus.Succeeded, events.FinalStatus().Status);
+        var metrics = await client.GetMetricsAsync(job.Id);
+        Assert.Equal(metrics.Select(m => m.TrainLoss), events.OfType<EpochCompletedEvent>().Select(e => e.TrainLoss));
+        await service.StopAsync();
+    }
 
     [Fact]
     public async Task AWatchOutlivesAServerRestartAndYieldsEveryEpochOnceUntilTheFinalStatus()
     {
         using var folder = new DataFolder();
-        var first = await ServiceProcess.StartAsync(folder.Path);
+        var first = await ServiceProcess.StartAsync(folder.Path, ShortReplay);
         int port = first.Address.Port;
         await using var client = first.CreateClient();
         // Sized like the reliability suite's standard job: a few tenths of a second an epoch, checkpointed each one.
@@ -27,7 +52,7 @@ public sealed class RestartTests
                 if (second is null && e is EpochCompletedEvent { Epoch: >= 3 })
                 {
                     await first.KillAsync();
-                    second = await ServiceProcess.StartAsync(folder.Path, port: port);
+                    second = await ServiceProcess.StartAsync(folder.Path, ShortReplay, port);
                 }
             }
 
