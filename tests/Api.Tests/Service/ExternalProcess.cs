@@ -6,12 +6,7 @@ namespace Api.Tests.Service;
 public static class ExternalProcess
 {
     /// <summary>The folder holding Service.sln, found upward from the test binaries.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Service.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string RepositoryRoot() => TrainingService.Testing.Repository.Root;
 
     /// <summary>
     /// Runs <paramref name="file"/> to completion and returns its exit code and output; fails the test, with
