@@ -16,7 +16,13 @@ public sealed class FlowTests(RunningService service) : IClassFixture<RunningSer
         using var folder = new DataFolder();
         var csvPath = Path.Combine(folder.Path, "sums.csv");
         await File.WriteAllTextAsync(csvPath, Flow.Csv(400));
-        var fromFile = await Client.UploadDatasetAsync(DatasetUpload.Csv("sums", csvPath));
+        var upload = DatasetUpload.Csv("sums", csvPath);
+        upload.LabelColumn = "label";
+        upload.HasHeader = true;
+        upload.Normalization = NormalizationKind.Standardize;
+        var fromFile = await Client.UploadDatasetAsync(upload);
+        Assert.Equal(NormalizationKind.Standardize, fromFile.Normalization);
+        Assert.Equal("label", fromFile.Source?.LabelColumn);
         using var table = new MemoryStream(Encoding.UTF8.GetBytes(Flow.Csv(400)));
         var fromStream = await Client.UploadDatasetAsync(DatasetUpload.Csv("sums-stream", table));
         foreach (var data in new[] { fromFile, fromStream })
