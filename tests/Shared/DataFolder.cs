@@ -1,4 +1,4 @@
-namespace TrainingService.Testing;
+namespace Shared;
 
 /// <summary>A temporary data folder, deleted at the end of the test.</summary>
 public sealed class DataFolder : IDisposable

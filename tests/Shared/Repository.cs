@@ -1,19 +1,18 @@
-namespace TrainingService.Testing;
+namespace Shared;
 
-/// <summary>The checkout the tests run from.</summary>
+/// <summary>The checkout the tests and benches run from.</summary>
 public static class Repository
 {
-    /// <summary>The folder holding Service.sln, found upward from the test binaries.</summary>
-    public static string Root
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
-            throw new DirectoryNotFoundException("Service.sln not found above " + AppContext.BaseDirectory);
-        }
-    }
+    /// <summary>The folder holding Service.sln, found upward from the running binaries.</summary>
+    public static string Root { get; } = Find();
 
-    /// <summary>Debug or Release: the configuration these test binaries (and the projects they reference) were built in.</summary>
+    /// <summary>Debug or Release: the configuration these binaries (and the projects they reference) were built in.</summary>
     public static string Configuration => new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+
+    private static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("Service.sln not found above " + AppContext.BaseDirectory);
+    }
 }

@@ -5,7 +5,7 @@ using System.Text;
 
 using TrainingService.Client;
 
-namespace TrainingService.Testing;
+namespace Shared;
 
 /// <summary>
 /// The real service as a child process (<c>dotnet Api.dll</c>) on a loopback port, over a data folder the

@@ -1,6 +1,6 @@
 using TrainingService.Client;
 
-namespace TrainingService.Testing;
+namespace Shared;
 
 public static class TypedClient
 {
