@@ -1,3 +1,4 @@
+using Api.Cluster;
 using Api.Datasets;
 using Api.Diagnostics;
 using Api.Experiments;
@@ -13,6 +14,8 @@ var builder = WebApplication.CreateBuilder(args);
 
 // SQLite under Storage:DataDirectory (./data by default), migrated at start-up.
 builder.Services.AddStorage(builder.Configuration);
+// With ConnectionStrings:Redis: the SignalR backplane and the messages between nodes (docs/cluster.md).
+builder.AddCluster();
 // API keys, owners, rate and size limits (README, Security); after AddStorage, which migrates first.
 builder.AddSecurity();
 // JSON dialect, problem+json for every error, Swagger, health checks.
@@ -21,7 +24,7 @@ builder.Services.AddApiInfrastructure();
 builder.AddDatasets();
 builder.AddJobs();
 builder.AddDiagnostics();
-// Hangfire worker (in-memory queue, the database as the record), job leases, SignalR, start-up recovery.
+// Hangfire worker (in-memory queue on SQLite, Hangfire.PostgreSql on PostgreSQL), job leases, SignalR, start-up recovery.
 builder.AddTraining();
 
 var app = builder.Build();

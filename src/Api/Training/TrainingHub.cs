@@ -55,7 +55,7 @@ public sealed class TrainingHub(IDbContextFactory<TrainingDbContext> contexts, J
                 var status = job.StatusEvent();
                 replay.Add(c => c.JobStatusChanged(status));
             }
-            queued = events.Subscribe(Context, jobId, replay);
+            queued = events.Subscribe(Context, jobId, replay, history.Count > 0 ? history[^1].Epoch : 0);
         });
         if (!queued) throw new HubException("this connection has too many undelivered events (Training:HubQueueLength); it is being closed");
     }

@@ -30,7 +30,7 @@ namespace Api.Training;
 /// </remarks>
 public sealed class TrainingJob(
     IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, CheckpointFiles checkpointFiles, WeightFiles weightFiles,
-    TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle, TrainingLeases leases, IOptions<WorkerOptions> options,
+    TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle, TrainingLeases leases, TrainingQueue queue, IOptions<WorkerOptions> options,
     ILogger<TrainingJob> logger, DiagnosticsRecorder diagnostics)
 {
     /// <summary>
@@ -46,7 +46,17 @@ public sealed class TrainingJob(
         var run = await leases.TryTakeAsync(jobId, cancellationToken);
         if (run is null)
         {
-            logger.LogInformation("Job {JobId} is held by another run; this one leaves it", jobId);
+            // The holder may be a node that was killed: its lease stops being renewed and expires, and then this comes back.
+            if (await leases.RemainingWhileActiveAsync(jobId, cancellationToken) is { } left)
+            {
+                var delay = left + TimeSpan.FromSeconds(1);
+                queue.Schedule(jobId, delay);
+                logger.LogInformation("Job {JobId} is held by another run; this one looks again in {Seconds:0} s", jobId, delay.TotalSeconds);
+            }
+            else
+            {
+                logger.LogInformation("Job {JobId} is held by another run; this one leaves it", jobId);
+            }
             return;
         }
         try

@@ -1,15 +1,15 @@
 using Api.Infrastructure;
 using Hangfire;
 using Hangfire.AspNetCore;
-using Hangfire.InMemory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Storage;
 
 namespace Api.Training;
 
 public static class TrainingServiceExtensions
 {
     /// <summary>
-    /// The training side of the service: Hangfire (in-memory storage, one worker per Training:Concurrency), the job
+    /// The training side of the service: Hangfire (<see cref="HangfireStorage"/>, one worker per Training:Concurrency), the job
     /// leases, the worker's helpers, SignalR, the scheduler health check and start-up recovery. Call after AddStorage
     /// (its hosted service must migrate before recovery reads the jobs).
     /// </summary>
@@ -35,7 +35,8 @@ public static class TrainingServiceExtensions
 
         // This container's own storage and activator: Hangfire's defaults are process-wide statics, which two hosts in
         // one process (the tests') would share. The service database is the record of every job (TrainingRecovery).
-        builder.Services.AddSingleton<JobStorage>(_ => new InMemoryStorage(new InMemoryStorageOptions()));
+        builder.Services.AddSingleton<JobStorage>(sp => HangfireStorage.Create(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<StorageOptions>>().Value, worker));
         builder.Services.AddSingleton<JobActivator>(sp => new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
         builder.Services.AddHangfire(c => c
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
@@ -50,8 +51,11 @@ public static class TrainingServiceExtensions
             o.StopTimeout = TimeSpan.Zero;
             o.ShutdownTimeout = shutdown;
             o.CancellationCheckInterval = TimeSpan.FromSeconds(1);
+            // A run that finds another node's lease comes back when it may have expired (TrainingJob.RunAsync).
+            o.SchedulePollingInterval = TimeSpan.FromSeconds(Math.Clamp(worker.LeaseSeconds / 4, 1, 15));
         });
         builder.Services.AddHostedService<TrainingRecovery>();
+        builder.Services.AddHostedService<JobEventRelay>();
         builder.Services.AddHealthChecks().AddCheck<SchedulerHealthCheck>("scheduler");
         builder.Services.AddSignalR().AddJsonProtocol(o => ApiJson.Configure(o.PayloadSerializerOptions));
         return builder;
