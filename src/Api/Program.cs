@@ -6,6 +6,7 @@ using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
 using Api.Security;
+using Api.Telemetry;
 using Api.Training;
 using Storage;
 
@@ -26,6 +27,8 @@ builder.AddJobs();
 builder.AddDiagnostics();
 // Hangfire worker (in-memory queue on SQLite, Hangfire.PostgreSql on PostgreSQL), job leases, SignalR, start-up recovery.
 builder.AddTraining();
+// OpenTelemetry traces and metrics tagged with the node id; exported only when Telemetry:* says where.
+builder.AddTelemetry();
 
 var app = builder.Build();
 
@@ -45,6 +48,7 @@ app.MapDiagnostics();
 app.MapExperiments();
 app.MapHub<TrainingHub>("/hubs/training");
 app.MapHealth();
+app.MapTelemetry();
 
 app.Run();
 

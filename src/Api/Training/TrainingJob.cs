@@ -30,7 +30,8 @@ namespace Api.Training;
 /// </remarks>
 public sealed class TrainingJob(
     IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, CheckpointFiles checkpointFiles, WeightFiles weightFiles,
-    TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle, TrainingLeases leases, TrainingQueue queue, IOptions<WorkerOptions> options,
+    TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle, TrainingLeases leases, TrainingQueue queue, TrainingMetrics metrics,
+    IOptions<WorkerOptions> options,
     ILogger<TrainingJob> logger, DiagnosticsRecorder diagnostics)
 {
     /// <summary>
@@ -43,6 +44,9 @@ public sealed class TrainingJob(
     public async Task RunAsync(long jobId, CancellationToken cancellationToken)
     {
         if (registry.IsRunning(jobId)) return;
+        using var activity = TrainingMetrics.Activities.StartActivity("train job");
+        activity?.SetTag("job.id", jobId);
+        activity?.SetTag("node.id", leases.NodeId);
         var run = await leases.TryTakeAsync(jobId, cancellationToken);
         if (run is null)
         {
@@ -337,6 +341,7 @@ public sealed class TrainingJob(
     private async Task<bool> RecordEpochAsync(long jobId, string run, EpochRecord epoch)
     {
         var (m, state) = (epoch.Metrics, epoch.State);
+        metrics.EpochTrained(m.Seconds);
         // On disk before the row naming it commits, and outside the lock, which subscribers' history replays share.
         string? file = state is null ? null : checkpointFiles.Write(jobId, m.Epoch, state);
         bool recorded = false;
