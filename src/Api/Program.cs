@@ -24,7 +24,6 @@ builder.Services.AddApiInfrastructure();
 // Each feature's own services.
 builder.AddDatasets();
 builder.AddJobs();
-builder.AddDiagnostics();
 // Hangfire worker (in-memory queue on SQLite, Hangfire.PostgreSql on PostgreSQL), job leases, SignalR, start-up recovery.
 builder.AddTraining();
 // OpenTelemetry traces and metrics tagged with the node id; exported only when Telemetry:* says where.

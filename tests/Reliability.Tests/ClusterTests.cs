@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
-using TestSupport;
+using Shared;
 using Xunit.Abstractions;
 
 namespace Reliability.Tests;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace TestSupport;
+namespace Shared;
 
 /// <summary>Small helpers for the servers the tests start: free loopback ports and commands run to completion.</summary>
 public static class ChildProcesses

@@ -1,4 +1,4 @@
-namespace TestSupport;
+namespace Shared;
 
 /// <summary>
 /// A throw-away PostgreSQL server from Debian's <c>postgresql</c> package: initdb into a temp folder, pg_ctl start on a

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 
-namespace TestSupport;
+namespace Shared;
 
 /// <summary>
 /// A throw-away redis-server from Debian's <c>redis-server</c> package on a free loopback port, working folder in a temp

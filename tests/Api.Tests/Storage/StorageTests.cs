@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Migrations.Operations;
 using Storage;
 using Storage.Entities;
-using TestSupport;
+using Shared;
 
 namespace Api.Tests.Storage;
 
