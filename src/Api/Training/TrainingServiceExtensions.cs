@@ -46,7 +46,7 @@ public static class TrainingServiceExtensions
             .UseRecommendedSerializerSettings());
         builder.Services.AddHangfireServer(o =>
         {
-            o.ServerName = $"{worker.NodeId}:{Environment.ProcessId}";
+            o.ServerName = SchedulerHealthCheck.ServerName(worker);
             o.WorkerCount = Math.Max(1, worker.Concurrency);
             // A stop cancels running jobs' tokens at once (they stop at the next batch and store nothing more), then
             // waits for them to leave the database consistent; they continue from their last checkpoint at the next start.
