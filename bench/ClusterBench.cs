@@ -52,21 +52,18 @@ internal static class ClusterBench
                 hosts.Add(await ServiceHost.StartAsync(new Dictionary<string, string>(settings) { ["Training:NodeId"] = $"bench-{i}" }, dataDir, core: i));
             var submit = hosts[0];
             long dataset = await submit.CreateSpiralsAsync(4000);
-            object Job(int epochs) => new
-            {
-                spec = ServiceHost.SmallSpec, datasetId = dataset, validationSplit = 0.2, epochs, batchSize = 32, seed = 1,
-                optimizer = new { type = "adam", learningRate = 0.01 },
-            };
+            CreateJobRequest Job(int epochs) => new(Spec: ServiceHost.SmallSpec, DatasetId: dataset, ValidationSplit: 0.2f, Epochs: epochs,
+                BatchSize: 32, Seed: 1, Optimizer: new OptimizerSpec(OptimizerKind.Adam, 0.01f));
             // One warm-up job per node (JIT, EF queries), not timed.
             var warm = new List<long>();
             for (int i = 0; i < nodes; i++) warm.Add(await submit.CreateJobAsync(Job(1)));
-            foreach (var id in warm) await submit.WaitForStatusAsync(id, "succeeded");
+            foreach (var id in warm) await submit.WaitForStatusAsync(id, JobStatus.Succeeded);
             foreach (var h in hosts) await h.SettleAsync(TimeSpan.FromSeconds(20));
 
             var clock = Stopwatch.StartNew();
             var ids = new List<long>();
             for (int i = 0; i < jobs; i++) ids.Add(await submit.CreateJobAsync(Job(20)));
-            foreach (var id in ids) await submit.WaitForStatusAsync(id, "succeeded");
+            foreach (var id in ids) await submit.WaitForStatusAsync(id, JobStatus.Succeeded);
             return jobs / clock.Elapsed.TotalMinutes;
         }
         finally
