@@ -11,7 +11,9 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props Service.sln ./
 COPY src/Engine/Engine.csproj src/Engine/
+COPY src/Contracts/Contracts.csproj src/Contracts/
 COPY src/Storage/Storage.csproj src/Storage/
+COPY src/Storage.Postgres/Storage.Postgres.csproj src/Storage.Postgres/
 COPY src/Api/Api.csproj src/Api/
 COPY src/Api/ClientApp/ClientApp.targets src/Api/ClientApp/
 RUN dotnet restore src/Api/Api.csproj

@@ -80,20 +80,32 @@ internal sealed class ServiceHost : IAsyncDisposable
         Api = new TrainingServiceClient(baseAddress, ApiKey);
     }
 
-    public static async Task<ServiceHost> StartAsync()
+    /// <summary>
+    /// Starts the service. <paramref name="settings"/> are extra configuration keys; <paramref name="dataDir"/> a folder to
+    /// share with other instances (default: a new one); <paramref name="core"/> pins the process to one CPU (taskset) and
+    /// tells .NET it has one, as a node on its own one-core machine would.
+    /// </summary>
+    public static async Task<ServiceHost> StartAsync(IReadOnlyDictionary<string, string>? settings = null, string? dataDir = null, int? core = null)
     {
         var dll = FindApiDll();
         int port = FreePort();
-        var dataDir = Path.Combine(Path.GetTempPath(), $"bench-service-{Environment.ProcessId}-{port}");
+        dataDir ??= Path.Combine(Path.GetTempPath(), $"bench-service-{Environment.ProcessId}-{port}");
         Directory.CreateDirectory(dataDir);
         var url = new Uri($"http://127.0.0.1:{port}");
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(core is null ? "dotnet" : "taskset")
         {
             // The project folder (bin/<configuration>/<tfm> up), as `dotnet run` uses: wwwroot and appsettings.json are there.
             WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (core is { } c)
+        {
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(c.ToString(CultureInfo.InvariantCulture));
+            psi.ArgumentList.Add("dotnet");
+            psi.Environment["DOTNET_PROCESSOR_COUNT"] = "1";
+        }
         psi.ArgumentList.Add(dll);
         psi.ArgumentList.Add("--urls");
         psi.ArgumentList.Add(url.ToString());
@@ -108,6 +120,8 @@ internal sealed class ServiceHost : IAsyncDisposable
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         // Warnings and errors to stderr, which is shown; stdout is drained unread.
         psi.Environment["Logging__Console__LogToStandardErrorThreshold"] = "Warning";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+            psi.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the service");
         // Drained so a full pipe never blocks the service; only errors are shown.
         process.OutputDataReceived += (_, _) => { };

@@ -1,3 +1,4 @@
+using Api.Cluster;
 using Api.Datasets;
 using Api.Diagnostics;
 using Api.Experiments;
@@ -5,6 +6,7 @@ using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
 using Api.Security;
+using Api.Telemetry;
 using Api.Training;
 using Storage;
 
@@ -13,6 +15,8 @@ var builder = WebApplication.CreateBuilder(args);
 
 // SQLite under Storage:DataDirectory (./data by default), migrated at start-up.
 builder.Services.AddStorage(builder.Configuration);
+// With ConnectionStrings:Redis: the SignalR backplane and the messages between nodes (docs/cluster.md).
+builder.AddCluster();
 // API keys, owners, rate and size limits (README, Security); after AddStorage, which migrates first.
 builder.AddSecurity();
 // JSON dialect, problem+json for every error, Swagger, health checks.
@@ -20,8 +24,10 @@ builder.Services.AddApiInfrastructure();
 // Each feature's own services.
 builder.AddDatasets();
 builder.AddJobs();
-// Hangfire worker (in-memory queue, the database as the record), job leases, SignalR, start-up recovery.
+// Hangfire worker (in-memory queue on SQLite, Hangfire.PostgreSql on PostgreSQL), job leases, SignalR, start-up recovery.
 builder.AddTraining();
+// OpenTelemetry traces and metrics tagged with the node id; exported only when Telemetry:* says where.
+builder.AddTelemetry();
 
 var app = builder.Build();
 
@@ -41,6 +47,7 @@ app.MapDiagnostics();
 app.MapExperiments();
 app.MapHub<TrainingHub>("/hubs/training");
 app.MapHealth();
+app.MapTelemetry();
 
 app.Run();
 

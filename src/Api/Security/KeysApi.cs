@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Api.Cluster;
 using Api.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -54,14 +55,16 @@ public static partial class KeysApi
     /// are closed. The owner's data stays.
     /// </summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Revoke(long id, IDbContextFactory<TrainingDbContext> contexts, ApiKeyCache cache,
-        HubConnections connections, CancellationToken ct)
+        HubConnections connections, ClusterBus cluster, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
         int changed = await db.ApiKeys.Where(k => k.Id == id && k.RevokedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, now), ct);
+        var keyId = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
         cache.Clear();
-        connections.Close(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        connections.Close(keyId);
+        cluster.Publish(KeyRevocations.Channel, keyId);
         if (changed > 0) return TypedResults.NoContent();
         return await db.ApiKeys.AnyAsync(k => k.Id == id, ct) ? TypedResults.NoContent() : Problems.NotFound("key", id);
     }

@@ -9,8 +9,11 @@ namespace Api.Security;
 /// </summary>
 internal sealed class RequestOwnerScope(IHttpContextAccessor accessor) : IOwnerScope
 {
-    /// <summary>Matches no row: a request that is not authenticated (e.g. /health) sees nothing.</summary>
-    private const string Nobody = "\0nobody";
+    /// <summary>
+    /// Matches no row: a request that is not authenticated (e.g. /health) sees nothing. Owners start with a letter or
+    /// digit (KeysApi), so no owner is "!"-prefixed; PostgreSQL refuses NUL in text, so that cannot mark it.
+    /// </summary>
+    private const string Nobody = "!nobody";
 
     public string? OwnerId => accessor.HttpContext is { } context ? OwnerOf(context.User) ?? Nobody : null;
 

@@ -34,6 +34,7 @@ public static class SecurityExtensions
             .AddPolicy(KeysApi.AdminPolicy, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
                 .RequireAuthenticatedUser().RequireRole(ApiKeyAuthenticationHandler.AdminRole));
         builder.Services.AddHostedService<AdminKeyBootstrap>();
+        builder.Services.AddHostedService<KeyRevocations>();
         builder.Services.AddKeyRateLimiter();
         builder.Services.AddSingleton<HubConnections>();
         builder.Services.AddSingleton<HubLimitsFilter>();

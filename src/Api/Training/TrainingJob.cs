@@ -29,8 +29,8 @@ namespace Api.Training;
 /// </remarks>
 public sealed class TrainingJob(
     IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, CheckpointFiles checkpointFiles, WeightFiles weightFiles,
-    TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle, TrainingLeases leases, IOptions<WorkerOptions> options,
-    ILogger<TrainingJob> logger, LayerStatsRecorder diagnostics)
+    TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle, TrainingLeases leases, TrainingQueue queue, TrainingMetrics metrics,
+    IOptions<WorkerOptions> options, ILogger<TrainingJob> logger, LayerStatsRecorder diagnostics)
 {
     /// <summary>
     /// Hangfire's entry point. Returns when the job is done with (succeeded, failed, cancelled, or trained elsewhere);
@@ -42,10 +42,23 @@ public sealed class TrainingJob(
     public async Task RunAsync(long jobId, CancellationToken cancellationToken)
     {
         if (registry.IsRunning(jobId)) return;
+        using var activity = TrainingMetrics.Activities.StartActivity("train job");
+        activity?.SetTag("job.id", jobId);
+        activity?.SetTag("node.id", leases.NodeId);
         var run = await leases.TryTakeAsync(jobId, cancellationToken);
         if (run is null)
         {
-            logger.LogInformation("Job {JobId} is held by another run; this one leaves it", jobId);
+            // The holder may be a node that was killed: its lease stops being renewed and expires, and then this comes back.
+            if (await leases.RemainingWhileActiveAsync(jobId, cancellationToken) is { } left)
+            {
+                var delay = left + TimeSpan.FromSeconds(1);
+                queue.Schedule(jobId, delay);
+                logger.LogInformation("Job {JobId} is held by another run; this one looks again in {Seconds:0} s", jobId, delay.TotalSeconds);
+            }
+            else
+            {
+                logger.LogInformation("Job {JobId} is held by another run; this one leaves it", jobId);
+            }
             return;
         }
         try
@@ -326,6 +339,7 @@ public sealed class TrainingJob(
     private async Task<bool> RecordEpochAsync(long jobId, string run, EpochRecord epoch)
     {
         var (m, state) = (epoch.Metrics, epoch.State);
+        metrics.EpochTrained(m.Seconds);
         // On disk before the row naming it commits, and outside the lock, which subscribers' history replays share.
         string? file = state is null ? null : checkpointFiles.Write(jobId, m.Epoch, state);
         bool recorded = false;

@@ -58,6 +58,19 @@ public sealed class TrainingLeases(IDbContextFactory<TrainingDbContext> contexts
         return await RenewAsync(db, jobId, run, ct);
     }
 
+    /// <summary>
+    /// How long the job's lease has left when the job is still to train (Queued or Running), or null when it is not: a
+    /// run that lost the race comes back then, in case the holder died (another node killed) and will not finish it.
+    /// </summary>
+    public async Task<TimeSpan?> RemainingWhileActiveAsync(long jobId, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        if (!await db.Jobs.AnyAsync(j => j.Id == jobId && (j.Status == JobStatus.Queued || j.Status == JobStatus.Running), ct)) return null;
+        var expires = await db.JobLeases.Where(l => l.JobId == jobId).Select(l => (DateTime?)l.ExpiresAt).FirstOrDefaultAsync(ct);
+        var left = (expires ?? DateTime.UnixEpoch) - time.GetUtcNow().UtcDateTime;
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
     /// <summary>Lets the next run take the lease at once.</summary>
     public async Task ReleaseAsync(long jobId, string run)
     {

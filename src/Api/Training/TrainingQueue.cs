@@ -12,4 +12,7 @@ public sealed class TrainingQueue(IBackgroundJobClient client)
 {
     /// <summary>Trains (or continues) the job as soon as a worker is free; returns Hangfire's id for it.</summary>
     public string Enqueue(long jobId) => client.Enqueue<TrainingJob>(j => j.RunAsync(jobId, CancellationToken.None));
+
+    /// <summary>Runs the job again after <paramref name="delay"/>: when another run's lease on it may have expired.</summary>
+    public string Schedule(long jobId, TimeSpan delay) => client.Schedule<TrainingJob>(j => j.RunAsync(jobId, CancellationToken.None), delay);
 }

@@ -13,6 +13,9 @@ public sealed class TrainingRegistry
 
     public bool IsRunning(long jobId) => _running.ContainsKey(jobId);
 
+    /// <summary>Jobs training in this process now.</summary>
+    public int Count => _running.Count;
+
     public bool TryGet(long jobId, out RunningJob job) => _running.TryGetValue(jobId, out job!);
 
     /// <summary>Registers a job; its token also fires when <paramref name="shutdown"/> does.</summary>

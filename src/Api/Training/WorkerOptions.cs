@@ -49,4 +49,14 @@ public sealed class WorkerOptions
     /// another node may take over a job whose node stopped renewing for this long.
     /// </summary>
     public int LeaseSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// PostgreSQL only (Hangfire.PostgreSql): how long after a node's last heartbeat its fetched job becomes visible to the
+    /// other nodes again, so one of them runs it after the node died. Keep it above <see cref="LeaseSeconds"/>; a run
+    /// that still finds the dead node's lease comes back when the lease expires.
+    /// </summary>
+    public int InvisibilityTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>PostgreSQL only: how often an idle worker polls the queue besides being woken by an enqueue (long polling).</summary>
+    public int QueuePollIntervalSeconds { get; set; } = 5;
 }

@@ -1,0 +1,218 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.SignalR.Client;
+using Xunit.Abstractions;
+
+namespace Reliability.Tests;
+
+/// <summary>One PostgreSQL and one Redis server, started on loopback for the cluster tests and removed after them.</summary>
+public sealed class ClusterServers : IAsyncLifetime
+{
+    public PostgresServer Postgres { get; private set; } = null!;
+    public RedisServer Redis { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Postgres = await PostgresServer.StartAsync();
+        Redis = await RedisServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Redis is not null) await Redis.DisposeAsync();
+        if (Postgres is not null) await Postgres.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterServers>, ICollectionFixture<ReferenceRun>
+{
+    public const string Name = "cluster";
+}
+
+/// <summary>
+/// Two real service processes (two ports, two node ids) sharing one PostgreSQL database, one Redis and one data folder:
+/// the issue's proof that jobs spread over the nodes, survive the loss of a node and stream to subscribers on any node.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ClusterTests(ClusterServers servers, ReferenceRun reference, ITestOutputHelper output)
+{
+    private const string HeldLine = "training from epoch";
+
+    private sealed class Cluster(DataFolder folder, ServiceProcess a, ServiceProcess b) : IAsyncDisposable
+    {
+        public ServiceProcess A => a;
+        public ServiceProcess B => b;
+        public ServiceProcess[] Nodes => [a, b];
+
+        public async ValueTask DisposeAsync()
+        {
+            await a.StopAsync();
+            await b.StopAsync();
+            await a.DisposeAsync();
+            await b.DisposeAsync();
+            folder.Dispose();
+        }
+    }
+
+    private async Task<Cluster> StartClusterAsync()
+    {
+        var folder = new DataFolder();
+        var database = servers.Postgres.CreateDatabase("cluster");
+        Dictionary<string, string> Settings(string node) => new()
+        {
+            ["Storage:Provider"] = "postgres",
+            ["ConnectionStrings:Postgres"] = database,
+            ["ConnectionStrings:Redis"] = servers.Redis.ConnectionString,
+            ["Training:NodeId"] = node,
+            // Short, so a killed node's job moves within seconds: the lease is renewed every third of this.
+            ["Training:LeaseSeconds"] = "4",
+            ["Training:InvisibilityTimeoutSeconds"] = "8",
+            ["Training:QueuePollIntervalSeconds"] = "1",
+        };
+        // One after the other: the first creates the schema and admin.key, which the second then shares.
+        var a = await ServiceProcess.StartAsync(folder.Path, Settings("node-a"));
+        var b = await ServiceProcess.StartAsync(folder.Path, Settings("node-b"));
+        return new Cluster(folder, a, b);
+    }
+
+    /// <summary>The nodes whose log says they trained the job (the line a run writes once it holds the lease).</summary>
+    private static ServiceProcess[] Trainers(Cluster cluster, long id) =>
+        [.. cluster.Nodes.Where(n => n.Log.Contains($"Job {id} {HeldLine}", StringComparison.Ordinal))];
+
+    /// <summary>A SignalR subscriber on one node, keeping each job's epochs in arrival order and its last status.</summary>
+    private sealed class Subscriber : IAsyncDisposable
+    {
+        private readonly HubConnection _connection;
+        public ConcurrentDictionary<long, List<int>> Epochs { get; } = new();
+        public ConcurrentDictionary<long, string> Status { get; } = new();
+
+        private Subscriber(HubConnection connection) => _connection = connection;
+
+        public static async Task<Subscriber> ConnectAsync(ServiceProcess node)
+        {
+            var key = node.ApiKey;
+            var connection = new HubConnectionBuilder()
+                .WithUrl(new Uri(node.Address, "/hubs/training"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(key))
+                .Build();
+            var subscriber = new Subscriber(connection);
+            connection.On<JsonElement>("EpochCompleted", e =>
+            {
+                var list = subscriber.Epochs.GetOrAdd(e.GetProperty("jobId").GetInt64(), _ => []);
+                lock (list) list.Add(e.GetProperty("epoch").GetInt32());
+            });
+            connection.On<JsonElement>("JobStatusChanged", e =>
+                subscriber.Status[e.GetProperty("jobId").GetInt64()] = e.GetProperty("status").GetString()!);
+            await connection.StartAsync();
+            return subscriber;
+        }
+
+        public Task SubscribeAsync(long id) => _connection.InvokeAsync("Subscribe", id);
+
+        public int[] EpochsOf(long id)
+        {
+            var list = Epochs.GetOrAdd(id, _ => []);
+            lock (list) return [.. list];
+        }
+
+        /// <summary>Waits for the job's final status event, which the node sends after the last epoch's.</summary>
+        public async Task WaitForStatusAsync(long id, string status)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+            while (Status.GetValueOrDefault(id) != status)
+            {
+                if (DateTime.UtcNow > deadline) Assert.Fail($"no {status} event for job {id}; last {Status.GetValueOrDefault(id)}");
+                await Task.Delay(50);
+            }
+        }
+
+        public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task JobsSubmittedToOneNodeAreTrainedOnceEachByBothNodesAndStreamToTheOtherNode()
+    {
+        await using var cluster = await StartClusterAsync();
+        await using var subscriber = await Subscriber.ConnectAsync(cluster.B);
+
+        // Back to back on node A, one worker per node: the second is queued while A's worker holds the first.
+        long first = await cluster.A.Client.SubmitStandardJobAsync();
+        long second = await cluster.A.Client.SubmitStandardJobAsync();
+        await subscriber.SubscribeAsync(first);
+        await subscriber.SubscribeAsync(second);
+
+        foreach (var id in new[] { first, second })
+        {
+            var job = await cluster.A.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed");
+            Assert.True(job.Status() == "succeeded", $"{job}\nA:\n{cluster.A.Log}\nB:\n{cluster.B.Log}");
+            Assert.Equal(1, job.GetProperty("attempts").GetInt32());
+            Assert.Equal(Enumerable.Range(1, Api.Epochs), await cluster.B.Client.MetricEpochsAsync(id));
+            await subscriber.WaitForStatusAsync(id, "succeeded");
+            // Every epoch once and in order on node B, whichever node trained it.
+            Assert.Equal(Enumerable.Range(1, Api.Epochs), subscriber.EpochsOf(id));
+        }
+
+        var trainers = new[] { first, second }.Select(id => Trainers(cluster, id)).ToArray();
+        Assert.All(trainers, t => Assert.Single(t));
+        Assert.NotSame(trainers[0][0], trainers[1][0]);
+        output.WriteLine($"job {first} on {trainers[0][0].Address}, job {second} on {trainers[1][0].Address}");
+        // Each job's weights are the single-node reference's: the node it ran on changes nothing.
+        Assert.Equal(Api.TensorData(reference.Weights), Api.TensorData(await cluster.A.Client.WeightsAsync(first)));
+    }
+
+    [Fact]
+    public async Task KilledTrainingNodeJobIsTakenOverByTheOtherNodeAndEndsBitIdentical()
+    {
+        await using var cluster = await StartClusterAsync();
+        long id = await cluster.A.Client.SubmitStandardJobAfterWarmUpAsync();
+        var subscribers = new Dictionary<ServiceProcess, Subscriber>();
+        foreach (var node in cluster.Nodes) subscribers[node] = await Subscriber.ConnectAsync(node);
+        try
+        {
+            foreach (var s in subscribers.Values) await s.SubscribeAsync(id);
+            await cluster.A.Client.WaitForEpochAsync(id, 3, TimeSpan.FromMinutes(2));
+            var trainer = Assert.Single(Trainers(cluster, id));
+            var survivor = cluster.Nodes.Single(n => n != trainer);
+            await trainer.KillAsync();
+            output.WriteLine($"killed {trainer.Address} after epoch 3; {survivor.Address} remains");
+
+            var job = await survivor.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed", "cancelled");
+            Assert.True(job.Status() == "succeeded", $"{job}\nsurvivor:\n{survivor.Log}\nkilled:\n{trainer.Log}");
+            Assert.Equal(Enumerable.Range(1, Api.Epochs), await survivor.Client.MetricEpochsAsync(id));
+            Assert.Equal(Api.TensorData(reference.Weights), Api.TensorData(await survivor.Client.WeightsAsync(id)));
+            // The survivor resumed from a checkpoint (never from scratch) and its subscriber saw every epoch once, in order.
+            Assert.Matches($@"Job {id} training from epoch ([3-9]|1\d) of", survivor.Log);
+            var watching = subscribers[survivor];
+            await watching.WaitForStatusAsync(id, "succeeded");
+            Assert.Equal(Enumerable.Range(1, Api.Epochs), watching.EpochsOf(id));
+        }
+        finally
+        {
+            foreach (var s in subscribers.Values) await s.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task KeyRevokedOnOneNodeIsRefusedByTheOtherBeforeItsCacheExpires()
+    {
+        await using var cluster = await StartClusterAsync();
+        var created = await (await cluster.A.Client.PostAsJsonAsync("/keys", new { owner = "carol" })).ReadJsonAsync();
+        using var carolOnB = new HttpClient { BaseAddress = cluster.B.Address };
+        carolOnB.DefaultRequestHeaders.Add("X-Api-Key", created.GetProperty("key").GetString());
+        // Node B has verified, and so cached, the key.
+        Assert.Equal(HttpStatusCode.OK, (await carolOnB.GetAsync("/jobs")).StatusCode);
+
+        var revoked = await cluster.A.Client.DeleteAsync($"/keys/{created.GetProperty("id").GetInt64()}");
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+
+        // Node B's cache would keep the key for 30 s (ApiKeyCache.Lifetime); the Redis message clears it well before.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        HttpStatusCode status;
+        while ((status = (await carolOnB.GetAsync("/jobs")).StatusCode) == HttpStatusCode.OK && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Contains("was revoked on another node", cluster.B.Log, StringComparison.Ordinal);
+    }
+}
