@@ -11,6 +11,7 @@ var benchmarks = new (string Name, Action<string[]> Run)[]
     ("service", ServiceBench.Run),
     ("stream", StreamBench.Run),
     ("api", ApiBench.Run),
+    ("bomb", BombBench.Run),
 };
 
 string name = args.Length > 0 ? args[0] : "";
