@@ -17,6 +17,9 @@ public sealed class LimitedService : IAsyncLifetime
     public const double MaxJobCost = 1e9;
     public const int ReplayEpochs = 5;
     public const int QueueLength = 32;
+    /// <summary>One slot, so one unread download fills it; 32 requests per slot may wait.</summary>
+    public const int ModelRequests = 1;
+    public const int ModelRequestQueue = 32 * ModelRequests;
 
     private readonly DataFolder _folder = new();
     public ServiceProcess Service { get; private set; } = null!;
@@ -28,6 +31,7 @@ public sealed class LimitedService : IAsyncLifetime
         ["Security:MaxJobCost"] = MaxJobCost.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
         ["Training:HubReplayEpochs"] = ReplayEpochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Training:HubQueueLength"] = QueueLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Security:MaxConcurrentModelRequests"] = ModelRequests.ToString(System.Globalization.CultureInfo.InvariantCulture),
         // An event per batch: a subscriber that stops reading falls behind within an epoch.
         ["Training:BatchProgressIntervalMs"] = "0",
         // The dashboard as built in the source tree: the child runs from the test folder, which has no wwwroot.
@@ -168,6 +172,35 @@ public sealed class LimitsTests(LimitedService fixture) : IClassFixture<LimitedS
         var body = await AssertProblemAsync(overflow, HttpStatusCode.UnprocessableEntity, "inputs[1]");
         Assert.DoesNotContain("inputs[0]", body);
         Assert.Equal(HttpStatusCode.OK, (await Predict("[0.5, 0.5]")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ModelRequestsPastMaxConcurrentModelRequestsAndItsQueueAre429WhileADownloadIsUnread()
+    {
+        var (client, _, _) = await OwnerAsync(Service, "downloader");
+        var dataset = await SpiralsAsync(client, 300);
+        // ≈2.3M parameters: tens of MB of JSON weights, far more than the socket buffers, so an unread download stays open.
+        var job = await (await SubmitAsync(client, Mlp(hidden: 1500, depth: 2), dataset, epochs: 1)).ReadJsonAsync();
+        long id = job.GetProperty("id").GetInt64();
+        Assert.Equal("succeeded", (await client.WaitForStatusAsync(id, TimeSpan.FromMinutes(5), "succeeded", "failed")).Status());
+
+        // A download whose body is never read holds the one model-request slot of this service.
+        var held = await client.GetAsync($"/jobs/{id}/weights?format=json", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, held.StatusCode);
+        // More predicts than the queue holds: the queue's worth wait, the rest are refused at once.
+        const int sent = LimitedService.ModelRequestQueue + 8;
+        var predicts = Enumerable.Range(0, sent)
+            .Select(_ => client.PostAsJsonAsync($"/jobs/{id}/predict", new { inputs = new[] { new[] { 0.5f, 0.5f } } })).ToArray();
+        await EventuallyAsync(() => predicts.Count(p => p.IsCompleted) >= 8, TimeSpan.FromMinutes(1),
+            () => $"{predicts.Count(p => p.IsCompleted)} of {sent} predicts answered while the slot is held");
+        var refused = predicts.Where(p => p.IsCompleted).Select(p => p.Result).ToList();
+        Assert.Equal(8, refused.Count);
+        foreach (var response in refused)
+            Assert.Contains("Security:MaxConcurrentModelRequests", await AssertProblemAsync(response, HttpStatusCode.TooManyRequests, ""));
+
+        held.Dispose();
+        var all = await Task.WhenAll(predicts);
+        Assert.Equal(LimitedService.ModelRequestQueue, all.Count(r => r.StatusCode == HttpStatusCode.OK));
     }
 
     [Fact]
