@@ -114,7 +114,7 @@ public sealed class DashboardBrowserTests
     private static async Task<(string SummaryLine, string Screenshot)> RunCheckAsync(ServiceFactory factory, string baseUrl, string script,
         string screenshotName, params string[] args)
     {
-        var root = ExternalProcess.RepositoryRoot();
+        var root = Shared.Repository.Root;
         var checkDir = Path.Combine(root, "tests", "dashboard-check");
         if (!Directory.Exists(Path.Combine(checkDir, "node_modules", "playwright-core")))
             Assert.Fail("tests/dashboard-check/node_modules is missing: building tests/Shared restores it (npm ci).");

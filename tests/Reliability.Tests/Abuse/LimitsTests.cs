@@ -35,15 +35,8 @@ public sealed class LimitedService : IAsyncLifetime
         // An event per batch: a subscriber that stops reading falls behind within an epoch.
         ["Training:BatchProgressIntervalMs"] = "0",
         // The dashboard as built in the source tree: the child runs from the test folder, which has no wwwroot.
-        ["ASPNETCORE_WEBROOT"] = Path.Combine(RepositoryRoot(), "src", "Api", "wwwroot"),
+        ["ASPNETCORE_WEBROOT"] = Path.Combine(Shared.Repository.Root, "src", "Api", "wwwroot"),
     });
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Service.sln not found above " + AppContext.BaseDirectory);
-    }
 
     public async Task DisposeAsync()
     {
