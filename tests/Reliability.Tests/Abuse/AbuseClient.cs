@@ -1,14 +1,11 @@
 using System.Buffers.Binary;
-using System.Globalization;
-using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 
 namespace Reliability.Tests.Abuse;
 
-/// <summary>Requests and files the abuse tests send: owner keys, uploads, gzip bombs, NPY arrays, problem+json checks.</summary>
+/// <summary>Requests the abuse tests send (owner keys, uploads, jobs) and the problem+json checks they make; the files are <see cref="Shared.DataFiles"/>.</summary>
 internal static class AbuseClient
 {
     /// <summary>A client for a new owner's key (created with the admin key), so per-owner limits start empty.</summary>
@@ -41,59 +38,6 @@ internal static class AbuseClient
         var form = new MultipartFormDataContent { { new StringContent(format + "-upload"), "name" }, { new StringContent(format), "format" } };
         foreach (var (part, bytes) in files) form.Add(new ByteArrayContent(bytes), part, part + ".bin");
         return client.PostAsync("/datasets", form);
-    }
-
-    public static byte[] Gzip(params byte[][] parts)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.SmallestSize, leaveOpen: true))
-            foreach (var part in parts) gzip.Write(part);
-        return output.ToArray();
-    }
-
-    /// <summary>
-    /// The bomb: an IDX image header declaring <paramref name="images"/> of 32×32 bytes, then
-    /// <paramref name="zeroMiB"/> MiB of zeros, all gzipped (deflate packs zeros about 1000:1).
-    /// </summary>
-    public static byte[] IdxBomb(int images, int zeroMiB)
-    {
-        var header = new byte[16];
-        header[2] = 8;
-        header[3] = 3;
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), images);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(8), 32);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(12), 32);
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            gzip.Write(header);
-            var zeros = new byte[1 << 20];
-            for (int i = 0; i < zeroMiB; i++) gzip.Write(zeros);
-        }
-        return output.ToArray();
-    }
-
-    public static byte[] IdxLabels(int count)
-    {
-        var labels = new byte[8 + count];
-        labels[2] = 8;
-        labels[3] = 1;
-        BinaryPrimitives.WriteInt32BigEndian(labels.AsSpan(4), count);
-        return labels;
-    }
-
-    /// <summary>An NPY v1.0 file: the header (dict padded to a multiple of 64 bytes) and <paramref name="data"/>.</summary>
-    public static byte[] Npy(string descr, string shape, byte[] data)
-    {
-        var dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
-        int length = 10 + dict.Length + 1;
-        dict = dict.PadRight(dict.Length + (64 - length % 64) % 64) + "\n";
-        var bytes = new List<byte> { 0x93 };
-        bytes.AddRange("NUMPY"u8.ToArray());
-        bytes.AddRange([1, 0, (byte)(dict.Length & 0xff), (byte)(dict.Length >> 8)]);
-        bytes.AddRange(Encoding.ASCII.GetBytes(dict));
-        bytes.AddRange(data);
-        return [.. bytes];
     }
 
     public static byte[] Int32s(params int[] values)
@@ -134,14 +78,6 @@ internal static class AbuseClient
             spec, datasetId, validationSplit = 0.2, epochs, batchSize, checkpointEvery = 1, seed = 7,
             optimizer = new { type = "adam", learningRate = 0.01 },
         });
-
-    public static long ReadStatusBytes(int pid, string key)
-    {
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-            if (line.StartsWith(key + ":", StringComparison.Ordinal))
-                return long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-        throw new InvalidOperationException($"/proc/{pid}/status has no {key}");
-    }
 
     /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="what"/> after <paramref name="limit"/>.</summary>
     public static async Task EventuallyAsync(Func<bool> condition, TimeSpan limit, Func<string> what)

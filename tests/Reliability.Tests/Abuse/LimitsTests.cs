@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
 using static Reliability.Tests.Abuse.AbuseClient;
+using static Shared.DataFiles;
 
 namespace Reliability.Tests.Abuse;
 

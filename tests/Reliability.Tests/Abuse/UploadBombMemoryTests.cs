@@ -1,6 +1,7 @@
 using System.Net;
 using Xunit.Abstractions;
 using static Reliability.Tests.Abuse.AbuseClient;
+using static Shared.DataFiles;
 
 namespace Reliability.Tests.Abuse;
 
@@ -30,21 +31,21 @@ public sealed class UploadBombMemoryTests(ITestOutputHelper output)
         var warm = await UploadAsync(http, "idx", ("images", IdxBomb(1000, 16)), ("labels", IdxLabels(1000)));
         await AssertProblemAsync(warm, HttpStatusCode.UnprocessableEntity, "images");
 
-        long before = ReadStatusBytes(service.Pid, "VmRSS");
-        await File.WriteAllTextAsync($"/proc/{service.Pid}/clear_refs", "5"); // VmHWM := VmRSS
+        long before = ProcStatusBytes(service.Pid, "VmRSS");
+        await ResetPeakAsync(service.Pid);
         var one = await UploadAsync(http, "idx", ("images", bomb), ("labels", labels));
         var body = await AssertProblemAsync(one, HttpStatusCode.UnprocessableEntity, "images");
-        long peak = ReadStatusBytes(service.Pid, "VmHWM");
-        long after = ReadStatusBytes(service.Pid, "VmRSS");
+        long peak = ProcStatusBytes(service.Pid, "VmHWM");
+        long after = ProcStatusBytes(service.Pid, "VmRSS");
         output.WriteLine($"one bomb: RSS before {before >> 20} MiB, peak {peak >> 20} MiB, after {after >> 20} MiB; {body}");
         Assert.True(peak - before < Bound, $"peak RSS grew by {(peak - before) >> 20} MiB for one refused bomb");
 
         // Four at once: at most Storage:MaxConcurrentUploads (2) are parsed, the rest are 429; none is stored.
-        before = ReadStatusBytes(service.Pid, "VmRSS");
-        await File.WriteAllTextAsync($"/proc/{service.Pid}/clear_refs", "5");
+        before = ProcStatusBytes(service.Pid, "VmRSS");
+        await ResetPeakAsync(service.Pid);
         var four = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => UploadAsync(http, "idx", ("images", bomb), ("labels", labels))));
-        peak = ReadStatusBytes(service.Pid, "VmHWM");
-        after = ReadStatusBytes(service.Pid, "VmRSS");
+        peak = ProcStatusBytes(service.Pid, "VmHWM");
+        after = ProcStatusBytes(service.Pid, "VmRSS");
         var statuses = four.Select(r => (int)r.StatusCode).Order().ToArray();
         output.WriteLine($"four bombs: {string.Join(",", statuses)}; RSS before {before >> 20} MiB, peak {peak >> 20} MiB, after {after >> 20} MiB");
         Assert.All(statuses, s => Assert.Contains(s, new[] { 422, 429 }));
