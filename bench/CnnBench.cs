@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Engine.Data;
 using Engine.Kernels;
 using Engine.Specs;
@@ -37,7 +36,7 @@ internal static class CnnBench
         Console.WriteLine($"cnn reference network, {report.TotalParameters} parameters, {report.FlopsPerSample / 1e6:F2} MFLOP forward per sample, " +
                           $"{trainingFlops / 1e12:F2} TFLOP per 60,000-sample training epoch");
         Console.WriteLine($"timed on {samples} samples x {epochs} epoch(s) after a warm-up epoch, scaled to 60,000 samples; " +
-                          $"CPU {CpuModel()}, {Environment.ProcessorCount} cores (shared machine: read the ratios)");
+                          $"CPU {CpuInfo.Model()}, {Environment.ProcessorCount} cores (shared machine: read the ratios)");
 
         var data = MakeImages(samples);
         double best = double.MaxValue;
@@ -54,12 +53,23 @@ internal static class CnnBench
         Console.WriteLine($"engine  best {best:F2} s/epoch ({bestThreads} threads); Gemm 1024³ at {gemmRate / 1e9:F1} GFLOP/s -> floor {engineFloor:F2} s, " +
                           $"{best / engineFloor:F2}x the floor");
 
-        var torch = RunTorch(samples, epochs);
+        using var torch = TorchPeer.Start("cnn", samples);
         if (torch is null) return;
-        double torchFloor = trainingFlops / torch.Value.MatmulFlops;
-        Console.WriteLine($"pytorch {torch.Value.Version}: best {torch.Value.Seconds:F2} s/epoch ({torch.Value.Threads} threads); torch.mm 1024³ at " +
-                          $"{torch.Value.MatmulFlops / 1e9:F1} GFLOP/s -> floor {torchFloor:F2} s, {torch.Value.Seconds / torchFloor:F2}x the floor");
-        Console.WriteLine($"engine / pytorch epoch time: {best / torch.Value.Seconds:F3}x");
+        double torchBest = double.MaxValue;
+        int torchThreads = 0;
+        foreach (int threads in new[] { 1, Environment.ProcessorCount })
+        {
+            double seconds = 0;
+            for (int e = 0; e < epochs; e++) seconds += torch.Epoch(threads).Wall;
+            double perEpoch = seconds / epochs * FullEpoch / samples;
+            Console.WriteLine($"pytorch threads {threads}: {perEpoch,7:F2} s/epoch");
+            if (perEpoch < torchBest) (torchBest, torchThreads) = (perEpoch, threads);
+        }
+        double matmulFlops = torch.MatmulFlops(torchThreads);
+        double torchFloor = trainingFlops / matmulFlops;
+        Console.WriteLine($"pytorch {torch.Version}: best {torchBest:F2} s/epoch ({torchThreads} threads); torch.mm 1024³ at " +
+                          $"{matmulFlops / 1e9:F1} GFLOP/s -> floor {torchFloor:F2} s, {torchBest / torchFloor:F2}x the floor");
+        Console.WriteLine($"engine / pytorch epoch time: {best / torchBest:F3}x (load average {CpuInfo.LoadAverage()})");
     }
 
     /// <summary>Forward FLOPs, plus twice them for the backward pass (dW and dX) except dX of the first trainable layer.</summary>
@@ -130,49 +140,5 @@ internal static class CnnBench
             }
         }
         return new Dataset(x, [28, 28], samples, labels, null, 1, Classes);
-    }
-
-    private readonly record struct TorchResult(string Version, double Seconds, int Threads, double MatmulFlops);
-
-    private static TorchResult? RunTorch(int samples, int epochs)
-    {
-        string script = Path.Combine(AppContext.BaseDirectory, "cnn_torch.py");
-        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
-        start.ArgumentList.Add(samples.ToString(CultureInfo.InvariantCulture));
-        start.ArgumentList.Add(epochs.ToString(CultureInfo.InvariantCulture));
-        start.ArgumentList.Add(Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture));
-        // Debian's OpenBLAS picks a slower kernel on some AVX-512 CPUs unless told the core type.
-        if (File.ReadAllText("/proc/cpuinfo").Contains("avx512f", StringComparison.Ordinal)) start.Environment["OPENBLAS_CORETYPE"] = "SkylakeX";
-        try
-        {
-            using var process = Process.Start(start)!;
-            string stdout = process.StandardOutput.ReadToEnd();
-            string stderr = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                Console.WriteLine($"pytorch: not run ({stderr.Trim().Split('\n')[^1]})");
-                return null;
-            }
-            foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                if (!line.StartsWith('{')) Console.WriteLine($"        {line}");
-            var json = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last(l => l.StartsWith('{'))).RootElement;
-            double perSample = json.GetProperty("seconds").GetDouble() / samples;
-            return new TorchResult(json.GetProperty("version").GetString()!, perSample * FullEpoch, json.GetProperty("threads").GetInt32(),
-                json.GetProperty("matmul_flops").GetDouble());
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Console.WriteLine($"pytorch: not run ({e.Message})");
-            return null;
-        }
-    }
-
-    private static string CpuModel()
-    {
-        foreach (var line in File.ReadLines("/proc/cpuinfo"))
-            if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
-        return "unknown";
     }
 }

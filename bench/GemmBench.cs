@@ -86,7 +86,7 @@ internal static class GemmBench
         // Other processes only ever take throughput away, so the best batch is the kernel's capability.
         double g1 = gemm1.Max(), gn = gemmN.Max(), gnMedian = Median(gemmN);
         // The thread count the engine's own measurement chose for this shape when offered all cores.
-        int uses = GemmThreadChoice.Chosen(t.M, t.N, t.K, t.TransA, t.TransB, t.Accumulate, cores);
+        int uses = ThreadChoice.Chosen(t.M, t.N, t.K, t.TransA, t.TransB, t.Accumulate, cores);
         Console.WriteLine($"{t.Label,-27} {naive,7:F2} {dot,7:F2} {g1,7:F1} {gn,7:F1} {gnMedian,7:F1} {gn / naive,7:F0} {gn / dot,6:F1} {gn / g1,6:F2} {uses + "t",4}  {check}");
     }
 

@@ -22,6 +22,11 @@ internal static class MlpBench
 
     public static void Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == "--torch")
+        {
+            MlpTorchBench.Run(args[1..]);
+            return;
+        }
         var data = MakeData();
         var spec = Spec;
         if (args.Length > 0 && args[0] == "--breakdown")

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Engine;
 using Engine.Data;
 using Engine.Kernels;
+using Engine.Layers;
 using Engine.Losses;
 using Engine.Specs;
 using Engine.Tensors;
@@ -20,7 +21,10 @@ internal static class MlpBreakdown
     {
         Gemm.MaxThreads = threads;
         var net = Network.Create(spec, new Rng(7));
+        // As TrainingSession: the step clears the gradients it used, so only the first batch runs ZeroGrad.
         var optimizer = Optimizer.Create(new OptimizerSpec(OptimizerKind.Adam, 1e-3f), 0f);
+        optimizer.ClearsGradients = true;
+        bool gradientsClear = false;
         var layers = net.Layers;
         var names = new List<string> { "gather", "zero grad" };
         for (int i = 0; i < layers.Count; i++) names.Add($"fwd {i} {layers[i].GetType().Name}");
@@ -51,7 +55,7 @@ internal static class MlpBreakdown
                 for (int r = 0; r < rows; r++) labels[r] = data.Labels![order[first + r]];
                 var targets = Targets.FromLabels(labels.AsMemory(0, rows));
                 Mark(ref t, ticks, ref p, timed);
-                net.ZeroGrad();
+                if (!gradientsClear) net.ZeroGrad();
                 Mark(ref t, ticks, ref p, timed);
                 var y = x;
                 foreach (var layer in layers)
@@ -72,20 +76,42 @@ internal static class MlpBreakdown
                     Mark(ref t, ticks, ref p, timed);
                 }
                 optimizer.Step(ps);
+                gradientsClear = true;
                 Mark(ref t, ticks, ref p, timed);
             }
             if (timed) total += Stopwatch.GetElapsedTime(epochStart).TotalSeconds;
         }
 
         double perEpoch = total / 2;
-        Console.WriteLine($"breakdown: batch {batch}, {threads} thread(s), {perEpoch:F3} s/epoch");
+        var flops = PhaseFlops(layers, names.Count, n);
+        Console.WriteLine($"breakdown: batch {batch}, {threads} thread(s), {perEpoch:F3} s/epoch; CPU {CpuInfo.Model()}, load average {CpuInfo.LoadAverage()}");
+        double products = 0, productFlops = 0;
         for (int i = 0; i < names.Count; i++)
         {
             double s = ticks[i] / (double)Stopwatch.Frequency / 2;
-            Console.WriteLine($"  {names[i],-22} {s * 1000,8:F1} ms {100 * s / perEpoch,6:F1} %");
+            string rate = flops[i] > 0 ? $"{flops[i] / s / 1e9,7:F1} GFLOP/s" : "";
+            Console.WriteLine($"  {names[i],-22} {s * 1000,8:F1} ms {100 * s / perEpoch,6:F1} % {rate}");
+            if (flops[i] > 0) (products, productFlops) = (products + s, productFlops + flops[i]);
         }
         double gemm = GemmOnly(spec, batch, n);
-        Console.WriteLine($"  {"(GEMMs alone)",-22} {gemm * 1000,8:F1} ms {100 * gemm / perEpoch,6:F1} %");
+        Console.WriteLine($"  {"dense layers",-22} {products * 1000,8:F1} ms {100 * products / perEpoch,6:F1} % {productFlops / products / 1e9,7:F1} GFLOP/s");
+        Console.WriteLine($"  {"(their GEMMs alone)",-22} {gemm * 1000,8:F1} ms {100 * gemm / perEpoch,6:F1} % {productFlops / gemm / 1e9,7:F1} GFLOP/s");
+        Console.WriteLine($"  {"everything else",-22} {(perEpoch - products) * 1000,8:F1} ms {100 * (perEpoch - products) / perEpoch,6:F1} %");
+    }
+
+    /// <summary>Per-epoch FLOPs of each phase: the Dense layers' products (forward X·W; backward Xᵀ·dY and, past the first, dY·Wᵀ).</summary>
+    private static double[] PhaseFlops(IReadOnlyList<Layer> layers, int phases, int samples)
+    {
+        var flops = new double[phases];
+        int firstLayerPhase = 2, firstBackwardPhase = 2 + layers.Count + 2;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i] is not Dense d) continue;
+            double one = 2.0 * samples * d.Inputs * d.Units;
+            flops[firstLayerPhase + i] = one;
+            flops[firstBackwardPhase + (layers.Count - 1 - i)] = i == 0 ? one : 2 * one;
+        }
+        return flops;
     }
 
     private static void Mark(ref long t, long[] ticks, ref int p, bool timed)

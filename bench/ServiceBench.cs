@@ -113,7 +113,7 @@ internal static class ServiceBench
         // Then a pause until the process is idle: a freshly started service spends a core on tiered compilation
         // (ASP.NET, EF Core, Hangfire, the training path) for its first tens of seconds.
         long warmup = await service.CreateJobAsync(Job(WarmupEpochs, warmData));
-        await service.WaitForStatusAsync(warmup, "succeeded");
+        await service.WaitForStatusAsync(warmup, JobStatus.Succeeded);
         var settled = await service.SettleAsync(TimeSpan.FromSeconds(60));
         Console.WriteLine($"service settled (under 5% of a core) {settled.TotalSeconds:F1} s after the warm-up job");
         return service;
@@ -121,21 +121,11 @@ internal static class ServiceBench
 
     private static long s_datasetId;
 
-    private static object Job(int epochs, long? datasetId = null) => new
-    {
-        spec = new
-        {
-            input = new[] { Features },
-            layers = new object[]
-            {
-                new { type = "dense", units = 256 }, new { type = "relu" }, new { type = "dense", units = 128 }, new { type = "relu" },
-                new { type = "dense", units = Classes },
-            },
-            loss = "softmax_cross_entropy",
-        },
-        datasetId = datasetId ?? s_datasetId, epochs, batchSize = Batch, seed = Seed, checkpointEvery = 1,
-        optimizer = new { type = "adam", learningRate = 1e-3 },
-    };
+    private static CreateJobRequest Job(int epochs, long? datasetId = null) => new(
+        Spec: new ModelSpec([Features], [new DenseSpec(256), new ReluSpec(), new DenseSpec(128), new ReluSpec(), new DenseSpec(Classes)],
+            LossKind.SoftmaxCrossEntropy),
+        DatasetId: datasetId ?? s_datasetId, Epochs: epochs, BatchSize: Batch, Seed: Seed, CheckpointEvery: 1,
+        Optimizer: new OptimizerSpec(OptimizerKind.Adam, 1e-3f));
 
     /// <summary>
     /// One job of <paramref name="epochs"/> epochs: the mean of its own per-epoch 'seconds', and the wall and
@@ -158,18 +148,17 @@ internal static class ServiceBench
         var other = new List<(DateTime At, double Seconds)>();
         while (true)
         {
-            var job = await service.GetJsonAsync($"/jobs/{jobId}");
+            var job = await service.Api.GetJobAsync(jobId);
             cpu.Add((DateTime.UtcNow, service.CpuTime.TotalSeconds));
             if (service.OtherThreadsRunSeconds() is { } seconds) other.Add((DateTime.UtcNow, seconds));
-            var status = job["status"]!.GetValue<string>();
-            if (status == "succeeded") break;
-            if (status is "failed" or "cancelled") throw new InvalidOperationException($"job {jobId} {status}: {job["error"]}");
+            if (job.Status == JobStatus.Succeeded) break;
+            if (job.Status is JobStatus.Failed or JobStatus.Cancelled) throw new InvalidOperationException($"job {jobId} {job.Status}: {job.Error}");
             await Task.Delay(250);
         }
-        var metrics = (await service.GetJsonAsync($"/jobs/{jobId}/metrics")).AsArray();
-        double metricMean = metrics.Skip(1).Average(m => m!["seconds"]!.GetValue<double>());
-        DateTime first = metrics[0]!["storedAt"]!.GetValue<DateTime>(), last = metrics[^1]!["storedAt"]!.GetValue<DateTime>();
-        int between = metrics.Count - 1;
+        var metrics = await service.Api.GetMetricsAsync(jobId);
+        double metricMean = metrics.Skip(1).Average(m => m.Seconds);
+        DateTime first = metrics[0].StoredAt, last = metrics[^1].StoredAt;
+        int between = metrics.Length - 1;
         double otherPerEpoch = other.Count == cpu.Count ? (CpuAt(other, last) - CpuAt(other, first)) / between : double.NaN;
         return (metricMean, (last - first).TotalSeconds / between, (CpuAt(cpu, last) - CpuAt(cpu, first)) / between, otherPerEpoch);
     }

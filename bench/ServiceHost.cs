@@ -1,15 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
+using TrainingService.Client;
 
 namespace Bench;
 
 /// <summary>
 /// The real service (src/Api, built in the same configuration as the bench) as a child process on a free
-/// loopback port with a throw-away data directory, plus the few REST calls the service benches need.
+/// loopback port with a throw-away data directory, and a <see cref="TrainingServiceClient"/> for it.
 /// </summary>
 internal sealed class ServiceHost : IAsyncDisposable
 {
@@ -27,7 +26,9 @@ internal sealed class ServiceHost : IAsyncDisposable
             return _process.TotalProcessorTime;
         }
     }
-    public HttpClient Http { get; }
+
+    /// <summary>The service's REST API with the admin key.</summary>
+    public TrainingServiceClient Api { get; }
 
     /// <summary>The service's process id, for /proc/&lt;pid&gt;/status (resident memory).</summary>
     public int Pid => _process.Id;
@@ -79,8 +80,7 @@ internal sealed class ServiceHost : IAsyncDisposable
         _process = process;
         _dataDir = dataDir;
         BaseAddress = baseAddress;
-        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(10) };
-        Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
+        Api = new TrainingServiceClient(baseAddress, ApiKey);
     }
 
     public static async Task<ServiceHost> StartAsync()
@@ -119,17 +119,20 @@ internal sealed class ServiceHost : IAsyncDisposable
         process.BeginErrorReadLine();
 
         var host = new ServiceHost(process, dataDir, url);
+        using var probe = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(5) };
+        // Generous: on a shared machine under heavy load the service alone has taken close to a minute to start.
         var deadline = Stopwatch.StartNew();
         while (true)
         {
             if (process.HasExited) throw new InvalidOperationException($"the service exited with code {process.ExitCode}");
             try
             {
-                using var r = await host.Http.GetAsync("/health");
+                using var r = await probe.GetAsync("/health");
                 if (r.IsSuccessStatusCode) return host;
             }
             catch (HttpRequestException) { }
-            if (deadline.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("the service did not become healthy in 60 s");
+            catch (TaskCanceledException) { } // one probe timed out; the deadline decides
+            if (deadline.Elapsed > TimeSpan.FromSeconds(180)) throw new TimeoutException("the service did not become healthy in 180 s");
             await Task.Delay(100);
         }
     }
@@ -175,71 +178,40 @@ internal sealed class ServiceHost : IAsyncDisposable
         return clock.Elapsed;
     }
 
-    public async Task<JsonNode> PostJsonAsync(string path, object body)
-    {
-        using var r = await Http.PostAsJsonAsync(path, body);
-        return await ReadAsync(r);
-    }
-
-    public async Task<JsonNode> GetJsonAsync(string path)
-    {
-        using var r = await Http.GetAsync(path);
-        return await ReadAsync(r);
-    }
-
-    private static async Task<JsonNode> ReadAsync(HttpResponseMessage r)
-    {
-        var text = await r.Content.ReadAsStringAsync();
-        if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{r.RequestMessage?.Method} {r.RequestMessage?.RequestUri} → {(int)r.StatusCode}: {text}");
-        return JsonNode.Parse(text) ?? throw new InvalidDataException("empty response");
-    }
-
     /// <summary>Uploads features and labels as .npy files (streamed from disk); returns the data set id.</summary>
     public async Task<long> UploadNpyAsync(string name, string featuresPath, string labelsPath)
     {
-        using var form = new MultipartFormDataContent();
-        form.Add(new StringContent(name), "name");
-        form.Add(new StringContent("npy"), "format");
-        form.Add(new StringContent("none"), "normalization");
-        await using var features = File.OpenRead(featuresPath);
-        await using var labels = File.OpenRead(labelsPath);
-        form.Add(new StreamContent(features), "features", "x.npy");
-        form.Add(new StreamContent(labels), "labels", "y.npy");
-        using var r = await Http.PostAsync("/datasets", form);
-        return (await ReadAsync(r))["id"]!.GetValue<long>();
+        var upload = DatasetUpload.Npy(name, featuresPath, labelsPath);
+        upload.Normalization = NormalizationKind.None;
+        return (await Api.UploadDatasetAsync(upload)).Id;
     }
 
     /// <summary>A spirals data set made by the service: quick to create, and its small network trains in short epochs.</summary>
     public async Task<long> CreateSpiralsAsync(int size) =>
-        (await PostJsonAsync("/datasets/synthetic", new { name = "spirals", kind = "spirals", size, classes = 3, seed = 1, noise = 0.2 }))["id"]!
-        .GetValue<long>();
+        (await Api.CreateSyntheticDatasetAsync(new CreateSyntheticDatasetRequest("spirals", SyntheticKind.Spirals, size, Classes: 3, Seed: 1, Noise: 0.2f))).Id;
 
-    public static object SmallSpec => new
-    {
-        input = new[] { 2 },
-        layers = new object[] { new { type = "dense", units = 64 }, new { type = "relu" }, new { type = "dense", units = 3 } },
-        loss = "softmax_cross_entropy",
-    };
+    public static ModelSpec SmallSpec { get; } = new([2], [new DenseSpec(64), new ReluSpec(), new DenseSpec(3)], LossKind.SoftmaxCrossEntropy);
 
-    public async Task<long> CreateJobAsync(object request) => (await PostJsonAsync("/jobs", request))["id"]!.GetValue<long>();
+    public async Task<long> CreateJobAsync(CreateJobRequest request) => (await Api.SubmitJobAsync(request)).Id;
 
-    public async Task<string> StatusAsync(long jobId) => (await GetJsonAsync($"/jobs/{jobId}"))["status"]!.GetValue<string>();
+    public async Task<JobStatus> StatusAsync(long jobId) => (await Api.GetJobAsync(jobId)).Status;
 
-    public async Task WaitForStatusAsync(long jobId, params string[] statuses)
+    /// <summary>Polls until the job is in one of <paramref name="statuses"/>; throws when it ends in another.</summary>
+    public async Task WaitForStatusAsync(long jobId, params JobStatus[] statuses)
     {
         while (true)
         {
-            var status = await StatusAsync(jobId);
-            if (statuses.Contains(status)) return;
-            if (status is "failed" or "cancelled" && !statuses.Contains(status))
-                throw new InvalidOperationException($"job {jobId} is {status}: {(await GetJsonAsync($"/jobs/{jobId}"))["error"]}");
+            var job = await Api.GetJobAsync(jobId);
+            if (statuses.Contains(job.Status)) return;
+            if (job.Status is JobStatus.Failed or JobStatus.Cancelled or JobStatus.Succeeded)
+                throw new InvalidOperationException($"job {jobId} is {job.Status}: {job.Error}");
             await Task.Delay(50);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        Http.Dispose();
+        await Api.DisposeAsync();
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);

@@ -33,11 +33,8 @@ internal static class StreamBench
         foreach (var wave in subscribers.Chunk(50)) await Task.WhenAll(wave.Select(s => s.ConnectAsync(hubUri)));
         Console.WriteLine($"{count} WebSocket connections (JSON hub protocol) open in {connect.Elapsed.TotalSeconds:F2} s");
 
-        long jobId = await service.CreateJobAsync(new
-        {
-            spec = ServiceHost.SmallSpec, datasetId, epochs, batchSize = 32, checkpointEvery = 1,
-            optimizer = new { type = "adam", learningRate = 1e-3 },
-        });
+        long jobId = await service.CreateJobAsync(new CreateJobRequest(Spec: ServiceHost.SmallSpec, DatasetId: datasetId, Epochs: epochs,
+            BatchSize: 32, CheckpointEvery: 1, Optimizer: new OptimizerSpec(OptimizerKind.Adam, 1e-3f)));
         var subscribe = Stopwatch.StartNew();
         await Task.WhenAll(subscribers.Select(s => s.SubscribeAsync(jobId)));
         Console.WriteLine($"all subscribed to job {jobId} in {subscribe.Elapsed.TotalSeconds:F2} s");
@@ -47,8 +44,8 @@ internal static class StreamBench
             throw new TimeoutException("the job did not finish for every subscriber within 10 minutes");
         await Task.WhenAll(subscribers.Select(s => s.CloseAsync()));
 
-        var metrics = (await service.GetJsonAsync($"/jobs/{jobId}/metrics")).AsArray();
-        double epochSeconds = metrics.Average(m => m!["seconds"]!.GetValue<double>());
+        var metrics = await service.Api.GetMetricsAsync(jobId);
+        double epochSeconds = metrics.Average(m => m.Seconds);
         int complete = subscribers.Count(s => s.Epochs.Count == epochs && s.Epochs.Select(e => e.Epoch).Distinct().Count() == epochs);
         var live = subscribers.SelectMany(s => s.Epochs.Where(e => e.Live).Select(e => e.LatencyMs)).ToArray();
         Array.Sort(live);

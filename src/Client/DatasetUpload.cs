@@ -24,16 +24,16 @@ public sealed class DatasetUpload
     public string Format { get; }
 
     /// <summary>none, scale or standardize; the service's default when null (scale for uint8 data, none otherwise).</summary>
-    public NormalizationKind? Normalization { get; init; }
+    public NormalizationKind? Normalization { get; set; }
 
     /// <summary>CSV: the label column by header name or 0-based index; the last when null.</summary>
-    public string? LabelColumn { get; init; }
+    public string? LabelColumn { get; set; }
 
     /// <summary>CSV: whether the first line is a header; detected when null.</summary>
-    public bool? HasHeader { get; init; }
+    public bool? HasHeader { get; set; }
 
     /// <summary>CSV: float targets instead of class labels.</summary>
-    public bool? Regression { get; init; }
+    public bool? Regression { get; set; }
 
     /// <summary>A CSV table (numbers only, header optional) from a file.</summary>
     public static DatasetUpload Csv(string name, string path) => new DatasetUpload(name, "csv").WithFile("file", path);

@@ -16,6 +16,8 @@ public enum SyntheticKind
     [JsonStringEnumMemberName("blobs")] Blobs,
     /// <summary>y = x·w + b + noise with a random linear teacher.</summary>
     [JsonStringEnumMemberName("regression")] Regression,
+    /// <summary>One-channel 16×16 images of stripes, the class their orientation (horizontal, vertical, the two diagonals).</summary>
+    [JsonStringEnumMemberName("stripes")] Stripes,
 }
 
 /// <summary>How a data set's inputs are normalized when a job trains on it (and when it predicts).</summary>

@@ -2,7 +2,8 @@ namespace TrainingService.Contracts;
 
 /// <summary>One layer at one epoch end, measured on the fixed probe batch (the first 256 training samples).</summary>
 /// <param name="GradToWeight">GradNorm / WeightNorm.</param>
-/// <param name="DeadFraction">ReLU layers: units that output 0 for every probe sample; null for other layers.</param>
+/// <param name="DeadFraction">ReLU layers: units that output 0 for every probe sample (after a conv, a unit is a channel: a filter
+/// that never fires anywhere in the image); null for other layers.</param>
 /// <param name="Histogram">20 equal bins of the layer's output activations between HistogramMin and HistogramMax.</param>
 public sealed record LayerStatsDto(int Index, string Type, double? WeightNorm, double? GradNorm, double? GradToWeight,
     double Mean, double Std, double? DeadFraction, double HistogramMin, double HistogramMax, int[] Histogram);

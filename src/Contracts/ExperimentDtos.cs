@@ -8,12 +8,14 @@ public sealed record CreateExperimentRequest(string? Name, CreateJobRequest? Bas
 /// <summary>What one job changes relative to the base job; unset fields keep the base's value.</summary>
 /// <param name="Name">Label of the variation (and of its job).</param>
 /// <param name="Optimizer">Optimizer type; its other settings (momentum, betas) stay the base's.</param>
-/// <param name="Init">Initializer of every dense layer.</param>
+/// <param name="Init">Initializer of every dense and conv2d layer.</param>
 /// <param name="InitStd">Standard deviation for <c>init: normal</c> (the book's 0.01).</param>
-/// <param name="BatchNorm">true: a BatchNorm after every hidden dense layer; false: none.</param>
+/// <param name="BatchNorm">true: a BatchNorm after every conv2d and hidden dense layer; false: none.</param>
 /// <param name="Dropout">Rate of a Dropout after every hidden activation; 0 removes dropout.</param>
+/// <param name="Filters">Filters (output channels) of every conv2d layer.</param>
+/// <param name="Kernel">Kernel size of every conv2d layer (odd, for <c>padding: "same"</c>).</param>
 public sealed record ExperimentVariation(string? Name, OptimizerKind? Optimizer = null, float? LearningRate = null, InitKind? Init = null,
-    float? InitStd = null, bool? BatchNorm = null, float? Dropout = null, float? WeightDecay = null);
+    float? InitStd = null, bool? BatchNorm = null, float? Dropout = null, float? WeightDecay = null, int? Filters = null, int? Kernel = null);
 
 /// <summary>One variation's job and how it did.</summary>
 /// <param name="Final">Metrics of the last finished epoch.</param>

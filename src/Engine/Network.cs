@@ -181,9 +181,11 @@ public sealed class Network
     /// </summary>
     public const string StateDictNaming =
         "torch.nn.Sequential state_dict, one module per spec layer, {i} = the layer's index in the spec: " +
-        "dense -> nn.Linear '{i}.weight' [out, in], '{i}.bias' [out]; batchnorm -> nn.BatchNorm1d '{i}.weight', '{i}.bias', " +
-        "'{i}.running_mean', '{i}.running_var' [features], '{i}.num_batches_tracked' (int64 scalar); " +
-        "activations and dropout (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Dropout) have no tensors";
+        "dense -> nn.Linear '{i}.weight' [out, in], '{i}.bias' [out]; conv2d -> nn.Conv2d '{i}.weight' [out, in, kh, kw], '{i}.bias' [out]; " +
+        "batchnorm -> nn.BatchNorm1d (nn.BatchNorm2d after a conv or pooling layer) '{i}.weight', '{i}.bias', " +
+        "'{i}.running_mean', '{i}.running_var' [features or channels], '{i}.num_batches_tracked' (int64 scalar); " +
+        "activations, dropout, pooling and flatten (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Dropout, nn.MaxPool2d, nn.AvgPool2d, " +
+        "nn.AdaptiveAvgPool2d(1), nn.Flatten) have no tensors";
 
     /// <summary>Prefix of files written before <see cref="StateDictNaming"/> (<c>layers.0.weight</c>); still accepted on import.</summary>
     private const string LegacyPrefix = "layers.";

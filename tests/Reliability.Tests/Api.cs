@@ -1,10 +1,11 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using TrainingService.Client;
+using TrainingService.Contracts;
 
 namespace Reliability.Tests;
 
-/// <summary>The service's HTTP API as the tests use it, plus the standard job they train.</summary>
+/// <summary>The requests the tests repeat (through <see cref="TrainingServiceClient"/> where they need no raw JSON), plus the standard job they train.</summary>
 public static class Api
 {
     /// <summary>
@@ -14,28 +15,19 @@ public static class Api
     /// </summary>
     public const int Epochs = 12;
 
+    public static ModelSpec StandardSpec(int hidden = 192) => new([2],
+        [new DenseSpec(hidden), new ReluSpec(), new DropoutSpec(0.2f), new DenseSpec(hidden), new ReluSpec(), new DenseSpec(3)],
+        LossKind.SoftmaxCrossEntropy);
+
     public static async Task<long> SubmitStandardJobAsync(this HttpClient client, int epochs = Epochs, double learningRate = 0.01,
         int size = 3000, int hidden = 192, string optimizer = "adam")
     {
-        var dataset = await client.PostAsJsonAsync("/datasets/synthetic",
-            new { name = "spirals", kind = "spirals", size, classes = 3, seed = 42, noise = 0.2 });
-        long datasetId = (await dataset.ReadJsonAsync()).GetProperty("id").GetInt64();
-        var spec = new
-        {
-            input = new[] { 2 },
-            layers = new object[]
-            {
-                new { type = "dense", units = hidden }, new { type = "relu" }, new { type = "dropout", rate = 0.2 },
-                new { type = "dense", units = hidden }, new { type = "relu" }, new { type = "dense", units = 3 },
-            },
-            loss = "softmax_cross_entropy",
-        };
-        var job = await client.PostAsJsonAsync("/jobs", new
-        {
-            spec, datasetId, validationSplit = 0.2, epochs, batchSize = 16, checkpointEvery = 1, seed = 7,
-            optimizer = new { type = optimizer, learningRate },
-        });
-        return (await job.ReadJsonAsync()).GetProperty("id").GetInt64();
+        using var api = client.Typed();
+        var dataset = await api.CreateSyntheticDatasetAsync(new CreateSyntheticDatasetRequest("spirals", SyntheticKind.Spirals, size, Classes: 3, Seed: 42, Noise: 0.2f));
+        var job = await api.SubmitJobAsync(new CreateJobRequest(Spec: StandardSpec(hidden), DatasetId: dataset.Id, ValidationSplit: 0.2f,
+            Epochs: epochs, BatchSize: 16, CheckpointEvery: 1, Seed: 7,
+            Optimizer: new OptimizerSpec(Enum.Parse<OptimizerKind>(optimizer, ignoreCase: true), (float)learningRate)));
+        return job.Id;
     }
 
     public static async Task<JsonElement> ReadJsonAsync(this HttpResponseMessage response)
@@ -63,7 +55,6 @@ public static class Api
         }
     }
 
-    /// <summary>Polls (tightly, so a kill can land right after an epoch is recorded) until <paramref name="epoch"/> epochs are done.</summary>
     /// <summary>
     /// The standard job, submitted after a 2-epoch one has run to the end. The standard job's epochs take ~10 ms; in a
     /// fresh process the first requests and writes of their kind compile (JIT, EF queries), and one status poll then
@@ -77,27 +68,31 @@ public static class Api
         return await client.SubmitStandardJobAsync();
     }
 
+    /// <summary>Polls (tightly, so a kill can land right after an epoch is recorded) until <paramref name="epoch"/> epochs are done.</summary>
     public static async Task WaitForEpochAsync(this HttpClient client, long id, int epoch, TimeSpan timeout)
     {
+        using var api = client.Typed();
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var job = await client.GetJobAsync(id);
-            if (job.GetProperty("epoch").GetInt32() >= epoch) return;
-            if (job.Status() is not ("queued" or "running")) Assert.Fail($"job {id} stopped before epoch {epoch}: {job}");
+            var job = await api.GetJobAsync(id);
+            if (job.Epoch >= epoch) return;
+            if (job.Status is not (JobStatus.Queued or JobStatus.Running)) Assert.Fail($"job {id} stopped before epoch {epoch}: {job}");
             if (DateTime.UtcNow > deadline) Assert.Fail($"job {id} did not reach epoch {epoch}: {job}");
             await Task.Delay(10);
         }
     }
 
-    public static async Task<int[]> MetricEpochsAsync(this HttpClient client, long id) =>
-        [.. (await (await client.GetAsync($"/jobs/{id}/metrics")).ReadJsonAsync()).EnumerateArray().Select(m => m.GetProperty("epoch").GetInt32())];
+    public static async Task<int[]> MetricEpochsAsync(this HttpClient client, long id)
+    {
+        using var api = client.Typed();
+        return [.. (await api.GetMetricsAsync(id)).Select(m => m.Epoch)];
+    }
 
     public static async Task<byte[]> WeightsAsync(this HttpClient client, long id)
     {
-        var response = await client.GetAsync($"/jobs/{id}/weights?format=safetensors&checkpoint=latest");
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        return await response.Content.ReadAsByteArrayAsync();
+        using var api = client.Typed();
+        return await api.GetWeightsAsync(id, WeightsFormat.SafeTensors, "latest");
     }
 
     /// <summary>
@@ -123,24 +118,6 @@ public static class Api
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar();
-    }
-}
-
-/// <summary>A temporary data folder, deleted at the end of the test.</summary>
-public sealed class DataFolder : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("reliability-").FullName;
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still open by a process being reaped; the OS temp folder is cleaned eventually.
-        }
     }
 }
 

@@ -6,6 +6,9 @@ public static class Repository
     /// <summary>The folder holding Service.sln, found upward from the running binaries.</summary>
     public static string Root { get; } = Find();
 
+    /// <summary>Debug or Release: the configuration these binaries (and the projects they reference) were built in.</summary>
+    public static string Configuration => new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+
     private static string Find()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

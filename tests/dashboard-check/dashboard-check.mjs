@@ -72,6 +72,11 @@ await runDashboardCheck(
     });
 
     const form = page.locator('#quick-start');
+    // The image data set comes with a CNN preset for its [1, 16, 16] samples.
+    await form.getByLabel('Data', { exact: true }).selectOption('stripes');
+    const cnn = JSON.parse(await form.locator('[name="spec"]').inputValue());
+    summary.stripesPreset = cnn.layers.map((l) => l.type).join(',');
+    if (JSON.stringify(cnn.input) !== '[1,16,16]' || !cnn.layers.some((l) => l.type === 'conv2d')) fail(`stripes preset is not a CNN: ${JSON.stringify(cnn)}`);
     await form.getByLabel('Data', { exact: true }).selectOption('spirals');
     await form.getByLabel('Samples', { exact: true }).fill(String(opts.size));
     await form.getByLabel('Epochs', { exact: true }).fill(String(epochs));

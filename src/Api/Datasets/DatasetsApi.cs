@@ -13,6 +13,7 @@ public static class DatasetsApi
 {
     private const int MaxNameLength = 200;
     private const int MaxSyntheticSize = 1_000_000;
+    private const int MaxSyntheticImages = 60_000;
 
     /// <summary>The data set files on disk, shared with the worker that loads them.</summary>
     public static WebApplicationBuilder AddDatasets(this WebApplicationBuilder builder)
@@ -159,15 +160,18 @@ public static class DatasetsApi
         }
     }
 
-    /// <summary>Generate a synthetic data set (xor, spirals, moons, blobs, regression).</summary>
+    /// <summary>Generate a synthetic data set (xor, spirals, moons, blobs, regression, or stripes: 16×16 images).</summary>
     /// <remarks>The same kind, size, classes, seed and noise always give the same samples.</remarks>
     internal static async Task<Results<Created<DatasetDto>, ProblemHttpResult>> CreateSynthetic(
         CreateSyntheticDatasetRequest request, DatasetFiles files, Api.Security.StorageQuota quota,
         IDbContextFactory<TrainingDbContext> contexts, CancellationToken ct)
     {
-        if (request.Kind is not { } kind) return Problems.Field("kind", "is required: xor, spirals, moons, blobs or regression");
+        if (request.Kind is not { } kind) return Problems.Field("kind", "is required: xor, spirals, moons, blobs, regression or stripes");
         if (request.Size is not { } size) return Problems.Field("size", "is required");
         if (size is < 1 or > MaxSyntheticSize) return Problems.Field("size", $"must be between 1 and {MaxSyntheticSize}");
+        // 256 values a sample: as many images as MNIST has at most.
+        if (kind == SyntheticKind.Stripes && size > MaxSyntheticImages)
+            return Problems.Field("size", $"must be between 1 and {MaxSyntheticImages} for stripes (16x16 images)");
         if (request.Name is { Length: > MaxNameLength }) return Problems.Field("name", $"must be at most {MaxNameLength} characters");
         var noise = request.Noise ?? 0.1f;
         if (!float.IsFinite(noise) || noise < 0) return Problems.Field("noise", "must be a finite number ≥ 0");

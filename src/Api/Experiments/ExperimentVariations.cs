@@ -9,11 +9,18 @@ internal static class ExperimentVariations
     {
         var layers = spec.Layers.ToList();
         if (v.Init is { } init)
-            layers = [.. layers.Select(l => l is DenseSpec d ? d with { Init = init, Std = init == InitKind.Normal ? v.InitStd ?? d.Std : null } : l)];
+            layers = [.. layers.Select(l => l switch
+            {
+                DenseSpec d => d with { Init = init, Std = init == InitKind.Normal ? v.InitStd ?? d.Std : null },
+                Conv2dSpec c => c with { Init = init, Std = init == InitKind.Normal ? v.InitStd ?? c.Std : null },
+                _ => l,
+            })];
+        if (v.Filters is { } filters) layers = [.. layers.Select(l => l is Conv2dSpec c ? c with { Filters = filters } : l)];
+        if (v.Kernel is { } kernel) layers = [.. layers.Select(l => l is Conv2dSpec c ? c with { Kernel = kernel } : l)];
         if (v.BatchNorm is { } batchNorm)
         {
             layers.RemoveAll(l => l is BatchNormSpec);
-            if (batchNorm) layers = InsertAfter(layers, l => l is DenseSpec, () => new BatchNormSpec());
+            if (batchNorm) layers = InsertAfter(layers, l => l is DenseSpec or Conv2dSpec, () => new BatchNormSpec());
         }
         if (v.Dropout is { } rate)
         {

@@ -24,7 +24,7 @@ public static partial class JobsApi
         group.MapGet("/{id:long}/weights", Weights).WithName("DownloadJobWeights")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream", additionalContentTypes: ["application/json"])
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests);
         group.MapPost("/{id:long}/predict", Predict).WithName("Predict").ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
@@ -65,7 +65,17 @@ public static partial class JobsApi
         var (network, epoch, problem) = await LoadNetworkAsync(id, checkpoint, contexts, files, ct);
         if (problem is not null) return problem;
         var name = $"job-{id}-epoch-{epoch}.{format}";
-        if (format == "onnx") return TypedResults.File(OnnxExport.Write(network!), "application/octet-stream", name);
+        if (format == "onnx")
+        {
+            try
+            {
+                return TypedResults.File(OnnxExport.Write(network!), "application/octet-stream", name);
+            }
+            catch (OnnxMappingException e)
+            {
+                return Problems.Field("format", $"{e.Message} Download safetensors or json instead.", StatusCodes.Status422UnprocessableEntity);
+            }
+        }
         var tensors = network!.ExportTensors();
         if (format == "json")
         {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.Options;
 using Storage.Entities;
 
@@ -16,8 +17,9 @@ namespace Api.Training;
 /// Posting never waits on a client: each connection has its own bounded queue (Training:HubQueueLength) drained by
 /// its own sender, so training only ever adds to queues. A connection whose queue is full is a client that stopped
 /// reading; it is closed and its queue dropped, and it catches up after reconnecting (Subscribe replays history).
+/// An event is one <see cref="SerializedHubMessage"/> shared by every queue, so it is serialized once however many subscribe.
 /// </remarks>
-public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOptions<WorkerOptions> options, ILogger<JobEvents> logger)
+public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions> options, ILogger<JobEvents> logger)
 {
     private readonly ConcurrentDictionary<long, SemaphoreSlim> _locks = new();
     private readonly ConcurrentDictionary<long, long> _lastBatchEvent = new();
@@ -42,7 +44,7 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
     public Task EpochCompletedAsync(EpochMetric m, DateTime storedAt)
     {
         var e = m.AsEvent(storedAt);
-        Post(m.JobId, c => c.EpochCompleted(e));
+        Post(m.JobId, Message(nameof(ITrainingClient.EpochCompleted), e));
         return Task.CompletedTask;
     }
 
@@ -50,7 +52,7 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
     public Task StatusChangedAsync(Job job)
     {
         var e = job.StatusEvent();
-        Post(job.Id, c => c.JobStatusChanged(e));
+        Post(job.Id, Message(nameof(ITrainingClient.JobStatusChanged), e));
         return Task.CompletedTask;
     }
 
@@ -65,29 +67,33 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
         if (p.Batch != p.Batches && Stopwatch.GetElapsedTime(last, now).TotalMilliseconds < options.Value.BatchProgressIntervalMs) return;
         _lastBatchEvent[jobId] = now;
         var e = new BatchProgressEvent(jobId, p.Epoch, p.Batch, p.Batches, p.Loss);
-        Post(jobId, c => c.BatchProgress(e));
+        Post(jobId, Message(nameof(ITrainingClient.BatchProgress), e));
     }
 
     /// <summary>An epoch's layer diagnostics, after they are stored.</summary>
-    public void LayerStats(LayerStatsEvent e) => Post(e.JobId, c => c.LayerStats(e));
+    public void LayerStats(LayerStatsEvent e) => Post(e.JobId, Message(nameof(ITrainingClient.LayerStats), e));
 
-    /// <summary>Queues <paramref name="send"/> for every subscriber of the job; returns at once.</summary>
-    public void Post(long jobId, Func<ITrainingClient, Task> send)
+    /// <summary>The call of <see cref="ITrainingClient"/> method <paramref name="method"/> with <paramref name="argument"/>, serialized on first use.</summary>
+    public static SerializedHubMessage Message(string method, object argument) => new(new InvocationMessage(method, [argument]));
+
+    /// <summary>Queues <paramref name="message"/> for every subscriber of the job; returns at once.</summary>
+    public void Post(long jobId, SerializedHubMessage message)
     {
         if (!_subscribers.TryGetValue(jobId, out var subscribers)) return;
-        foreach (var outbox in subscribers.Values) outbox.Post(send);
+        foreach (var outbox in subscribers.Values) outbox.Post(message);
     }
 
     /// <summary>
     /// Call inside <see cref="ExclusiveAsync"/>: queues <paramref name="replay"/> for the connection, then makes it a
     /// subscriber of the job, so live events follow the replay. False when the connection's queue could not take the replay.
     /// </summary>
-    internal bool Subscribe(HubCallerContext connection, long jobId, IEnumerable<Func<ITrainingClient, Task>> replay)
+    internal bool Subscribe(HubCallerContext connection, long jobId, IEnumerable<SerializedHubMessage> replay)
     {
-        var outbox = _outboxes.GetOrAdd(connection.ConnectionId,
-            _ => new Outbox(connection, hub.Clients.Client(connection.ConnectionId), options.Value.HubQueueLength, logger));
-        foreach (var send in replay)
-            if (!outbox.Post(send)) return false;
+        // Gone already (it disconnected while Subscribe ran): nothing to queue for.
+        if (connections.Find(connection.ConnectionId) is not { } live) return true;
+        var outbox = _outboxes.GetOrAdd(connection.ConnectionId, _ => new Outbox(live, options.Value.HubQueueLength, logger));
+        foreach (var message in replay)
+            if (!outbox.Post(message)) return false;
         _subscribers.GetOrAdd(jobId, _ => new(StringComparer.Ordinal))[connection.ConnectionId] = outbox;
         return true;
     }
@@ -113,26 +119,25 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
         _subscribers.TryRemove(jobId, out _);
     }
 
-    /// <summary>One connection's pending sends and the task that sends them, one at a time, in order.</summary>
+    /// <summary>One connection's pending events and the task that writes them, one at a time, in order.</summary>
     private sealed class Outbox
     {
-        private readonly HubCallerContext _connection;
-        private readonly ITrainingClient _client;
+        private readonly HubConnectionContext _connection;
         private readonly int _capacity;
         private readonly ILogger _logger;
-        private readonly Channel<Func<ITrainingClient, Task>> _queue;
+        private readonly Channel<SerializedHubMessage> _queue;
 
-        public Outbox(HubCallerContext connection, ITrainingClient client, int capacity, ILogger logger)
+        public Outbox(HubConnectionContext connection, int capacity, ILogger logger)
         {
-            (_connection, _client, _capacity, _logger) = (connection, client, Math.Max(1, capacity), logger);
-            _queue = Channel.CreateBounded<Func<ITrainingClient, Task>>(new BoundedChannelOptions(_capacity) { SingleReader = true });
+            (_connection, _capacity, _logger) = (connection, Math.Max(1, capacity), logger);
+            _queue = Channel.CreateBounded<SerializedHubMessage>(new BoundedChannelOptions(_capacity) { SingleReader = true });
             _ = Task.Run(SendAllAsync);
         }
 
         /// <summary>False, and the connection is closed, when the client has let its queue fill up.</summary>
-        public bool Post(Func<ITrainingClient, Task> send)
+        public bool Post(SerializedHubMessage message)
         {
-            if (_queue.Writer.TryWrite(send)) return true;
+            if (_queue.Writer.TryWrite(message)) return true;
             if (_queue.Writer.TryComplete())
             {
                 _logger.LogInformation("Closed hub connection {ConnectionId}: it did not read its events ({Capacity} queued, Training:HubQueueLength)",
@@ -146,11 +151,11 @@ public sealed class JobEvents(IHubContext<TrainingHub, ITrainingClient> hub, IOp
 
         private async Task SendAllAsync()
         {
-            await foreach (var send in _queue.Reader.ReadAllAsync())
+            await foreach (var message in _queue.Reader.ReadAllAsync())
             {
                 try
                 {
-                    await send(_client);
+                    await _connection.WriteAsync(message);
                 }
                 catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
                 {

@@ -36,24 +36,22 @@ public sealed class TrainingHub(IDbContextFactory<TrainingDbContext> contexts, J
             int stored = await metrics.CountAsync(Context.ConnectionAborted);
             var history = await metrics.OrderByDescending(m => m.Epoch).Take(replayEpochs).ToListAsync(Context.ConnectionAborted);
             history.Reverse();
-            var replay = new List<Func<ITrainingClient, Task>>(history.Count + 2);
+            var replay = new List<SerializedHubMessage>(history.Count + 2);
             if (stored > history.Count)
             {
                 var best = await metrics.Where(m => m.IsBest).OrderByDescending(m => m.Epoch).FirstOrDefaultAsync(Context.ConnectionAborted);
                 var truncated = new HistoryTruncatedEvent(jobId, stored - history.Count, history.Count > 0 ? history[0].Epoch : 0,
                     best?.Epoch, best is null ? null : best.ValLoss ?? best.TrainLoss, $"/jobs/{jobId}/metrics");
-                replay.Add(c => c.HistoryTruncated(truncated));
+                replay.Add(JobEvents.Message(nameof(ITrainingClient.HistoryTruncated), truncated));
             }
             foreach (var m in history)
             {
-                var e = m.AsEvent();
-                replay.Add(c => c.EpochCompleted(e));
+                replay.Add(JobEvents.Message(nameof(ITrainingClient.EpochCompleted), m.AsEvent()));
             }
             var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == jobId, Context.ConnectionAborted);
             if (job is not null)
             {
-                var status = job.StatusEvent();
-                replay.Add(c => c.JobStatusChanged(status));
+                replay.Add(JobEvents.Message(nameof(ITrainingClient.JobStatusChanged), job.StatusEvent()));
             }
             queued = events.Subscribe(Context, jobId, replay);
         });

@@ -2,6 +2,7 @@ using Api.Infrastructure;
 using Hangfire;
 using Hangfire.AspNetCore;
 using Hangfire.InMemory;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Api.Training;
@@ -55,6 +56,9 @@ public static class TrainingServiceExtensions
         builder.Services.AddHostedService<TrainingRecovery>();
         builder.Services.AddHealthChecks().AddCheck<SchedulerHealthCheck>("scheduler");
         builder.Services.AddSignalR().AddJsonProtocol(o => ApiJson.Configure(o.PayloadSerializerOptions));
+        // SignalR's in-memory manager, which also hands JobEvents the connections it writes pre-serialized events to.
+        builder.Services.AddSingleton<HubConnections>();
+        builder.Services.AddSingleton<HubLifetimeManager<TrainingHub>>(sp => sp.GetRequiredService<HubConnections>());
         return builder;
     }
 }

@@ -56,14 +56,15 @@ public sealed class Dataset
         if (destination.Length < (long)rows * fs) throw new ArgumentException("destination is too small for the samples.", nameof(destination));
         foreach (int i in indices)
             if ((uint)i >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(indices), i, "Sample index outside the data set.");
-        // Two cores keep twice as many cache misses in flight; small batches are not worth waking a thread.
+        // Two cores keep twice as many cache misses in flight, when the second core is free (measured); small batches are not worth waking a thread.
         int threads = (int)Math.Clamp((long)rows * fs / FloatsPerThread, 1, Kernels.Gemm.MaxThreads);
         fixed (float* features = Features, dst = destination)
         fixed (int* idx = indices)
         {
             var gather = t_gather ??= new GatherRows();
             gather.Set(features, fs, idx, rows, dst);
-            Kernels.WorkerPool.Run(gather, threads, threads);
+            if (threads == 1) Kernels.WorkerPool.Run(gather, 1, 1);
+            else Kernels.ThreadChoice.For(Kernels.ThreadChoice.WorkKind.Gather, (long)rows * fs, threads).Run(gather, chunksPerThread: 1);
         }
     }
 

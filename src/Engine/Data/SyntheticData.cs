@@ -24,6 +24,7 @@ public static class SyntheticData
             case SyntheticKind.Moons: RequireClasses(kind, classes, 2, 2); return Moons(size, rng, noise);
             case SyntheticKind.Blobs: RequireClasses(kind, classes, 2, 1000); return Blobs(size, classes, rng, noise);
             case SyntheticKind.Regression: RequireClasses(kind, classes, 1, 10_000); return Regression(size, classes, rng, noise);
+            case SyntheticKind.Stripes: RequireClasses(kind, classes, 2, 4); return Stripes(size, classes, rng, noise);
             default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown synthetic dataset.");
         }
     }
@@ -37,6 +38,34 @@ public static class SyntheticData
     }
 
     private static Dataset Classification(float[] x, int[] labels, int classes) => new(x, [2], labels.Length, labels, null, 1, classes);
+
+    /// <summary>Side of a <see cref="SyntheticKind.Stripes"/> image.</summary>
+    public const int StripesSize = 16;
+
+    /// <summary>
+    /// Stripes of a random period (3-5 pixels) and phase, values 0 or 1 plus Gaussian noise; class i mod classes is the
+    /// orientation: horizontal, vertical or one of the two diagonals. Only the orientation separates classes,
+    /// which a small CNN learns and a position-bound dense layer learns poorly.
+    /// </summary>
+    private static Dataset Stripes(int size, int classes, Rng rng, float noise)
+    {
+        const int side = StripesSize, plane = side * side;
+        var x = new float[checked(size * plane)];
+        var labels = new int[size];
+        for (int i = 0; i < size; i++)
+        {
+            int c = i % classes, period = 3 + rng.NextInt(3), phase = rng.NextInt(2 * period);
+            var image = x.AsSpan(i * plane, plane);
+            for (int y = 0; y < side; y++)
+                for (int col = 0; col < side; col++)
+                {
+                    int along = c switch { 0 => y, 1 => col, 2 => y + col, _ => y - col + side };
+                    image[y * side + col] = ((along + phase) / period % 2 == 0 ? 1f : 0f) + noise * rng.NextGaussian();
+                }
+            labels[i] = c;
+        }
+        return new Dataset(x, [1, side, side], size, labels, null, 1, classes);
+    }
 
     private static Dataset Xor(int size, Rng rng, float noise)
     {

@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Engine.Data;
 using Engine.Layers;
 using Engine.Losses;
@@ -83,13 +84,16 @@ public static class LayerDiagnostics
         try
         {
             var layers = network.Layers;
+            var shapes = Specs.ShapeInference.InputShapes(network.Spec);
             var stats = new (double Mean, double Std, double? Dead, double Min, double Max, int[] Histogram)[layers.Count];
             var x = probe.Inputs;
             for (int i = 0; i < layers.Count; i++)
             {
                 x = layers[i].Forward(x, training: false);
-                // Summarized now: a layer's output buffer may be reused in place by the next layer.
-                stats[i] = Summarize(x, layers[i] is Relu);
+                // Summarized now: a layer's output buffer may be reused in place by the next layer. A ReLU keeps its
+                // input's shape; on a conv's [C, H, W] its unit is a channel (a filter), which is dead when it never fires.
+                int plane = shapes[i].Image ? shapes[i].Plane : 1;
+                stats[i] = Summarize(x, layers[i] is Relu, plane);
             }
             network.ZeroGrad();
             network.ComputeLoss(x, probe.Targets);
@@ -119,7 +123,8 @@ public static class LayerDiagnostics
         }
     }
 
-    private static (double Mean, double Std, double? Dead, double Min, double Max, int[] Histogram) Summarize(Tensor y, bool relu)
+    /// <param name="plane">Values per unit for the dead fraction: 1 for a flat layer, H·W for a channel of an image.</param>
+    private static (double Mean, double Std, double? Dead, double Min, double Max, int[] Histogram) Summarize(Tensor y, bool relu, int plane)
     {
         var v = y.Span;
         double sum = 0, squares = 0, min = double.PositiveInfinity, max = double.NegativeInfinity;
@@ -147,14 +152,14 @@ public static class LayerDiagnostics
         double? dead = null;
         if (relu && y.Rows > 0)
         {
-            int deadUnits = 0;
-            for (int c = 0; c < y.Cols; c++)
+            int units = y.Cols / plane, deadUnits = 0;
+            for (int u = 0; u < units; u++)
             {
                 bool alive = false;
-                for (int r = 0; r < y.Rows && !alive; r++) alive = y[r, c] > 0f;
+                for (int r = 0; r < y.Rows && !alive; r++) alive = TensorPrimitives.Max(y.Row(r).Slice(u * plane, plane)) > 0f;
                 if (!alive) deadUnits++;
             }
-            dead = (double)deadUnits / y.Cols;
+            dead = (double)deadUnits / units;
         }
         return (mean, std, dead, min, max, histogram);
     }

@@ -15,7 +15,7 @@ namespace Engine.Kernels;
 /// Large products are packed and blocked for cache (<see cref="GemmDriver"/>) and run through a
 /// Vector512 8×32 or Vector256 6×16 FMA micro-kernel, split by rows or columns of C across the engine's
 /// <see cref="WorkerPool"/> for the shapes where the split measured faster on this machine
-/// (<see cref="GemmThreadChoice"/>). Tiny products and single rows take plain vectorized loops, where packing
+/// (<see cref="ThreadChoice"/>). Tiny products and single rows take plain vectorized loops, where packing
 /// and threading cost more than they save; machines without 256-bit SIMD take those loops for everything.
 /// </remarks>
 public static class Gemm
@@ -54,7 +54,7 @@ public static class Gemm
     // A single row above this many multiply-adds (~10 µs) is worth packing B for the micro-kernel.
     internal const long SingleRowWork = 1L << 20;
     // Below this many multiply-adds per thread (under a microsecond) no machine gains from waking another
-    // thread; above it, whether a split pays is measured per shape (GemmThreadChoice).
+    // thread; above it, whether a split pays is measured per shape (ThreadChoice).
     internal const long MinWorkPerThread = 1L << 16;
     // Two chunks per thread let the caller absorb part of a worker stalled by another process, but
     // each chunk re-packs the shared operand, so only chunks of at least this many tiles are split.
@@ -115,7 +115,7 @@ public static class Gemm
                 Split(problem, kernel, splitN, threads, tiles);
                 return;
             }
-            var choice = GemmThreadChoice.For(m, n, k, transA, transB, accumulate, path, threads);
+            var choice = ThreadChoice.For(m, n, k, transA, transB, accumulate, path, threads);
             int use = choice.Next(out int slot);
             long start = slot >= 0 ? Stopwatch.GetTimestamp() : 0;
             if (use == 1) GemmDriver.Run(problem, kernel, 0, m, 0, n);

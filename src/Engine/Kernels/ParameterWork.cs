@@ -23,7 +23,12 @@ internal abstract class ParameterWork : PoolWork
         for (int i = 0; i < ps.Count; i++) elements += ps[i].Value.Length;
         int threads = (int)Math.Clamp(elements / ElementsPerThread, 1, Gemm.MaxThreads);
         _parameters = ps;
-        try { WorkerPool.Run(this, threads, threads == 1 ? 1 : 2 * threads); }
+        try
+        {
+            // Whether the second core pays for a pass this short depends on the machine and its load: measured.
+            if (threads == 1) WorkerPool.Run(this, 1, 1);
+            else ThreadChoice.For(ThreadChoice.WorkKind.ParameterPass, elements, threads).Run(this, chunksPerThread: 2);
+        }
         finally { _parameters = null; }
     }
 

@@ -17,6 +17,11 @@ namespace Engine.Serialization;
 /// <item>BatchNorm → BatchNormalization in inference form (running mean and variance, epsilon), not folded
 /// into a Mul/Add, which would round differently from the engine.</item>
 /// <item>Dropout → nothing: it is the identity in evaluation.</item>
+/// <item>Conv2d → Conv (kernel_shape, strides, pads; bias as the third input when learned), MaxPool2d → MaxPool,
+/// AvgPool2d → AveragePool, GlobalAvgPool2d → GlobalAveragePool, all on NCHW; a per-channel BatchNorm is
+/// BatchNormalization on NCHW. The flat rows become NCHW by a Reshape to [−1, C, H, W] before the first of these,
+/// and go back to [batch, C·H·W] by Flatten (axis 1) at a flatten layer, before a dense layer or before the output;
+/// both are the identity on NCHW memory, as in the engine.</item>
 /// <item>The loss's prediction activation last: Softmax (axis −1) for softmax cross entropy, Sigmoid for
 /// sigmoid binary cross entropy, none for MSE.</item>
 /// </list>
@@ -81,12 +86,39 @@ public static class OnnxExport
             Add("Mul", "transform.mul", [Initializer("transform.factor", [width], transform.Factor)]);
         }
 
+        // The current value's [C, H, W] when it is [batch, C, H, W]; null while it is the flat [batch, features] of the engine's rows.
+        (int C, int H, int W)? image = null;
+        // Reshape only when the value is not already [batch, C, ·, ·] with this many values per channel (per-channel
+        // layers need no more than that); the engine's rows are NCHW, so Reshape and Flatten move no data.
+        void ToImage(string name, int channels, int h, int w, bool anyPlane = false)
+        {
+            if (image is { } s && s.C == channels && (anyPlane ? s.H * s.W == h * w : s.H == h && s.W == w)) return;
+            Add("Reshape", name + "reshape", [Int64Initializer(name + "shape", [-1, channels, h, w])]);
+            image = (channels, h, w);
+        }
+        void ToFlat(string name)
+        {
+            if (image is null) return;
+            Add("Flatten", name + "flatten", [], IntAttribute("axis", 1));
+            image = null;
+        }
+        string Int64Initializer(string name, long[] data)
+        {
+            initializers.Add(new ProtoMessage()
+                .Add(F.Tensor.Dims, data.Length)
+                .Add(F.Tensor.DataType, F.Tensor.DataTypeInt64)
+                .Add(F.Tensor.Name, name)
+                .Add(F.Tensor.RawData, ProtoMessage.LittleEndianBytes(data)));
+            return name;
+        }
+
         for (int i = 0; i < network.Layers.Count; i++)
         {
             string prefix = $"layers.{i}.", state = $"{i}.";
             switch (network.Layers[i])
             {
                 case Dense d:
+                    ToFlat(prefix);
                     Add("Gemm", prefix + "gemm", [Exported(state + "weight"), Exported(state + "bias")], IntAttribute("transB", 1));
                     break;
                 case Relu: Add("Relu", prefix + "relu", []); break;
@@ -94,16 +126,44 @@ public static class OnnxExport
                 case Sigmoid: Add("Sigmoid", prefix + "sigmoid", []); break;
                 case Tanh: Add("Tanh", prefix + "tanh", []); break;
                 case BatchNorm b:
+                    // Per channel it needs the channel axis second.
+                    if (b.Plane > 1) ToImage(prefix, b.Gamma.Value.Length, 1, b.Plane, anyPlane: true);
                     // training_mode defaults to 0: normalize with the running statistics given as inputs.
                     Add("BatchNormalization", prefix + "batchnorm",
                         [Exported(state + "weight"), Exported(state + "bias"), Exported(state + "running_mean"), Exported(state + "running_var")],
                         FloatAttribute("epsilon", b.Epsilon));
                     break;
                 case Dropout: break;
+                case Conv2d c:
+                    ToImage(prefix, c.Channels, c.Height, c.Width);
+                    Add("Conv", prefix + "conv", c.Bias is null ? [Exported(state + "weight")] : [Exported(state + "weight"), Exported(state + "bias")],
+                        IntsAttribute("kernel_shape", c.Kernel, c.Kernel), IntsAttribute("strides", c.Stride, c.Stride),
+                        IntsAttribute("pads", c.Padding, c.Padding, c.Padding, c.Padding));
+                    image = (c.Filters, c.OutHeight, c.OutWidth);
+                    break;
+                case MaxPool2d m:
+                    ToImage(prefix, m.Channels, m.Height, m.Width);
+                    Add("MaxPool", prefix + "maxpool", [], IntsAttribute("kernel_shape", m.Size, m.Size), IntsAttribute("strides", m.Stride, m.Stride));
+                    image = (m.Channels, m.OutHeight, m.OutWidth);
+                    break;
+                case AvgPool2d a:
+                    ToImage(prefix, a.Channels, a.Height, a.Width);
+                    Add("AveragePool", prefix + "avgpool", [], IntsAttribute("kernel_shape", a.Size, a.Size), IntsAttribute("strides", a.Stride, a.Stride));
+                    image = (a.Channels, a.OutHeight, a.OutWidth);
+                    break;
+                case GlobalAvgPool2d g:
+                    // Any [H, W] with H·W = plane gives the same means; the layer keeps only the plane.
+                    ToImage(prefix, g.Channels, 1, g.Plane, anyPlane: true);
+                    Add("GlobalAveragePool", prefix + "globalavgpool", []);
+                    image = (g.Channels, 1, 1);
+                    break;
+                case Flatten: ToFlat(prefix); break;
                 default:
-                    throw new NotSupportedException($"Layer {i} ({network.Layers[i].GetType().Name}) has no ONNX mapping.");
+                    throw new OnnxMappingException(i, network.Spec.Layers[i].TypeName);
             }
         }
+        // Graph output and the prediction activation (softmax over the last axis) work on [batch, K].
+        ToFlat("prediction.");
 
         switch (network.Spec.Loss)
         {
@@ -142,6 +202,13 @@ public static class OnnxExport
         .Add(F.Attribute.Name, name)
         .Add(F.Attribute.I, value)
         .Add(F.Attribute.Type, F.Attribute.TypeInt);
+
+    private static ProtoMessage IntsAttribute(string name, params int[] values)
+    {
+        var m = new ProtoMessage().Add(F.Attribute.Name, name);
+        foreach (var v in values) m.Add(F.Attribute.Ints, v);
+        return m.Add(F.Attribute.Type, F.Attribute.TypeInts);
+    }
 
     private static ProtoMessage FloatAttribute(string name, float value) => new ProtoMessage()
         .Add(F.Attribute.Name, name)

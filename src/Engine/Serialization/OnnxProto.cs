@@ -33,16 +33,16 @@ internal static class OnnxFields
 
     public static class Attribute
     {
-        public const int Name = 1, F = 2, I = 3, Type = 20;
+        public const int Name = 1, F = 2, I = 3, Ints = 8, Type = 20;
         /// <summary>AttributeProto.AttributeType values.</summary>
-        public const int TypeFloat = 1, TypeInt = 2;
+        public const int TypeFloat = 1, TypeInt = 2, TypeInts = 7;
     }
 
     public static class Tensor
     {
         public const int Dims = 1, DataType = 2, Name = 8, RawData = 9;
-        /// <summary>TensorProto.DataType.FLOAT.</summary>
-        public const int DataTypeFloat = 1;
+        /// <summary>TensorProto.DataType.FLOAT and INT64.</summary>
+        public const int DataTypeFloat = 1, DataTypeInt64 = 7;
     }
 
     public static class ValueInfo
@@ -178,6 +178,14 @@ internal sealed class ProtoMessage
             for (int i = 0; i < values.Length; i++)
                 BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), values[i]);
         // The array is fresh and never changed again, so wrapping it without a copy is safe.
+        return UnsafeByteOperations.UnsafeWrap(bytes);
+    }
+
+    /// <summary>Little-endian int64 raw_data (shape tensors such as Reshape's).</summary>
+    public static ByteString LittleEndianBytes(ReadOnlySpan<long> values)
+    {
+        var bytes = new byte[checked(values.Length * sizeof(long))];
+        for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * sizeof(long)), values[i]);
         return UnsafeByteOperations.UnsafeWrap(bytes);
     }
 }

@@ -184,7 +184,8 @@ public static class SpecValidator
         if (!report.IsValid) return report.Errors;
         var errors = new List<SpecError>();
         long inputWidth = spec.Input.Aggregate(1L, (a, x) => a * x);
-        if (inputWidth != d.FeatureSize)
+        if (spec.Layers.Any(IsSpatial)) { if (ImageMismatch(spec.Input, d.SampleShape) is { } e) errors.Add(e); }
+        else if (inputWidth != d.FeatureSize)
             errors.Add(new SpecError("input", $"the model takes {inputWidth} values per sample, the dataset has {d.FeatureSize} (shape [{string.Join(", ", d.SampleShape)}])"));
 
         int width = report.OutputWidth;
@@ -204,6 +205,28 @@ public static class SpecValidator
         else if (d.TargetWidth != width)
             errors.Add(new SpecError("loss", $"the dataset has targets of width {d.TargetWidth}, the final width is {width}"));
         return errors;
+    }
+
+    private static bool IsSpatial(LayerSpec layer) => layer is Conv2dSpec or MaxPool2dSpec or AvgPool2dSpec or GlobalAvgPool2dSpec;
+
+    /// <summary>
+    /// A model with convolutions or pooling reads the data's samples as images, so their [C, H, W] must be the spec's
+    /// input, not just hold as many values; an [H, W] on either side is one channel (IDX images).
+    /// </summary>
+    private static SpecError? ImageMismatch(int[] input, int[] sample)
+    {
+        static int[] Chw(int[] s) => s.Length == 2 ? [1, s[0], s[1]] : s;
+        int[] model = Chw(input), data = Chw(sample);
+        if (model.AsSpan().SequenceEqual(data)) return null;
+        string modelText = $"[{string.Join(", ", model)}]", dataText = $"[{string.Join(", ", sample)}]";
+        if (data.Length != 3)
+            return new SpecError("input", $"the model's convolution or pooling layers take images {modelText} (channels, height, width); " +
+                $"the dataset's samples are {dataText}, not images (upload IDX images [N, H, W] or NPY [N, C, H, W])");
+        if (model[1] == data[1] && model[2] == data[2])
+            return new SpecError("input", $"the model takes {model[0]} channel{(model[0] == 1 ? "" : "s")} ({modelText}), " +
+                $"the dataset's images have {data[0]} ({dataText}); set input to [{data[0]}, {data[1]}, {data[2]}]");
+        return new SpecError("input", $"the model takes images {modelText} (channels, height, width), the dataset's samples are {dataText}; " +
+            $"set input to [{data[0]}, {data[1]}, {data[2]}]");
     }
 
     internal static string LossName(LossKind kind) => kind switch

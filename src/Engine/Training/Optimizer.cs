@@ -72,15 +72,29 @@ public abstract class Optimizer
 
     private readonly SplitStep _split;
 
+    /// <summary>
+    /// When set, <see cref="Step(IReadOnlyList{Parameter})"/> also zeroes each gradient right after using it, while it is
+    /// still in cache, so a trainer that clears gradients before every batch can skip that separate pass.
+    /// </summary>
+    internal bool ClearsGradients { get; set; }
+
     /// <summary>The step over one element range of every parameter.</summary>
     private sealed class SplitStep(Optimizer owner) : ParameterWork
     {
+        // Elements stepped, then cleared, at a time: the block's gradient is still in L1 when it is zeroed.
+        private const int Block = 4096;
+
         protected override void Update(int index, Parameter p, int start, int length)
         {
-            var slice = new ParameterSlice(p, owner._slots[index], start, length);
-            if (owner.WeightDecay > 0f && p.Decays && !owner.DecoupledDecay)
-                TensorPrimitives.MultiplyAdd(slice.Value, owner.WeightDecay, slice.Grad, slice.Grad);
-            owner.Step(slice);
+            bool clear = owner.ClearsGradients;
+            for (int at = start, end = start + length; at < end; at += Block)
+            {
+                var slice = new ParameterSlice(p, owner._slots[index], at, Math.Min(Block, end - at));
+                if (owner.WeightDecay > 0f && p.Decays && !owner.DecoupledDecay)
+                    TensorPrimitives.MultiplyAdd(slice.Value, owner.WeightDecay, slice.Grad, slice.Grad);
+                owner.Step(slice);
+                if (clear) slice.Grad.Clear();
+            }
         }
     }
 

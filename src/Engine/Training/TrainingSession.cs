@@ -35,6 +35,8 @@ public sealed partial class TrainingSession
     private int _batchPos;
     private float _epochLr;
     private double _lossSum, _correctSum;
+    // True while every gradient is known zero: the optimizer clears them as it steps, so the next batch skips ZeroGrad.
+    private bool _gradientsClear;
 
     // Early stopping: best monitored loss, epochs without improvement, and the best weights when kept.
     private double _bestMetric = double.PositiveInfinity;
@@ -54,6 +56,7 @@ public sealed partial class TrainingSession
         _targets = new float[checked(rows * train.TargetWidth)];
         _order = new int[train.Count];
         _shuffle = new Rng(options.Seed ^ ShuffleSalt);
+        _optimizer.ClearsGradients = true;
     }
 
     public Network Network { get; }
@@ -157,7 +160,8 @@ public sealed partial class TrainingSession
             ct.ThrowIfCancellationRequested();
             int first = b * bs, rows = Math.Min(bs, n - first);
             var targets = Gather(_train, _order.AsSpan(first, rows));
-            Network.ZeroGrad();
+            if (!_gradientsClear) Network.ZeroGrad();
+            _gradientsClear = false;
             var output = Network.Forward(_x, training: true);
             float loss = Network.ComputeLoss(output, targets);
             if (!float.IsFinite(loss)) throw new TrainingDivergedException(epoch, b + 1, loss);
@@ -165,6 +169,7 @@ public sealed partial class TrainingSession
             Network.Backward();
             if (Options.ClipNorm is { } clip) Optimizer.ClipGlobalNorm(ps, clip);
             _optimizer.Step(ps);
+            _gradientsClear = true;
             _lossSum += (double)loss * rows;
             _batchPos = b + 1;
             onBatch?.Invoke(new BatchProgress(epoch, b + 1, batches, loss));

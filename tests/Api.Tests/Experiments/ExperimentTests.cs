@@ -106,4 +106,38 @@ public sealed class ExperimentTests(ServiceFactory factory) : IClassFixture<Serv
             HttpStatusCode.BadRequest, "variations[0].spec.layers[2].rate");
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync("/experiments/9999")).StatusCode);
     }
+
+    [Fact]
+    public async Task VariationsSetTheFiltersAndKernelOfEveryConvLayer()
+    {
+        var (pixels, labels) = ImageData.Stripes(32, 8, seed: 6);
+        var datasetId = (await _client.UploadIdxAsync(pixels, labels, 8, 8)).GetProperty("id").GetInt64();
+        var spec = new
+        {
+            input = new[] { 1, 8, 8 },
+            layers = new object[]
+            {
+                new { type = "conv2d", filters = 4, kernel = 3, padding = "same" }, new { type = "relu" }, new { type = "maxpool2d", size = 2 },
+                new { type = "conv2d", filters = 4, kernel = 3 }, new { type = "relu" }, new { type = "flatten" }, new { type = "dense", units = 2 },
+            },
+            loss = "softmax_cross_entropy",
+        };
+        var baseJob = new { spec, datasetId, epochs = 1, batchSize = 16 };
+        var created = await (await _client.PostAsJsonAsync("/experiments", new
+        {
+            baseJob,
+            variations = new object[] { new { name = "8 filters 1x1", filters = 8, kernel = 1 }, new { name = "bn", batchNorm = true } },
+        })).ReadJsonAsync();
+        var wide = await _client.GetJobAsync(created.GetProperty("jobs")[0].GetProperty("jobId").GetInt64());
+        var convs = wide.GetProperty("spec").GetProperty("layers").EnumerateArray().Where(l => l.GetProperty("type").GetString() == "conv2d").ToArray();
+        Assert.Equal([(8, 1), (8, 1)], convs.Select(c => (c.GetProperty("filters").GetInt32(), c.GetProperty("kernel").GetInt32())));
+        var bn = await _client.GetJobAsync(created.GetProperty("jobs")[1].GetProperty("jobId").GetInt64());
+        Assert.Equal(["conv2d", "batchnorm", "relu", "maxpool2d", "conv2d", "batchnorm", "relu", "flatten", "dense"],
+            bn.GetProperty("spec").GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("type").GetString()));
+
+        // A kernel larger than the pooled 4x4 image (unpadded in the second conv) cannot fit: 400 keyed by the variation's layer.
+        var messages = await Problem.AssertAsync(await _client.PostAsJsonAsync("/experiments", new { baseJob, variations = new object[] { new { name = "k5", kernel = 5 } } }),
+            HttpStatusCode.BadRequest, "variations[0].spec.layers[3].kernel");
+        Assert.Contains("kernel 5 is larger", messages[0]);
+    }
 }

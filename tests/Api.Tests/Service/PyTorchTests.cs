@@ -48,6 +48,40 @@ public sealed class PyTorchTests(ServiceFactory factory) : IClassFixture<Service
         AssertClose(served, torch);
     }
 
+    /// <summary>The spec of torch_check.py's cnn() (docs/cnn.md): every conv-era layer over [1, 12, 12].</summary>
+    private static readonly object CnnSpec = new
+    {
+        input = new[] { 1, 12, 12 },
+        layers = new object[]
+        {
+            new { type = "conv2d", filters = 4, kernel = 3, padding = "same" }, new { type = "batchnorm" }, new { type = "relu" },
+            new { type = "maxpool2d", size = 2 }, new { type = "conv2d", filters = 8, kernel = 3, stride = 2, padding = 1, bias = false },
+            new { type = "relu" }, new { type = "avgpool2d", size = 2, stride = 1 }, new { type = "dropout", rate = 0.1 },
+            new { type = "globalavgpool2d" }, new { type = "flatten" }, new { type = "dense", units = 2 },
+        },
+        loss = "softmax_cross_entropy",
+    };
+
+    [Fact]
+    public async Task CnnSafetensorsLoadStrictIntoTheConvSequentialAndPredictLikeTheService()
+    {
+        var (pixels, labels) = ImageData.Stripes(64, 12, seed: 4);
+        var dataset = await _client.UploadNpyAsync([.. pixels.Select(p => p / 255f)], [64, 1, 12, 12], [.. labels.Select(l => (long)l)]);
+        var modelId = await _client.CreateModelAsync(CnnSpec);
+        var jobId = await _client.CreateJobAsync(modelId, dataset.GetProperty("id").GetInt64(), epochs: 3, batchSize: 16);
+        await _client.WaitForStatusAsync(jobId, TimeSpan.FromMinutes(2), "succeeded");
+
+        var download = await _client.GetAsync($"/jobs/{jobId}/weights");
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        var (fresh, _) = ImageData.Stripes(5, 12, seed: 5);
+        float[][] inputs = [.. fresh.Chunk(144).Select(image => image.Select(p => p / 255f).ToArray())];
+        var served = await PredictAsync(jobId, inputs);
+        using var folder = new TempFolder();
+        var weights = folder.Write("weights.safetensors", await download.Content.ReadAsByteArrayAsync());
+        var torch = await RunTorchAsync("predict_cnn", weights, folder.Write("inputs.json", JsonSerializer.SerializeToUtf8Bytes(inputs)));
+        AssertClose(served, torch, inputs.Length * 2);
+    }
+
     [Fact]
     public async Task StateDictSavedByPyTorchImportsAndAJobStartsFromIt()
     {
@@ -115,15 +149,15 @@ public sealed class PyTorchTests(ServiceFactory factory) : IClassFixture<Service
         return await _client.PostAsync("/models/import", form);
     }
 
-    private async Task<double[]> PredictAsync(long jobId)
+    private async Task<double[]> PredictAsync(long jobId, float[][]? inputs = null)
     {
-        var predict = await (await _client.PostAsJsonAsync($"/jobs/{jobId}/predict", new { inputs = Inputs })).ReadJsonAsync();
+        var predict = await (await _client.PostAsJsonAsync($"/jobs/{jobId}/predict", new { inputs = inputs ?? Inputs })).ReadJsonAsync();
         return [.. predict.GetProperty("outputs").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => v.GetDouble()))];
     }
 
-    private static void AssertClose(double[] served, double[] torch)
+    private static void AssertClose(double[] served, double[] torch, int values = 0)
     {
-        Assert.Equal(Inputs.Length * 3, served.Length);
+        Assert.Equal(values > 0 ? values : Inputs.Length * 3, served.Length);
         Assert.Equal(served.Length, torch.Length);
         double maxDiff = served.Zip(torch, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(maxDiff <= 1e-5, $"PyTorch and /predict differ by {maxDiff}: {string.Join(", ", served)} vs {string.Join(", ", torch)}");

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Shared;
 
 namespace Api.Tests.Service;
 
@@ -122,7 +123,10 @@ public class ServiceFactory : WebApplicationFactory<Program>
     }
 }
 
-/// <summary>Requests the tests repeat, on top of an HttpClient to the service.</summary>
+/// <summary>
+/// Requests the tests repeat, on top of an HttpClient to the service: through <see cref="TrainingService.Client.TrainingServiceClient"/>
+/// where the arguments are typed, raw JSON where a test passes its own.
+/// </summary>
 public static class ServiceClient
 {
     public static readonly JsonSerializerOptions Json = ApiJson.Options;
@@ -137,8 +141,10 @@ public static class ServiceClient
     public static async Task<long> CreateSyntheticAsync(this HttpClient client, string kind = "spirals", int size = 600, int classes = 3,
         string normalization = "none")
     {
-        var response = await client.PostAsJsonAsync("/datasets/synthetic", new { kind, size, classes, seed = 42, noise = 0.2, normalization });
-        return (await response.ReadJsonAsync()).GetProperty("id").GetInt64();
+        using var api = client.Typed();
+        var data = await api.CreateSyntheticDatasetAsync(new CreateSyntheticDatasetRequest(Kind: Enum.Parse<SyntheticKind>(kind, ignoreCase: true),
+            Size: size, Classes: classes, Seed: 42, Noise: 0.2f, Normalization: Enum.Parse<NormalizationKind>(normalization, ignoreCase: true)));
+        return data.Id;
     }
 
     public static object Mlp(int inputs = 2, int hidden = 32, int outputs = 3, int depth = 1)
@@ -162,13 +168,10 @@ public static class ServiceClient
     public static async Task<long> CreateJobAsync(this HttpClient client, long modelId, long datasetId, int epochs,
         int batchSize = 32, int checkpointEvery = 1, float validationSplit = 0.2f)
     {
-        var response = await client.PostAsJsonAsync("/jobs", new
-        {
-            modelId, datasetId, validationSplit, epochs, batchSize, checkpointEvery, seed = 7,
-            optimizer = new { type = "adam", learningRate = 0.01 },
-        });
-        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
-        return (await response.ReadJsonAsync()).GetProperty("id").GetInt64();
+        using var api = client.Typed();
+        var job = await api.SubmitJobAsync(new CreateJobRequest(ModelId: modelId, DatasetId: datasetId, ValidationSplit: validationSplit,
+            Epochs: epochs, BatchSize: batchSize, CheckpointEvery: checkpointEvery, Seed: 7, Optimizer: new OptimizerSpec(OptimizerKind.Adam, 0.01f)));
+        return job.Id;
     }
 
     public static async Task<JsonElement> GetJobAsync(this HttpClient client, long id) => await (await client.GetAsync($"/jobs/{id}")).ReadJsonAsync();
@@ -199,6 +202,9 @@ public static class ServiceClient
         }
     }
 
-    public static async Task<int[]> MetricEpochsAsync(this HttpClient client, long id) =>
-        [.. (await (await client.GetAsync($"/jobs/{id}/metrics")).ReadJsonAsync()).EnumerateArray().Select(m => m.GetProperty("epoch").GetInt32())];
+    public static async Task<int[]> MetricEpochsAsync(this HttpClient client, long id)
+    {
+        using var api = client.Typed();
+        return [.. (await api.GetMetricsAsync(id)).Select(m => m.Epoch)];
+    }
 }

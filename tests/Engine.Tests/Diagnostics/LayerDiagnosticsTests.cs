@@ -135,4 +135,30 @@ public class LayerDiagnosticsTests
         Assert.Equal(0.0, allDead[0].GradNorm);
         Assert.True(allDead[2].GradNorm > 0);
     }
+
+    [Fact]
+    public void ConvLayersGetStatisticsAndAReluAfterAConvCountsDeadFilters()
+    {
+        var spec = new ModelSpec([1, 6, 6],
+            [new Conv2dSpec(4, 3, Padding: ConvPadding.SameSize), new BatchNormSpec(), new ReluSpec(), new MaxPool2dSpec(2),
+             new Conv2dSpec(3, 3), new ReluSpec(), new GlobalAvgPool2dSpec(), new FlattenSpec(), new DenseSpec(2)],
+            LossKind.SoftmaxCrossEntropy);
+        var network = Network.Create(spec, new Rng(4));
+        var rng = new Rng(9);
+        var features = Enumerable.Range(0, 40 * 36).Select(_ => rng.NextGaussian()).ToArray();
+        var probe = DiagnosticsProbe.From(new Dataset(features, [1, 6, 6], 40, [.. Enumerable.Range(0, 40).Select(i => i % 2)], null, 1, 2));
+
+        var stats = LayerDiagnostics.Compute(network, probe);
+        Assert.Equal(["Conv2d", "BatchNorm", "Relu", "MaxPool2d", "Conv2d", "Relu", "GlobalAvgPool2d", "Flatten", "Dense"], stats.Select(s => s.Type));
+        for (int i = 0; i < stats.Count; i++) Assert.Equal(40 * network.Layers[i].OutputWidth, stats[i].Histogram.Sum());
+        Assert.True(stats[0].GradNorm > 0 && stats[4].GradNorm > 0);
+        Assert.Equal(0.0, stats[5].DeadFraction);
+
+        // Filter 1 of the second conv can never fire: its output is −50 everywhere, so one channel in three is dead,
+        // though other filters leave some of their positions at 0 too.
+        var conv = (Conv2d)network.Layers[4];
+        conv.Weight.Value.AsSpan(1 * 4 * 9, 4 * 9).Clear();
+        conv.Bias!.Value[1] = -50f;
+        Assert.Equal(1.0 / 3, LayerDiagnostics.Compute(network, probe)[5].DeadFraction!.Value, 12);
+    }
 }

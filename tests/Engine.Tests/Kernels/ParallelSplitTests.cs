@@ -23,6 +23,8 @@ public class ParallelSplitTests
         {
             int saved = Gemm.MaxThreads;
             Gemm.MaxThreads = threads;
+            // The split on every call, not only when the measured choice picks it.
+            Gemm.ForceSplit = threads > 1;
             try
             {
                 // An odd-sized weight, so chunk borders fall inside vectors and leave a scalar tail, and a bias.
@@ -39,13 +41,41 @@ public class ParallelSplitTests
                 optimizer.WriteState(state);
                 return ([.. ps.Select(p => p.Value)], state.ToArray());
             }
-            finally { Gemm.MaxThreads = saved; }
+            finally
+            {
+                Gemm.MaxThreads = saved;
+                Gemm.ForceSplit = false;
+            }
         }
 
         var one = Train(1);
         var two = Train(2);
         for (int i = 0; i < one.Values.Length; i++) Assert.Equal(Bits(one.Values[i]), Bits(two.Values[i]));
         Assert.Equal(one.State, two.State);
+    }
+
+    [Theory, MemberData(nameof(Kinds))]
+    public void AStepThatClearsGradientsLeavesThemZeroAndStepsTheSameBits(OptimizerKind kind)
+    {
+        (float[] Value, float[] Grad) Step(bool clears)
+        {
+            // Longer than the step's block, with a tail, so blocks and the remainder are both cleared.
+            var p = Random("w", 10_007, 4, decays: true);
+            var optimizer = Optimizer.Create(new OptimizerSpec(kind, 0.01f), weightDecay: 0.05f);
+            optimizer.ClearsGradients = clears;
+            for (int step = 0; step < 2; step++)
+            {
+                Fill(p.Grad, (ulong)(step + 11));
+                optimizer.Step([p]);
+            }
+            return (p.Value, p.Grad);
+        }
+
+        var kept = Step(clears: false);
+        var cleared = Step(clears: true);
+        Assert.Equal(Bits(kept.Value), Bits(cleared.Value));
+        Assert.All(cleared.Grad, g => Assert.Equal(0f, g));
+        Assert.Contains(kept.Grad, g => g != 0f);
     }
 
     [Fact]
@@ -65,7 +95,9 @@ public class ParallelSplitTests
         {
             var destination = new float[indices.Length * features];
             long before = WorkerPool.ParallelRuns;
-            data.CopySamples(indices, destination);
+            Gemm.ForceSplit = true;
+            try { data.CopySamples(indices, destination); }
+            finally { Gemm.ForceSplit = false; }
             Assert.True(WorkerPool.ParallelRuns > before, "the gather did not split");
             for (int r = 0; r < indices.Length; r++)
                 Assert.Equal(data.Sample(indices[r]).ToArray(), destination.AsSpan(r * features, features).ToArray());

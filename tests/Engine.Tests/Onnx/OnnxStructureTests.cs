@@ -110,6 +110,56 @@ public class OnnxStructureTests
         Assert.Equal(("axis", F.Attribute.TypeInt, -1L), (axis.String(F.Attribute.Name), axis.Int64(F.Attribute.Type), axis.Int64(F.Attribute.I)));
     }
 
+    [Fact]
+    public void ConvAndPoolAttributesCarryKernelStridesAndPadsOnNchw()
+    {
+        var nodes = Graph(Export(OnnxTestNetworks.CnnEveryLayer, out _)).Messages(F.Graph.Node);
+        Assert.Equal(["Sub", "Mul", "Reshape", "Conv", "BatchNormalization", "Relu", "MaxPool", "Conv", "Tanh", "AveragePool", "Flatten", "Gemm", "Relu", "Gemm", "Softmax"],
+            nodes.Select(n => n.String(F.Node.OpType)));
+        var convs = nodes.Where(n => n.String(F.Node.OpType) == "Conv").ToArray();
+        Assert.Equal("3 | 3,3 | 1,1 | 1,1,1,1", Describe(convs[0]));
+        Assert.Equal("2 | 3,3 | 2,2 | 1,1,1,1", Describe(convs[1]));
+        var avg = nodes.Single(n => n.String(F.Node.OpType) == "AveragePool").Messages(F.Node.Attribute).ToDictionary(a => a.String(F.Attribute.Name));
+        Assert.Equal([2L, 2], avg["kernel_shape"].Int64s(F.Attribute.Ints));
+        Assert.Equal([1L, 1], avg["strides"].Int64s(F.Attribute.Ints));
+        Assert.Equal(F.Attribute.TypeInts, avg["strides"].Int64(F.Attribute.Type));
+        var flatten = Assert.Single(nodes.Single(n => n.String(F.Node.OpType) == "Flatten").Messages(F.Node.Attribute));
+        Assert.Equal(("axis", 1L), (flatten.String(F.Attribute.Name), flatten.Int64(F.Attribute.I)));
+    }
+
+    /// <summary>"inputs | kernel_shape | strides | pads" of a Conv node (inputs: data, weight and the bias if learned).</summary>
+    private static string Describe(ProtoView conv)
+    {
+        var a = conv.Messages(F.Node.Attribute).ToDictionary(m => m.String(F.Attribute.Name), m => string.Join(',', m.Int64s(F.Attribute.Ints)));
+        return $"{conv.Strings(F.Node.Input).Length} | {a["kernel_shape"]} | {a["strides"]} | {a["pads"]}";
+    }
+
+    [Fact]
+    public void FlatRowsBecomeNchwByAnInt64ReshapeAndTheOutputIsFlatAgain()
+    {
+        var graph = Graph(Export(OnnxTestNetworks.CnnEndsInGlobalPool, out var net));
+        var nodes = graph.Messages(F.Graph.Node);
+        Assert.Equal(["Reshape", "Conv", "MaxPool", "GlobalAveragePool", "Flatten"], nodes.Select(n => n.String(F.Node.OpType)));
+        var shape = graph.Messages(F.Graph.Initializer).Single(i => i.String(F.Tensor.Name) == nodes[0].Strings(F.Node.Input)[1]);
+        Assert.Equal(F.Tensor.DataTypeInt64, shape.Int64(F.Tensor.DataType));
+        Assert.Equal([4L], shape.Int64s(F.Tensor.Dims));
+        var raw = shape.Bytes(F.Tensor.RawData);
+        Assert.Equal([-1L, 1, 6, 6], Enumerable.Range(0, 4).Select(i => BitConverter.ToInt64(raw, 8 * i)));
+        Assert.Equal("output", nodes[^1].Strings(F.Node.Output)[0]);
+        Assert.Equal(3, net.OutputWidth);
+    }
+
+    [Fact]
+    public void EveryLayerTypeASpecCanNameIsInAnExportedTestNetwork()
+    {
+        // A new layer type must come with its ONNX mapping (and an ONNX Runtime check), or this fails.
+        var specTypes = typeof(LayerSpec).GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonDerivedTypeAttribute), false)
+            .Cast<System.Text.Json.Serialization.JsonDerivedTypeAttribute>().Select(a => a.DerivedType).ToHashSet();
+        var covered = OnnxTestNetworks.All.SelectMany(n => OnnxTestNetworks.Spec(n).Layers).Select(l => l.GetType()).ToHashSet();
+        Assert.Empty(specTypes.Except(covered).Select(t => t.Name));
+        foreach (var name in OnnxTestNetworks.All) Assert.NotEmpty(OnnxExport.Write(OnnxTestNetworks.Create(name)));
+    }
+
     [Theory]
     [MemberData(nameof(OnnxRuntimeTests.Networks), MemberType = typeof(OnnxRuntimeTests))]
     public void NodesFormOneChainFromInputToOutputOverInitializers(string name)

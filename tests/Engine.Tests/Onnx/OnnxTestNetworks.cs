@@ -18,8 +18,12 @@ internal static class OnnxTestNetworks
     public const string BatchNormDropoutSoftmax = "batchnorm_dropout_softmax";
     public const string BatchNormStandardized = "batchnorm_standardized_inputs";
     public const string MseScaledImageShape = "mse_scaled_3d_input";
+    public const string CnnEveryLayer = "cnn_conv_batchnorm_pools_flatten_scaled";
+    public const string CnnGlobalPoolBinary = "cnn_even_kernel_pointwise_globalpool_bce";
+    public const string CnnEndsInGlobalPool = "cnn_2d_input_ends_in_globalpool_mse";
 
-    public static readonly string[] All = [DenseReluSoftmax, TanhSigmoidLeakyBinary, BatchNormDropoutSoftmax, BatchNormStandardized, MseScaledImageShape];
+    public static readonly string[] All = [DenseReluSoftmax, TanhSigmoidLeakyBinary, BatchNormDropoutSoftmax, BatchNormStandardized, MseScaledImageShape,
+        CnnEveryLayer, CnnGlobalPoolBinary, CnnEndsInGlobalPool];
 
     public static ModelSpec Spec(string name) => name switch
     {
@@ -35,6 +39,19 @@ internal static class OnnxTestNetworks
             [new BatchNormSpec(0.5f), new DenseSpec(10), new LeakyReluSpec(0.05f), new DropoutSpec(0.2f), new DenseSpec(2)],
             LossKind.SoftmaxCrossEntropy),
         MseScaledImageShape => new([1, 2, 3], [new DenseSpec(7), new TanhSpec(), new DenseSpec(2)], LossKind.Mse),
+        // [2,10,10] → conv same [4,10,10] → per-channel batchnorm → maxpool [4,5,5] → conv stride 2 pad 1 [6,3,3] → avgpool 2/1 [6,2,2].
+        CnnEveryLayer => new([2, 10, 10],
+            [new Conv2dSpec(4, 3, Padding: ConvPadding.SameSize), new BatchNormSpec(0.7f), new ReluSpec(), new MaxPool2dSpec(2),
+             new Conv2dSpec(6, 3, Stride: 2, Padding: 1, Bias: false), new TanhSpec(), new DropoutSpec(0.2f), new AvgPool2dSpec(2, Stride: 1),
+             new FlattenSpec(), new DenseSpec(5), new ReluSpec(), new DenseSpec(3)],
+            LossKind.SoftmaxCrossEntropy),
+        // [3,7,7] → conv 2x2 [5,6,6] → avgpool 3/2 [5,2,2] → conv 1x1 [4,2,2] → global pool [4,1,1] → batchnorm.
+        CnnGlobalPoolBinary => new([3, 7, 7],
+            [new Conv2dSpec(5, 2, Init: InitKind.XavierUniform), new SigmoidSpec(), new AvgPool2dSpec(3, Stride: 2), new Conv2dSpec(4, 1),
+             new LeakyReluSpec(0.1f), new GlobalAvgPool2dSpec(), new BatchNormSpec(0.5f), new FlattenSpec(), new DenseSpec(2)],
+            LossKind.SigmoidBinaryCrossEntropy),
+        // A one-channel [H, W] input, and a network whose output is still an image when it ends.
+        CnnEndsInGlobalPool => new([6, 6], [new Conv2dSpec(3, 3, Stride: 1), new MaxPool2dSpec(2, Stride: 1), new GlobalAvgPool2dSpec()], LossKind.Mse),
         _ => throw new ArgumentException($"Unknown test network '{name}'.", nameof(name)),
     };
 
@@ -46,6 +63,7 @@ internal static class OnnxTestNetworks
         {
             BatchNormStandardized => new InputTransform(NormalizationKind.Standardize, [50f, -3f, 0.25f], [1f / 20f, 1f / 0.5f, 1f / 3f]),
             MseScaledImageShape => new InputTransform(NormalizationKind.Scale, new float[6], Enumerable.Repeat(1f / 255f, 6).ToArray()),
+            CnnEveryLayer => new InputTransform(NormalizationKind.Scale, new float[200], Enumerable.Repeat(1f / 255f, 200).ToArray()),
             _ => null,
         };
         TrainALittle(net, new Rng(seed + 1));

@@ -50,6 +50,7 @@ internal sealed class ProtoView
     public float Float(int field) => BitConverter.UInt32BitsToSingle(Single<uint>(field));
     public string String(int field) => Single<ByteString>(field).ToStringUtf8();
     public string[] Strings(int field) => [.. All<ByteString>(field).Select(b => b.ToStringUtf8())];
+    public byte[] Bytes(int field) => Single<ByteString>(field).ToByteArray();
     public ProtoView Message(int field) => new(Single<ByteString>(field));
     public ProtoView[] Messages(int field) => [.. All<ByteString>(field).Select(b => new ProtoView(b))];
 

@@ -218,6 +218,41 @@ public class SpecValidatorTests
             Assert.Single(SpecValidator.CheckDataset(Spec(LossKind.SigmoidBinaryCrossEntropy, new DenseSpec(1)), Classes(4, 0, 2))).ToString());
     }
 
+    private static ModelSpec Cnn(params int[] input) =>
+        new(input, [new Conv2dSpec(2, 3), new GlobalAvgPool2dSpec(), new FlattenSpec(), new DenseSpec(3)], LossKind.SoftmaxCrossEntropy);
+
+    private static Dataset Images(params int[] sampleShape)
+    {
+        int size = sampleShape.Aggregate(1, (a, d) => a * d);
+        return new Dataset(new float[size * 3], sampleShape, 3, [0, 1, 2], null, 1, 3);
+    }
+
+    [Fact]
+    public void CheckDatasetTakesIdxImagesAsOneChannelForAConvModel()
+    {
+        Assert.Empty(SpecValidator.CheckDataset(Cnn(1, 8, 8), Images(8, 8)));
+        Assert.Empty(SpecValidator.CheckDataset(Cnn(8, 8), Images(1, 8, 8)));
+        Assert.Empty(SpecValidator.CheckDataset(Cnn(3, 8, 8), Images(3, 8, 8)));
+    }
+
+    [Fact]
+    public void CheckDatasetNamesTheChannelCountWhenAConvModelGetsOtherImages()
+    {
+        var e = Assert.Single(SpecValidator.CheckDataset(Cnn(3, 8, 8), Images(8, 8)));
+        Assert.Equal("input", e.Path);
+        Assert.Equal("the model takes 3 channels ([3, 8, 8]), the dataset's images have 1 ([8, 8]); set input to [1, 8, 8]", e.Message);
+    }
+
+    [Fact]
+    public void CheckDatasetRefusesSameWidthImagesOfAnotherShapeForAConvModel()
+    {
+        // 4·4·4 = 64 = 8·8 values: an MLP would take them, a convolution would read them wrongly.
+        var e = Assert.Single(SpecValidator.CheckDataset(Cnn(4, 4, 4), Images(8, 8)));
+        Assert.Equal("input: the model takes images [4, 4, 4] (channels, height, width), the dataset's samples are [8, 8]; set input to [1, 8, 8]", e.ToString());
+        Assert.Contains("not images", Assert.Single(SpecValidator.CheckDataset(Cnn(1, 8, 8), Images(64))).Message);
+        Assert.Empty(SpecValidator.CheckDataset(new ModelSpec([64], [new DenseSpec(3)], LossKind.SoftmaxCrossEntropy), Images(8, 8)));
+    }
+
     [Fact]
     public void CheckDatasetReturnsValidationErrorsOfAnInvalidSpec()
     {

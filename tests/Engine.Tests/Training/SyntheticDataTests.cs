@@ -11,6 +11,7 @@ public class SyntheticDataTests
     [InlineData(SyntheticKind.Moons, 2)]
     [InlineData(SyntheticKind.Blobs, 4)]
     [InlineData(SyntheticKind.Regression, 3)]
+    [InlineData(SyntheticKind.Stripes, 4)]
     public void SameSeedGivesTheSameDataAndAnotherSeedDoesNot(SyntheticKind kind, int classes)
     {
         var a = SyntheticData.Generate(kind, 50, classes, 1);
@@ -22,6 +23,26 @@ public class SyntheticDataTests
         Assert.NotEqual(a.Features, c.Features);
         Assert.Equal(50, a.Count);
         Assert.All(a.Features, v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
+    public void StripesAreOneChannelImagesWhoseRowsOrColumnsAreConstantByClass()
+    {
+        var d = SyntheticData.Generate(SyntheticKind.Stripes, 8, 4, seed: 5, noise: 0f);
+        Assert.Equal([1, 16, 16], d.SampleShape);
+        Assert.Equal([0, 1, 2, 3, 0, 1, 2, 3], d.Labels!);
+        float At(int sample, int y, int x) => d.Features[sample * 256 + y * 16 + x];
+        for (int y = 0; y < 16; y++)
+            for (int x = 1; x < 16; x++)
+            {
+                Assert.Equal(At(0, y, 0), At(0, y, x)); // horizontal: constant along a row
+                Assert.Equal(At(1, 0, y), At(1, x, y)); // vertical: constant down a column
+            }
+        for (int y = 1; y < 16; y++)
+            for (int x = 1; x < 16; x++) Assert.Equal(At(3, y - 1, x - 1), At(3, y, x)); // anti-diagonal class: constant along ↘ (y − x fixed)
+        Assert.Contains(0f, d.Features);
+        Assert.Contains(1f, d.Features);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SyntheticData.Generate(SyntheticKind.Stripes, 8, 5, seed: 5));
     }
 
     [Fact]
@@ -59,7 +80,7 @@ public class SyntheticDataTests
     {
         Assert.Equal("\"spirals\"", JsonSerializer.Serialize(SyntheticKind.Spirals));
         Assert.Equal(SyntheticKind.Regression, JsonSerializer.Deserialize<SyntheticKind>("\"regression\""));
-        Assert.Equal(["xor", "spirals", "moons", "blobs", "regression"],
+        Assert.Equal(["xor", "spirals", "moons", "blobs", "regression", "stripes"],
             Enum.GetValues<SyntheticKind>().Select(k => JsonSerializer.Serialize(k).Trim('"')));
     }
 }

@@ -3,8 +3,25 @@ import { ApiError, api, showProblem } from './api.js';
 
 const FIXED_TWO = new Set(['xor', 'moons']);
 
-/** A small network that fits every synthetic kind: 2-D points into classes, or features into one value. */
+/** A small network that fits every synthetic kind: 2-D points into classes, features into one value, or a CNN for images. */
 export function presetSpec(kind, classes) {
+  if (kind === 'stripes') {
+    // Two conv blocks over the 16x16 stripes, then a dense head: the orientation is a local pattern a dense layer sees poorly.
+    return formatSpec({
+      input: [1, 16, 16],
+      layers: [
+        { type: 'conv2d', filters: 8, kernel: 3, padding: 'same' },
+        { type: 'relu' },
+        { type: 'maxpool2d', size: 2 },
+        { type: 'conv2d', filters: 16, kernel: 3, padding: 'same' },
+        { type: 'relu' },
+        { type: 'maxpool2d', size: 2 },
+        { type: 'flatten' },
+        { type: 'dense', units: classes },
+      ],
+      loss: 'softmax_cross_entropy',
+    });
+  }
   const regression = kind === 'regression';
   const spec = {
     input: [regression ? classes : 2],
@@ -58,6 +75,9 @@ export class QuickStart {
     classes.readOnly = FIXED_TWO.has(kind);
     if (FIXED_TWO.has(kind)) classes.value = '2';
     classes.min = kind === 'regression' ? '1' : '2';
+    // Stripes have four orientations at most.
+    classes.max = kind === 'stripes' ? '4' : '100';
+    if (kind === 'stripes' && Number(classes.value) > 4) classes.value = '4';
     this.refreshPreset();
   }
 
@@ -107,7 +127,7 @@ export class QuickStart {
       // The model first: a spec error (the likeliest) then leaves no orphan data set behind.
       step = 'Creating the model';
       this.say(`${step}…`);
-      const model = await api.createModel({ name: `${v.kind} mlp`, spec: v.spec });
+      const model = await api.createModel({ name: `${v.kind} ${v.kind === 'stripes' ? 'cnn' : 'mlp'}`, spec: v.spec });
       step = 'Creating the data set';
       this.say(`${step}…`);
       const dataset = await api.createSynthetic({ name: `${v.kind} ${v.size}`, kind: v.kind, size: v.size, classes: v.classes, seed });

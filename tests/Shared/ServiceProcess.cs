@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Reliability.Tests;
+using TrainingService.Client;
+
+namespace Shared;
 
 /// <summary>
 /// The real service as a child process (<c>dotnet Api.dll</c>) on a loopback port, over a data folder the
@@ -30,7 +32,12 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>The admin key the service wrote to admin.key at its first start on this data folder; <see cref="Client"/> sends it.</summary>
     public string ApiKey => File.ReadAllText(Path.Combine(DataDirectory, "admin.key")).Trim();
 
+    /// <summary>Raw HTTP with the admin key, for requests the typed client cannot send (malformed input).</summary>
     public HttpClient Client { get; }
+
+    /// <summary>A typed client for this instance with the admin key (or <paramref name="apiKey"/>); the caller disposes it.</summary>
+    public TrainingServiceClient CreateClient(TrainingServiceClientOptions? options = null, string? apiKey = null) =>
+        new(Address, apiKey ?? ApiKey, options);
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
 

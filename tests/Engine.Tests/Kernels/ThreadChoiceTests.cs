@@ -8,15 +8,15 @@ namespace Engine.Tests.KernelTests;
 /// later, and invisible in the results. Timings are fed in, never asserted.
 /// </summary>
 [Collection(nameof(GemmCollection))]
-public class GemmThreadChoiceTests
+public class ThreadChoiceTests
 {
     [Fact]
     public void ARoundWarmsUpTheSplitThenAlternatesOneThreadAndTheSplitWithEveryCallTimed()
     {
-        var choice = new GemmThreadChoice(threads: 2);
+        var choice = new ThreadChoice(threads: 2);
         var threads = new List<int>();
         var slots = new List<int>();
-        for (int call = 0; call < GemmThreadChoice.RoundCalls; call++)
+        for (int call = 0; call < ThreadChoice.RoundCalls; call++)
         {
             threads.Add(choice.Next(out int slot));
             slots.Add(slot);
@@ -33,7 +33,7 @@ public class GemmThreadChoiceTests
     [InlineData(1000, 1400, 1)] // the split slower: one thread
     public void TheRoundKeepsTheSplitOnlyWhenItsBestCallClearlyBeatsOneThreadsBest(long oneThread, long split, int expected)
     {
-        var choice = new GemmThreadChoice(threads: 2);
+        var choice = new ThreadChoice(threads: 2);
         RunRound(choice, oneThread, split);
 
         for (int call = 0; call < 50; call++)
@@ -46,9 +46,9 @@ public class GemmThreadChoiceTests
     [Fact]
     public void TheChoiceIsMeasuredAgainAfterRecheckEveryCalls()
     {
-        var choice = new GemmThreadChoice(threads: 2);
+        var choice = new ThreadChoice(threads: 2);
         RunRound(choice, oneThread: 1000, split: 1400);
-        for (int call = GemmThreadChoice.RoundCalls; call < GemmThreadChoice.RecheckEvery; call++)
+        for (int call = ThreadChoice.RoundCalls; call < ThreadChoice.RecheckEvery; call++)
             Assert.Equal(1, choice.Next(out _));
 
         // The machine changed (the other core freed up): the next round finds the split faster, from fresh bests.
@@ -75,20 +75,20 @@ public class GemmThreadChoiceTests
             var first = new float[m * n];
             Gemm.Multiply(a, b, first, m, n, k);
             var c = new float[m * n];
-            for (int call = 1; call < GemmThreadChoice.RoundCalls + 4; call++)
+            for (int call = 1; call < ThreadChoice.RoundCalls + 4; call++)
             {
                 c.AsSpan().Fill(float.NaN);
                 Gemm.Multiply(a, b, c, m, n, k);
                 Assert.Equal(Bits(first), Bits(c));
             }
-            Assert.Contains(GemmThreadChoice.Chosen(m, n, k, false, false, false, threads: 2), new[] { 1, 2 });
+            Assert.Contains(ThreadChoice.Chosen(m, n, k, false, false, false, threads: 2), new[] { 1, 2 });
         }
         finally { Gemm.MaxThreads = saved; }
     }
 
-    private static void RunRound(GemmThreadChoice choice, long oneThread, long split)
+    private static void RunRound(ThreadChoice choice, long oneThread, long split)
     {
-        for (int call = 0; call < GemmThreadChoice.RoundCalls; call++)
+        for (int call = 0; call < ThreadChoice.RoundCalls; call++)
         {
             int threads = choice.Next(out int slot);
             // Noise on top of each option's best, as other processes would add.

@@ -1,16 +1,24 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 
 namespace Engine.Kernels;
 
 /// <summary>
-/// Whether splitting a product across threads pays, decided per shape on the machine at hand: the first calls
-/// of a shape alternate between one thread and the split, timed, and the faster one is kept. Whether a second
+/// Whether splitting work across threads pays, decided per shape on the machine at hand: the first calls
+/// of a shape (a product's m, n, k and flags; an element-wise pass's kind and length) alternate between one
+/// thread and the split, timed, and the faster one is kept. Whether a second
 /// core pays depends on the CPU (shared or private caches, wake-up latency, memory bandwidth) and on what else
 /// runs there, so no constant can say it; the choice is measured again every <see cref="RecheckEvery"/> calls.
 /// Both choices give the same bits, so the switching is invisible in the results.
 /// </summary>
-internal sealed class GemmThreadChoice
+internal sealed class ThreadChoice
 {
+    /// <summary>Split work other than products (optimizer steps, gradient clearing, batch gathers), by <see cref="For(WorkKind, long, int)"/>.</summary>
+    internal enum WorkKind { ParameterPass = 1, Gather = 2 }
+
+    // Set in the flags of non-product keys, so they never meet a product's.
+    private const int WorkFlag = 1 << 30;
+
     /// <summary>Timed calls per option in one measuring round; the best of them counts, as other work only adds time.</summary>
     internal const int SamplesEach = 4;
     /// <summary>Calls of one round: an untimed warm-up call on the split, then the timed calls.</summary>
@@ -19,21 +27,40 @@ internal sealed class GemmThreadChoice
 
     private readonly record struct Key(int M, int N, int K, int Flags, int Threads);
 
-    private static readonly ConcurrentDictionary<Key, GemmThreadChoice> Shapes = new();
+    private static readonly ConcurrentDictionary<Key, ThreadChoice> Shapes = new();
 
     private readonly int _threads;
     private long _calls = -1;
     private long _bestOne = long.MaxValue, _bestSplit = long.MaxValue;
     private int _chosen;
 
-    internal GemmThreadChoice(int threads) => (_threads, _chosen) = (threads, threads);
+    internal ThreadChoice(int threads) => (_threads, _chosen) = (threads, threads);
 
     /// <summary>The choice for one shape offered <paramref name="threads"/> threads (&gt; 1); made on first use.</summary>
-    public static GemmThreadChoice For(int m, int n, int k, bool transA, bool transB, bool accumulate, Gemm.Path path, int threads)
+    public static ThreadChoice For(int m, int n, int k, bool transA, bool transB, bool accumulate, Gemm.Path path, int threads)
     {
         int flags = (transA ? 1 : 0) | (transB ? 2 : 0) | (accumulate ? 4 : 0) | (int)path << 3;
         var key = new Key(m, n, k, flags, threads);
-        return Shapes.TryGetValue(key, out var choice) ? choice : Shapes.GetOrAdd(key, static k => new GemmThreadChoice(k.Threads));
+        return Shapes.TryGetValue(key, out var choice) ? choice : Shapes.GetOrAdd(key, static k => new ThreadChoice(k.Threads));
+    }
+
+    /// <summary>The choice for one kind of element-wise work over <paramref name="size"/> elements offered <paramref name="threads"/> threads.</summary>
+    public static ThreadChoice For(WorkKind kind, long size, int threads)
+    {
+        var key = new Key((int)size, (int)(size >> 32), 0, WorkFlag | (int)kind, threads);
+        return Shapes.TryGetValue(key, out var choice) ? choice : Shapes.GetOrAdd(key, static k => new ThreadChoice(k.Threads));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the pool with this choice's thread count for the call (timing it when the
+    /// call measures); <paramref name="chunksPerThread"/> chunks per thread when split, one chunk on one thread.
+    /// </summary>
+    public void Run(PoolWork work, int chunksPerThread)
+    {
+        int slot = -1, use = Gemm.ForceSplit ? _threads : Next(out slot);
+        long start = slot >= 0 ? Stopwatch.GetTimestamp() : 0;
+        WorkerPool.Run(work, use, use == 1 ? 1 : use * chunksPerThread);
+        if (slot >= 0) Record(slot, Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>The thread count the shape's last finished round chose (its split until a round has finished), for benches.</summary>
