@@ -12,6 +12,7 @@ var benchmarks = new (string Name, Action<string[]> Run)[]
     ("stream", StreamBench.Run),
     ("api", ApiBench.Run),
     ("cluster", ClusterBench.Run),
+    ("bomb", BombBench.Run),
 };
 
 string name = args.Length > 0 ? args[0] : "";

@@ -30,6 +30,9 @@ internal sealed class ServiceHost : IAsyncDisposable
     /// <summary>The service's REST API with the admin key.</summary>
     public TrainingServiceClient Api { get; }
 
+    /// <summary>The service's process id, for /proc/&lt;pid&gt;/status (resident memory).</summary>
+    public int Pid => _process.Id;
+
     /// <summary>
     /// Run time so far, in seconds, of the service's threads other than those that train (the jobs' <c>train-job-N</c>
     /// threads and the engine's workers): the service's own work around the training. From

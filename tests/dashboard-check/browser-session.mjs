@@ -10,6 +10,14 @@ import { dirname } from 'node:path';
  * check(page). summary.ok is set when check returns; summary.error holds the first line of a failure.
  */
 export async function runDashboardCheck({ baseUrl, screenshotPath, summary, step, contextOptions = {} }, check) {
+  return runPageCheck({ baseUrl, screenshotPath, summary, step, contextOptions, withKey: true }, check);
+}
+
+/**
+ * Opens baseUrl + path in Chromium and runs check(page); withKey types API_KEY into the dashboard's key field and
+ * waits for its hub connection first. Fails on uncaught page errors and on anything the Content-Security-Policy blocked.
+ */
+export async function runPageCheck({ baseUrl, path = '', screenshotPath, summary, step, contextOptions = {}, withKey = false }, check) {
   const started = Date.now();
   summary.pageErrors ??= [];
   summary.consoleErrors ??= [];
@@ -25,18 +33,23 @@ export async function runDashboardCheck({ baseUrl, screenshotPath, summary, step
     page.on('pageerror', (e) => summary.pageErrors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error') summary.consoleErrors.push(m.text()); });
 
-    await page.goto(baseUrl, { waitUntil: 'load' });
-    await page.waitForFunction(() => window.__dashboard !== undefined);
-    // A person pastes the key into the header field; saving reloads the page with it.
-    await page.fill('#api-key', process.env.API_KEY ?? '');
-    await Promise.all([page.waitForEvent('load'), page.click('#key-form button[type=submit]')]);
-    await page.waitForFunction(() => window.__dashboard !== undefined);
-    step('page loaded');
-    await page.waitForFunction(() => window.__dashboard.state.connection === 'connected', null, { timeout: 30_000 });
-    step('hub connected');
+    await page.goto(baseUrl + path, { waitUntil: 'load' });
+    if (withKey) {
+      await page.waitForFunction(() => window.__dashboard !== undefined);
+      // A person pastes the key into the header field; saving reloads the page with it.
+      await page.fill('#api-key', process.env.API_KEY ?? '');
+      await Promise.all([page.waitForEvent('load'), page.click('#key-form button[type=submit]')]);
+      await page.waitForFunction(() => window.__dashboard !== undefined);
+      step('page loaded');
+      await page.waitForFunction(() => window.__dashboard.state.connection === 'connected', null, { timeout: 30_000 });
+      step('hub connected');
+    }
 
     await check(page);
     if (summary.pageErrors.length > 0) throw new Error(`uncaught page errors: ${summary.pageErrors.join(' | ')}`);
+    // The service's Content-Security-Policy must not block anything the page loads or runs.
+    const blocked = summary.consoleErrors.filter((m) => /Content Security Policy/i.test(m));
+    if (blocked.length > 0) throw new Error(`blocked by the Content-Security-Policy: ${blocked.join(' | ')}`);
 
     await mkdir(dirname(screenshotPath), { recursive: true });
     await page.screenshot({ path: screenshotPath, fullPage: true });

@@ -8,15 +8,23 @@ namespace Api.Security;
 /// The open SignalR connections of each API key, so revoking a key also closes the connections it opened
 /// (authentication happens once per connection, at connect).
 /// </summary>
+/// <remarks>
+/// SignalR answers the handshake before it runs OnConnected, so a connection can be registered just after its key
+/// was revoked; revoked key ids are remembered and a connection registering under one is closed at once.
+/// </remarks>
 public sealed class HubConnections
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, HubCallerContext>> _byKey = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _revoked = new(StringComparer.Ordinal);
 
     public static string? KeyOf(HubCallerContext context) => context.User?.FindFirst(ApiKeyAuthenticationHandler.KeyIdClaim)?.Value;
 
     public void Add(HubCallerContext context)
     {
-        if (KeyOf(context) is { } key) _byKey.GetOrAdd(key, _ => new(StringComparer.Ordinal))[context.ConnectionId] = context;
+        if (KeyOf(context) is not { } key) return;
+        _byKey.GetOrAdd(key, _ => new(StringComparer.Ordinal))[context.ConnectionId] = context;
+        // After the add: a Close that removed the list before this add marked the key first, so this sees it.
+        if (_revoked.ContainsKey(key)) context.Abort();
     }
 
     public void Remove(HubCallerContext context)
@@ -24,9 +32,10 @@ public sealed class HubConnections
         if (KeyOf(context) is { } key && _byKey.TryGetValue(key, out var connections)) connections.TryRemove(context.ConnectionId, out _);
     }
 
-    /// <summary>Aborts every connection of <paramref name="keyId"/>; returns how many there were.</summary>
+    /// <summary>Aborts every connection of <paramref name="keyId"/>, now and any that registers later; returns how many there were.</summary>
     public int Close(string keyId)
     {
+        _revoked[keyId] = true;
         if (!_byKey.TryRemove(keyId, out var connections)) return 0;
         foreach (var context in connections.Values) context.Abort();
         return connections.Count;

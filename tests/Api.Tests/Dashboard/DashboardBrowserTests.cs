@@ -54,24 +54,73 @@ public sealed class DashboardBrowserTests
     }
 
     /// <summary>
+    /// A job with more epochs than the hub replays (2 here): opening it shows the HistoryTruncated note, and the chart
+    /// still has every epoch, the omitted ones loaded from GET /jobs/{id}/metrics.
+    /// </summary>
+    [ChromiumFact]
+    public async Task AJobWithMoreEpochsThanTheHubReplaysShowsTheNoteAndEveryEpochInChromium()
+    {
+        const int epochs = 6;
+        using var factory = new ShortReplayFactory();
+        var baseUrl = StartOnLoopback(factory);
+        var client = factory.CreateClient();
+        var jobId = await client.CreateJobAsync(await client.CreateModelAsync(), await client.CreateSyntheticAsync(size: 300), epochs);
+        await client.WaitForStatusAsync(jobId, TimeSpan.FromMinutes(2), "succeeded");
+
+        var (summaryLine, _) = await RunCheckAsync(factory, baseUrl, "history-check.mjs", "history.png",
+            jobId.ToString(System.Globalization.CultureInfo.InvariantCulture), epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var s = JsonDocument.Parse(summaryLine).RootElement;
+        Assert.Equal(epochs - ShortReplayFactory.ReplayEpochs, s.GetProperty("noteOmitted").GetInt32());
+        Assert.True(s.GetProperty("noteLoaded").GetBoolean(), summaryLine);
+        Assert.Contains($"/jobs/{jobId}/metrics", s.GetProperty("note").GetString());
+        Assert.Equal(Enumerable.Range(1, epochs), s.GetProperty("chartEpochs").EnumerateArray().Select(e => e.GetInt32()));
+    }
+
+    /// <summary>Swagger UI renders its operations under the service's Content-Security-Policy, with nothing blocked.</summary>
+    [ChromiumFact]
+    public async Task SwaggerUiRendersUnderTheContentSecurityPolicyInChromium()
+    {
+        using var factory = new ServiceFactory();
+        var (summaryLine, _) = await RunCheckAsync(factory, StartOnLoopback(factory), "swagger-check.mjs", "swagger.png");
+        Assert.True(JsonDocument.Parse(summaryLine).RootElement.GetProperty("operations").GetInt32() > 10, summaryLine);
+    }
+
+    private sealed class ShortReplayFactory : ServiceFactory
+    {
+        public const int ReplayEpochs = 2;
+
+        protected override IEnumerable<(string Key, string Value)> Settings =>
+            [("Training:HubReplayEpochs", ReplayEpochs.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    /// <summary>
     /// Runs one of tests/dashboard-check's scripts against the service on a real loopback port and returns its
     /// JSON summary line and the screenshot path (kept after the run for CI to collect; TestResults/ is ignored by git).
     /// </summary>
     private static async Task<(string SummaryLine, string Screenshot)> RunCheckAsync(string script, string screenshotName, int epochs)
+    {
+        using var factory = new ServiceFactory();
+        return await RunCheckAsync(factory, StartOnLoopback(factory), script, screenshotName, "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Starts the service on Kestrel at a free loopback port; returns its base address ending in '/'.</summary>
+    private static string StartOnLoopback(ServiceFactory factory)
+    {
+        factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        factory.StartServer();
+        return factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single().TrimEnd('/') + "/";
+    }
+
+    private static async Task<(string SummaryLine, string Screenshot)> RunCheckAsync(ServiceFactory factory, string baseUrl, string script,
+        string screenshotName, params string[] args)
     {
         var root = Shared.Repository.Root;
         var checkDir = Path.Combine(root, "tests", "dashboard-check");
         if (!Directory.Exists(Path.Combine(checkDir, "node_modules", "playwright-core")))
             Assert.Fail("tests/dashboard-check/node_modules is missing: building tests/Shared restores it (npm ci).");
 
-        using var factory = new ServiceFactory();
-        factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        factory.StartServer();
-        var baseUrl = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
-            .Addresses.Single().TrimEnd('/') + "/";
         var screenshot = Path.Combine(root, "TestResults", "dashboard", screenshotName);
-        var (exitCode, stdout, stderr) = await RunAsync(checkDir, factory.AdminKey, "node", script, baseUrl, screenshot,
-            "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var (exitCode, stdout, stderr) = await RunAsync(checkDir, factory.AdminKey, "node", [script, baseUrl, screenshot, .. args]);
         var summaryLine = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
         Assert.True(exitCode == 0, $"{script} exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
         return (summaryLine, screenshot);

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Net;
@@ -48,10 +47,10 @@ public sealed class LimitsTests(LimitsFactory factory) : IClassFixture<LimitsFac
     {
         const int side = 32, declared = 1 << 20; // 2^20 images of 32×32 bytes: 1 GiB once decompressed
         var zeros = Gzip(new byte[16 << 20]);
-        byte[] Bomb(int images) => [.. Gzip(IdxHeader(images, side)), .. Enumerable.Repeat(zeros, 64).SelectMany(z => z)];
+        byte[] Bomb(int images) => [.. Gzip(Shared.DataFiles.IdxImageHeader(images, side)), .. Enumerable.Repeat(zeros, 64).SelectMany(z => z)];
         var honestHeaderBomb = Bomb(declared);
         var lyingHeaderBomb = Bomb(1000); // declares 1 MB, then carries 1 GB
-        var npyBomb = Gzip(NpyHeader("<f4", $"({declared}, 256)")).Concat(Enumerable.Repeat(zeros, 64).SelectMany(z => z)).ToArray();
+        var npyBomb = Gzip(Shared.DataFiles.Npy("<f4", $"({declared}, 256)", [])).Concat(Enumerable.Repeat(zeros, 64).SelectMany(z => z)).ToArray();
         Assert.True(honestHeaderBomb.Length < 2 << 20, honestHeaderBomb.Length.ToString());
 
         string[] Stored() => [.. new[] { "datasets", "tmp" }
@@ -60,12 +59,12 @@ public sealed class LimitsTests(LimitsFactory factory) : IClassFixture<LimitsFac
         var listed = await _client.GetStringAsync("/datasets");
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
-        var declaredTooLarge = await UploadAsync("idx", ("images", honestHeaderBomb), ("labels", IdxLabels(declared, withData: false)));
+        var declaredTooLarge = await UploadAsync("idx", ("images", honestHeaderBomb), ("labels", Shared.DataFiles.IdxLabels(declared, withData: false)));
         var messages = await Problem.AssertAsync(declaredTooLarge, HttpStatusCode.RequestEntityTooLarge, "images");
         Assert.Contains("MaxDecompressedBytes", messages[0]);
-        var trailing = await UploadAsync("idx", ("images", lyingHeaderBomb), ("labels", IdxLabels(1000, withData: true)));
+        var trailing = await UploadAsync("idx", ("images", lyingHeaderBomb), ("labels", Shared.DataFiles.IdxLabels(1000, withData: true)));
         await Problem.AssertAsync(trailing, HttpStatusCode.UnprocessableEntity, "images");
-        var npy = await UploadAsync("npy", ("features", npyBomb), ("labels", NpyHeader("<i4", $"({declared},)")));
+        var npy = await UploadAsync("npy", ("features", npyBomb), ("labels", Shared.DataFiles.Npy("<i4", $"({declared},)", [])));
         await Problem.AssertAsync(npy, HttpStatusCode.RequestEntityTooLarge, "features");
         clock.Stop();
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
@@ -147,38 +146,5 @@ public sealed class LimitsTests(LimitsFactory factory) : IClassFixture<LimitsFac
         using var output = new MemoryStream();
         using (var gzip = new GZipStream(output, CompressionLevel.SmallestSize, leaveOpen: true)) gzip.Write(data);
         return output.ToArray();
-    }
-
-    private static byte[] IdxHeader(int count, int side)
-    {
-        var header = new byte[16];
-        header[2] = 8;
-        header[3] = 3;
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), count);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(8), side);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(12), side);
-        return header;
-    }
-
-    private static byte[] IdxLabels(int count, bool withData)
-    {
-        var labels = new byte[8 + (withData ? count : 0)];
-        labels[2] = 8;
-        labels[3] = 1;
-        BinaryPrimitives.WriteInt32BigEndian(labels.AsSpan(4), count);
-        return labels;
-    }
-
-    /// <summary>An NPY v1.0 header (magic, version, length, dict padded to 64 bytes) with no data after it.</summary>
-    private static byte[] NpyHeader(string descr, string shape)
-    {
-        var dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
-        int length = 10 + dict.Length + 1;
-        dict = dict.PadRight(dict.Length + (64 - length % 64) % 64) + "\n";
-        var bytes = new List<byte> { 0x93 };
-        bytes.AddRange("NUMPY"u8.ToArray());
-        bytes.AddRange([1, 0, (byte)(dict.Length & 0xff), (byte)(dict.Length >> 8)]);
-        bytes.AddRange(Encoding.ASCII.GetBytes(dict));
-        return [.. bytes];
     }
 }

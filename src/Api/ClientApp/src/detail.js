@@ -32,6 +32,7 @@ export class JobDetail {
     $('detail-hint').hidden = true;
     this.curves.reset(job.id);
     $('metrics-body').replaceChildren();
+    $('history-note').hidden = true;
     this.actions.showError($('action-error'), null);
     this.render();
   }
@@ -52,6 +53,19 @@ export class JobDetail {
     this.renderTable();
     this.render();
     return true;
+  }
+
+  /** The live stream replayed only the last epochs: say where the earlier ones came from, or that they are missing. */
+  showHistoryNote(e, loaded, reason) {
+    if (e.jobId !== this.jobId) return;
+    const note = $('history-note');
+    const omitted = `${e.omittedEpochs} earlier epoch${e.omittedEpochs === 1 ? '' : 's'}`;
+    note.textContent = loaded
+      ? `Live updates replayed epochs from ${e.firstReplayedEpoch} on; the ${omitted} were loaded from ${e.metricsUrl}.`
+      : `Live updates replayed epochs from ${e.firstReplayedEpoch} on; the ${omitted} are omitted (${e.metricsUrl} has them${reason ? `; loading failed: ${reason}` : ''}).`;
+    note.dataset.omitted = String(e.omittedEpochs);
+    note.dataset.loaded = String(loaded);
+    note.hidden = false;
   }
 
   setBatch(event) {

@@ -4,7 +4,8 @@ import { apiKey } from './key.js';
 
 export class TrainingHub {
   /**
-   * @param {object} handlers onEpoch, onStatus, onBatch, onLayerStats (event payloads) and onConnection(state, detail).
+   * @param {object} handlers onEpoch, onStatus, onBatch, onLayerStats, onHistoryTruncated (event payloads) and
+   *   onConnection(state, detail).
    */
   constructor(handlers) {
     this.handlers = handlers;
@@ -21,6 +22,8 @@ export class TrainingHub {
     this.connection.on('JobStatusChanged', (e) => handlers.onStatus(e));
     this.connection.on('BatchProgress', (e) => handlers.onBatch(e));
     this.connection.on('LayerStats', (e) => handlers.onLayerStats?.(e));
+    // Subscribe replays only a job's last epochs (Training:HubReplayEpochs); the rest are at e.metricsUrl.
+    this.connection.on('HistoryTruncated', (e) => handlers.onHistoryTruncated?.(e));
     this.connection.onreconnecting(() => handlers.onConnection('reconnecting'));
     // A new connection has no groups: subscribe again; the history it resends is deduplicated by epoch.
     this.connection.onreconnected(async () => {

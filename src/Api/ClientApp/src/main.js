@@ -85,6 +85,9 @@ const hub = new TrainingHub({
   onBatch(e) {
     if (e.jobId === detail.jobId) detail.setBatch(e);
   },
+  onHistoryTruncated(e) {
+    loadOmittedEpochs(e);
+  },
   onConnection(state, message) {
     connectionState = state;
     const element = $('connection');
@@ -152,6 +155,26 @@ async function refreshJob(id) {
     remember(withBest(readJob(await api.getJob(id))));
   } catch (e) {
     if (id === detail.jobId) showProblem($('action-error'), e, `Loading job ${id}`);
+  }
+}
+
+/**
+ * The hub replayed only a job's last epochs: the earlier ones come from the REST metrics route, into the open
+ * job's curves and the experiment chart; the note says so, or that they are omitted when that load fails.
+ */
+async function loadOmittedEpochs(e) {
+  const shown = e.jobId === detail.jobId;
+  if (!shown && !experiments.has(e.jobId)) return;
+  try {
+    const history = await api.metrics(e.jobId);
+    for (const m of history) {
+      if (m.epoch >= e.firstReplayedEpoch) continue;
+      if (e.jobId === detail.jobId) detail.addMetric({ ...m, jobId: e.jobId });
+      experiments.addMetric({ ...m, jobId: e.jobId });
+    }
+    if (e.jobId === detail.jobId) detail.showHistoryNote(e, true);
+  } catch (err) {
+    if (e.jobId === detail.jobId) detail.showHistoryNote(e, false, err.message);
   }
 }
 
