@@ -24,6 +24,7 @@ public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutp
         using var folder = new DataFolder();
         long id;
         int delay;
+        string firstLog;
         await using (var first = await ServiceProcess.StartAsync(folder.Path))
         {
             id = await first.Client.SubmitStandardJobAfterWarmUpAsync();
@@ -39,17 +40,20 @@ public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutp
                 delay = 0;
             }
             await first.KillAsync();
+            firstLog = first.Log;
         }
         output.WriteLine($"killed {delay} ms after epoch {afterEpoch} was recorded");
         string statusAtKill = StatusInDatabase(folder.Path, id);
 
         await using var second = await ServiceProcess.StartAsync(folder.Path);
+        using var keep = second.KeepLogOnExit($"crash-after-epoch-{afterEpoch}", $"killed {delay} ms after epoch {afterEpoch} was recorded ({statusAtKill} then)\n{firstLog}\n== after the restart");
         // The outcome users rely on first: succeeded, every epoch once and in order, the uninterrupted run's weights.
         var job = await second.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed", "cancelled");
         Assert.True(job.Status() == "succeeded", $"killed {delay} ms after epoch {afterEpoch} ({statusAtKill} then): {job}\n{second.Log}");
         Assert.Equal(Enumerable.Range(1, Api.Epochs), await second.Client.MetricEpochsAsync(id));
         Assert.Equal(Api.TensorData(reference.Weights), Api.TensorData(await second.Client.WeightsAsync(id)));
         Assert.DoesNotContain("database is locked", second.Log, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("SQLITE_BUSY", second.Log, StringComparison.OrdinalIgnoreCase);
 
         // Then the mechanism, which holds whatever the kill interrupted: a job the database still called unfinished was
         // re-queued by start-up recovery and trained exactly once more, from a checkpoint at or after the epoch seen before

@@ -123,6 +123,35 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until the log has a line matching <paramref name="pattern"/> and returns its match; fails with the log on timeout.</summary>
+    public async Task<System.Text.RegularExpressions.Match> WaitForLogAsync(string pattern, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(Log, pattern);
+            if (match.Success) return match;
+            if (DateTime.UtcNow > deadline || _process.HasExited) Assert.Fail($"no log line matching {pattern}:\n{Log}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>
+    /// Writes the log (after <paramref name="header"/>) under RELIABILITY_LOG_DIR once disposed, when the soak scripts set
+    /// it, so a long soak's every run can be read afterwards.
+    /// </summary>
+    public IDisposable KeepLogOnExit(string name, string header = "") => new LogKeeper(this, name, header);
+
+    private sealed class LogKeeper(ServiceProcess service, string name, string header) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (Environment.GetEnvironmentVariable("RELIABILITY_LOG_DIR") is not { Length: > 0 } dir) return;
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, $"{name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{service.Pid}.log"), header + "\n" + service.Log);
+        }
+    }
+
     /// <summary>SIGKILL: nothing of the process runs after this, no finally block and no flush.</summary>
     public async Task KillAsync()
     {
