@@ -76,10 +76,12 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.Environment["Logging__LogLevel__Default"] = "Information";
         info.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
         info.Environment["Logging__Console__FormatterName"] = "simple";
-        // These tests load the service on purpose; the per-key rate limit and job cap are tested elsewhere.
+        // These tests load the service on purpose; the per-key rate limit, job cap and model-request limit are tested elsewhere.
         info.Environment["Security__RateLimit__TokenLimit"] = "1000000";
         info.Environment["Security__RateLimit__TokensPerPeriod"] = "1000000";
         info.Environment["Security__MaxActiveJobsPerOwner"] = "1000";
+        // Eight load clients may all download weights at once; the limit's queue and 429 are tested elsewhere.
+        info.Environment["Security__MaxConcurrentModelRequests"] = "16";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
 
