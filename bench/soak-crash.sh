@@ -16,8 +16,8 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS"
   dotnet test tests/Reliability.Tests -c Release --no-build --filter "FullyQualifiedName~CrashRecoveryTests" \
     --logger "console;verbosity=normal" --logger "trx;LogFileName=$PWD/$OUT/round-$round.trx" > "$OUT/round-$round.log" 2>&1 || true
-  p=$(grep -o 'outcome="Passed"' "$OUT/round-$round.trx" 2>/dev/null | wc -l)
-  f=$(grep -o 'outcome="Failed"' "$OUT/round-$round.trx" 2>/dev/null | wc -l)
+  p=$( (grep -o 'outcome="Passed"' "$OUT/round-$round.trx" 2>/dev/null || true) | wc -l)
+  f=$( (grep -o 'outcome="Failed"' "$OUT/round-$round.trx" 2>/dev/null || true) | wc -l)
   if [ "$((p + f))" -ne 3 ]; then f=$((3 - p)); fi
   passed=$((passed + p)); failed=$((failed + f))
   echo "   $p passed, $f failed (kills so far: $passed passed, $failed failed)"

@@ -93,7 +93,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var service = new ServiceProcess(process, log, address, dataDirectory);
-        await service.WaitUntilHealthyAsync(TimeSpan.FromSeconds(90));
+        // Generous: on a machine shared with builds and other soaks, a start-up took over 90 s.
+        await service.WaitUntilHealthyAsync(TimeSpan.FromMinutes(4));
         // /health answers only after start-up, by which time the first start has written admin.key.
         service.Client.DefaultRequestHeaders.Add("X-Api-Key", service.ApiKey);
         return service;
