@@ -37,7 +37,7 @@ internal static class CnnBench
         Console.WriteLine($"cnn reference network, {report.TotalParameters} parameters, {report.FlopsPerSample / 1e6:F2} MFLOP forward per sample, " +
                           $"{trainingFlops / 1e12:F2} TFLOP per 60,000-sample training epoch");
         Console.WriteLine($"timed on {samples} samples x {epochs} epoch(s) after a warm-up epoch, scaled to 60,000 samples; " +
-                          $"CPU {CpuModel()}, {Environment.ProcessorCount} cores (shared machine: read the ratios)");
+                          $"CPU {Machine.CpuModel()}, {Environment.ProcessorCount} cores (shared machine: read the ratios)");
 
         var data = MakeImages(samples);
         double best = double.MaxValue;
@@ -167,12 +167,5 @@ internal static class CnnBench
             Console.WriteLine($"pytorch: not run ({e.Message})");
             return null;
         }
-    }
-
-    private static string CpuModel()
-    {
-        foreach (var line in File.ReadLines("/proc/cpuinfo"))
-            if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
-        return "unknown";
     }
 }
