@@ -59,8 +59,7 @@ public static partial class FuzzBench
 
     private static async Task<(Process, string, string)> StartServiceAsync(string dataDirectory)
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Service.sln"))) root = Path.GetDirectoryName(root.TrimEnd('/')) ?? throw new DirectoryNotFoundException("Service.sln");
+        var root = Shared.Repository.Root;
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "run", "-c", "Release", "--project", Path.Combine(root, "src", "Api"), "--no-launch-profile" }) start.ArgumentList.Add(a);
         start.Environment["Urls"] = "http://127.0.0.1:0";

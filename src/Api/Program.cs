@@ -20,7 +20,6 @@ builder.Services.AddApiInfrastructure();
 // Each feature's own services.
 builder.AddDatasets();
 builder.AddJobs();
-builder.AddDiagnostics();
 // Hangfire worker (in-memory queue, the database as the record), job leases, SignalR, start-up recovery.
 builder.AddTraining();
 

@@ -38,11 +38,12 @@ public sealed record BatchDto(int Epoch, int Batch, int Batches, float Loss);
 /// <param name="BestEpoch">The epoch with the best monitored loss so far.</param>
 /// <param name="Batch">The batch in progress, while the job trains in this process.</param>
 /// <param name="Notice">What the service recovered from for this job, e.g. a corrupted checkpoint it skipped; null when nothing.</param>
+/// <param name="ExperimentId">The experiment that queued this job, if any (GET /experiments/{id}).</param>
 public sealed record JobDto(
     long Id, string? Name, JobStatus Status, long? ModelId, long? DatasetId, long? ValidationDatasetId,
     int Epoch, int Epochs, double Progress, double? EtaSeconds, int Attempts, bool EarlyStopped, string? Error,
     MetricDto? LatestMetrics, int? BestEpoch, BatchDto? Batch, TrainingOptions Options, int CheckpointEvery, ModelSpec Spec,
-    DateTime CreatedAt, DateTime? StartedAt, DateTime? FinishedAt, string? Notice);
+    DateTime CreatedAt, DateTime? StartedAt, DateTime? FinishedAt, string? Notice, long? ExperimentId = null);
 
 /// <summary>A page of jobs, newest first.</summary>
 public sealed record JobPage(JobDto[] Items, int Page, int PageSize, int Total);

@@ -1,4 +1,5 @@
 using Api.Infrastructure;
+using Api.Training;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Storage;
@@ -7,13 +8,6 @@ namespace Api.Diagnostics;
 
 public static class DiagnosticsApi
 {
-    /// <summary>The per-epoch layer statistics recorder the worker calls.</summary>
-    public static WebApplicationBuilder AddDiagnostics(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddSingleton<DiagnosticsRecorder>();
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapDiagnostics(this IEndpointRouteBuilder app)
     {
         app.MapGet("/jobs/{id:long}/diagnostics", Get).WithTags("Jobs").WithName("GetJobDiagnostics")
@@ -32,6 +26,6 @@ public static class DiagnosticsApi
         var rows = await db.LayerStats.AsNoTracking().Where(s => s.JobId == id && s.Epoch <= job.CurrentEpoch)
             .OrderBy(s => s.Epoch).ThenBy(s => s.LayerIndex).ToListAsync(ct);
         return TypedResults.Ok(rows.GroupBy(r => r.Epoch)
-            .Select(g => new EpochDiagnosticsDto(g.Key, [.. g.Select(DiagnosticsRecorder.ToDto)])).ToArray());
+            .Select(g => new EpochDiagnosticsDto(g.Key, [.. g.Select(LayerStatsRecorder.ToDto)])).ToArray());
     }
 }

@@ -32,10 +32,12 @@ public sealed class WorkLimiter(string setting, int permits, int queue) : IDispo
 }
 
 /// <summary>Loading a checkpoint's network (predict, weight downloads) and gradient checks: Security:MaxConcurrentModelRequests.</summary>
+/// <remarks>A waiting request holds no network, only its connection, so the queue is long: ordinary concurrent
+/// clients wait their turn, and only a flood gets 429.</remarks>
 public sealed class ModelWork(Microsoft.Extensions.Options.IOptions<SecurityOptions> options)
 {
     public WorkLimiter Limiter { get; } = new("Security:MaxConcurrentModelRequests", options.Value.MaxConcurrentModelRequests,
-        2 * options.Value.MaxConcurrentModelRequests);
+        32 * options.Value.MaxConcurrentModelRequests);
 }
 
 /// <summary>Data set uploads being parsed: Storage:MaxConcurrentUploads.</summary>

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Api.Datasets;
-using Api.Diagnostics;
 using Api.Infrastructure;
 using Api.Models;
 using Engine.Data;
@@ -31,7 +30,7 @@ namespace Api.Training;
 public sealed class TrainingJob(
     IDbContextFactory<TrainingDbContext> contexts, DatasetFiles datasets, CheckpointFiles checkpointFiles, WeightFiles weightFiles,
     TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle, TrainingLeases leases, IOptions<WorkerOptions> options,
-    ILogger<TrainingJob> logger, DiagnosticsRecorder diagnostics)
+    ILogger<TrainingJob> logger, LayerStatsRecorder diagnostics)
 {
     /// <summary>
     /// Hangfire's entry point. Returns when the job is done with (succeeded, failed, cancelled, or trained elsewhere);
@@ -380,7 +379,7 @@ public sealed class TrainingJob(
             IsBest = m.IsBest, CreatedAt = now,
         };
         db.EpochMetrics.Add(metric);
-        DiagnosticsRecorder.Add(db, jobId, m.Epoch, epoch.Diagnostics);
+        LayerStatsRecorder.Add(db, jobId, m.Epoch, epoch.Diagnostics);
         if (file is not null) db.Checkpoints.Add(Checkpoints.Create(jobId, m.Epoch, file, epoch.State!.LongLength, epoch.Sha256!, m.IsBest));
         await db.SaveChangesAsync();
         List<string> pruned = file is null ? [] : await Checkpoints.PruneAsync(db, jobId, options.Value.KeepCheckpoints, CancellationToken.None);

@@ -28,6 +28,7 @@ public static class TrainingServiceExtensions
         builder.Services.AddHostedService<ComputePriority.Logging>();
         builder.Services.AddSingleton<TrainingRegistry>();
         builder.Services.AddSingleton<JobEvents>();
+        builder.Services.AddSingleton<LayerStatsRecorder>();
         builder.Services.AddSingleton<JobLifecycle>();
         builder.Services.AddSingleton<TrainingLeases>();
         builder.Services.AddSingleton<TrainingQueue>();

@@ -82,7 +82,7 @@ public sealed class DashboardBrowserTests
     /// </summary>
     private static async Task<(string SummaryLine, string Screenshot)> RunCheckAsync(string script, string screenshotName, int epochs)
     {
-        var root = ExternalProcess.RepositoryRoot();
+        var root = Shared.Repository.Root;
         var checkDir = Path.Combine(root, "tests", "dashboard-check");
         if (!Directory.Exists(Path.Combine(checkDir, "node_modules", "playwright-core")))
             Assert.Fail("tests/dashboard-check/node_modules is missing: building tests/Shared restores it (npm ci).");

@@ -48,7 +48,7 @@ public sealed class BadInputTests(ServiceFactory factory) : IClassFixture<Servic
         var messages = await Problem.AssertAsync(await PostJson("/models", badRate), HttpStatusCode.BadRequest, "layers[1].rate");
         Assert.Contains("[0, 1)", messages[0]);
 
-        var unknownType = """{"name":"m","spec":{"input":[2],"layers":[{"type":"conv2d","units":4}],"loss":"mse"}}""";
+        var unknownType = """{"name":"m","spec":{"input":[2],"layers":[{"type":"lstm","units":4}],"loss":"mse"}}""";
         await Problem.AssertAsync(await PostJson("/models", unknownType), HttpStatusCode.BadRequest, "spec.layers[0]");
         await Problem.AssertAsync(await PostJson("/models", """{"name":"m","spec":{"input":[2],"layers":[{"type":"""), HttpStatusCode.BadRequest, "spec.layers[0].type");
         await Problem.AssertAsync(await PostJson("/models", """{"spec":{"input":[2],"layers":[],"loss":"mse"}}"""), HttpStatusCode.BadRequest, "name");

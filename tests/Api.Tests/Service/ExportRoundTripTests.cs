@@ -116,7 +116,7 @@ public sealed class ExportRoundTripTests(ServiceFactory factory) : IClassFixture
 
     private static async Task<string> RunOnnxRuntimeAsync(string modelPath, string inputPath)
     {
-        var folder = Path.Combine(ExternalProcess.RepositoryRoot(), "tests", "onnx-check");
+        var folder = Path.Combine(Shared.Repository.Root, "tests", "onnx-check");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "onnxruntime-node")))
             Assert.Fail("tests/onnx-check/node_modules is missing: run `ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tests/onnx-check` (.ci/run does).");
         var (exitCode, stdout, stderr) = await ExternalProcess.RunAsync(folder, TimeSpan.FromMinutes(2), null, "node", "run-onnx.mjs", modelPath, inputPath);

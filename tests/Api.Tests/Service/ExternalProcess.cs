@@ -5,14 +5,6 @@ namespace Api.Tests.Service;
 /// <summary>The repository's Node programs (SignalR client, ONNX Runtime, browser checks), run from the tests.</summary>
 public static class ExternalProcess
 {
-    /// <summary>The folder holding Service.sln, found upward from the test binaries.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Service.sln not found above " + AppContext.BaseDirectory);
-    }
-
     /// <summary>
     /// Runs <paramref name="file"/> to completion and returns its exit code and output; fails the test, with
     /// the output so far, when it outlives <paramref name="timeout"/>. The API key goes in an environment

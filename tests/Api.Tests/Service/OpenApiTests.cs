@@ -42,7 +42,7 @@ public sealed class OpenApiTests(ServiceFactory factory) : IClassFixture<Service
         var document = await DocumentAsync();
         var schemas = document.GetProperty("components").GetProperty("schemas");
         var layers = schemas.GetProperty("ModelSpec").GetProperty("properties").GetProperty("layers").GetProperty("items");
-        Assert.Equal(7, layers.GetProperty("oneOf").GetArrayLength());
+        Assert.Equal(12, layers.GetProperty("oneOf").GetArrayLength());
         var discriminator = schemas.GetProperty("LayerSpec").GetProperty("discriminator");
         Assert.Equal("type", discriminator.GetProperty("propertyName").GetString());
         Assert.Equal("#/components/schemas/DropoutSpec", discriminator.GetProperty("mapping").GetProperty("dropout").GetString());

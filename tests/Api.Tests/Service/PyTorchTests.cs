@@ -132,7 +132,7 @@ public sealed class PyTorchTests(ServiceFactory factory) : IClassFixture<Service
     /// <summary>Runs torch_check.py with a Python that imports torch; fails (never skips) with the install command when none does.</summary>
     private static async Task<double[]> RunTorchAsync(string mode, string weights, string inputs)
     {
-        var folder = Path.Combine(ExternalProcess.RepositoryRoot(), "tests", "torch-check");
+        var folder = Path.Combine(Shared.Repository.Root, "tests", "torch-check");
         var python = await TorchPythonAsync(folder);
         var (exitCode, stdout, stderr) = await ExternalProcess.RunAsync(folder, TimeSpan.FromMinutes(3), null, python, "torch_check.py", mode, weights, inputs);
         Assert.True(exitCode == 0, $"torch_check.py {mode} exited with {exitCode}: {stderr}");

@@ -53,7 +53,7 @@ public sealed class SignalRStreamTests(KestrelServiceFactory factory) : IClassFi
 
     private async Task<string> RunNodeAsync(string script, params string[] args)
     {
-        var folder = Path.Combine(ExternalProcess.RepositoryRoot(), "tests", "signalr-check");
+        var folder = Path.Combine(Shared.Repository.Root, "tests", "signalr-check");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "@microsoft", "signalr")))
             Assert.Fail("tests/signalr-check/node_modules is missing: building tests/Shared restores it (npm ci).");
         var (exitCode, stdout, stderr) = await ExternalProcess.RunAsync(folder, TimeSpan.FromMinutes(3), factory.AdminKey, "node", [script, .. args]);

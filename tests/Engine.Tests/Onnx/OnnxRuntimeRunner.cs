@@ -18,7 +18,7 @@ internal static class OnnxRuntimeRunner
     /// <summary>Output "output" of <paramref name="model"/> for <paramref name="rows"/>×<paramref name="cols"/> inputs.</summary>
     public static float[] Run(byte[] model, float[] inputs, int rows, int cols)
     {
-        string root = RepoRoot();
+        string root = Shared.Repository.Root;
         string checkDir = Path.Combine(root, "tests", "onnx-check");
         RequireInstalled(checkDir);
 
@@ -89,13 +89,5 @@ internal static class OnnxRuntimeRunner
             if (process.ExitCode != 0) Assert.Fail($"node run-onnx.mjs exited with {process.ExitCode}: {stderr.Result}");
             return stdout.Result;
         }
-    }
-
-    /// <summary>The directory holding Service.sln, found by walking up from the test binaries.</summary>
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Service.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"No Service.sln above {AppContext.BaseDirectory}.");
     }
 }

@@ -1,7 +1,7 @@
 // The experiments panel: the list, and for the open experiment one loss chart with a curve per variation
 // (validation loss, or train loss when a job has no validation split) plus each job's final and best numbers.
 import uPlot from 'uplot';
-import { number, percent, statusLabel } from './format.js';
+import { duration, number, percent, statusLabel } from './format.js';
 
 // Distinct enough side by side and for common colour-vision deficiencies (Okabe–Ito, then extras).
 const COLOURS = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#d55e00', '#56b4e9', '#7a5c00', '#000000',
@@ -125,7 +125,7 @@ export class ExperimentsPanel {
       name.append(swatch, ` ${j.variation}`);
       const metric = (m) => (m ? `${number(m.valLoss ?? m.trainLoss)}${accuracy(m)}` : '–');
       const cells = [`${statusLabel(String(j.status).toLowerCase())} · ${j.epoch}/${j.epochs}`, metric(j.final),
-        j.best ? `${metric(j.best)} @${j.best.epoch}` : '–', `${j.trainingSeconds.toFixed(1)}s`];
+        j.best ? `${metric(j.best)} @${j.best.epoch}` : '–', duration(j.trainingSeconds)];
       row.append(name, ...cells.map((text) => Object.assign(document.createElement('td'), { textContent: text })));
       return row;
     });

@@ -16,12 +16,16 @@ export function readJob(dto) {
     bestEpoch: dto.bestEpoch ?? null,
     batch: dto.batch ?? null,
     error: dto.error ?? null,
+    experimentId: dto.experimentId ?? null,
   };
 }
 
 export function duration(totalSeconds) {
   if (totalSeconds == null || !Number.isFinite(totalSeconds)) return '';
-  const s = Math.max(0, Math.round(totalSeconds));
+  // Small jobs train in milliseconds: rounding them to whole (or tenths of) seconds would print 0.
+  if (totalSeconds < 1) return `${Math.max(0, Math.round(totalSeconds * 1000))} ms`;
+  if (totalSeconds < 10) return `${totalSeconds.toFixed(1)}s`;
+  const s = Math.round(totalSeconds);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;

@@ -38,11 +38,18 @@ const detail = new JobDetail({
 
 const layerPanel = new LayerPanel($('layers'));
 
+let knownExperiments = new Set();
+
 const experiments = new ExperimentsPanel({
   list: $('experiments-body'), empty: $('experiments-empty'), title: $('experiment-title'), body: $('experiment-body'),
   chart: $('experiment-chart'), table: $('experiment-jobs'),
 }, {
-  load: (id) => api.getExperiment(id),
+  load: async (id) => {
+    const experiment = await api.getExperiment(id);
+    // Its jobs were queued by the experiment, possibly since the job list was last read.
+    if (experiment.jobs.some((j) => !jobs.has(j.jobId))) await refreshJobs();
+    return experiment;
+  },
   follow: (jobIds) => hub.followAlso(jobIds),
   onSelect: (id) => selectExperiment(id),
 });
@@ -105,6 +112,8 @@ async function refreshJobs() {
     const open = detail.jobId == null ? null : jobs.get(detail.jobId);
     if (open) detail.update(open);
     showProblem($('jobs-error'), null);
+    // New jobs may come with a new experiment (POST /experiments from a script): keep that list as fresh.
+    if (list.some((j) => j.experimentId != null && !knownExperiments.has(j.experimentId))) await refreshExperiments();
     await fillBest(list);
   } catch (e) {
     showProblem($('jobs-error'), e, 'Loading jobs');
@@ -181,7 +190,9 @@ $('experiments-refresh').addEventListener('click', refreshExperiments);
 
 async function refreshExperiments() {
   try {
-    experiments.showList(await api.listExperiments());
+    const list = await api.listExperiments();
+    knownExperiments = new Set(list.map((e) => e.id));
+    experiments.showList(list);
     showProblem($('experiments-error'), null);
   } catch (e) {
     showProblem($('experiments-error'), e, 'Loading experiments');

@@ -1,16 +1,15 @@
 using System.Text.Json;
-using Api.Training;
 using Engine.Diagnostics;
 using Storage;
 using Storage.Entities;
 
-namespace Api.Diagnostics;
+namespace Api.Training;
 
 /// <summary>
 /// A network's layer diagnostics at an epoch end (<see cref="LayerDiagnostics.Compute"/>, on the training side
 /// between epochs), stored with the epoch's metrics and streamed on the hub while the next epoch trains.
 /// </summary>
-public sealed class DiagnosticsRecorder(JobEvents events)
+public sealed class LayerStatsRecorder(JobEvents events)
 {
     /// <summary>Adds the epoch's diagnostics to <paramref name="db"/>, to be saved in the epoch's transaction.</summary>
     public static void Add(TrainingDbContext db, long jobId, int epoch, IReadOnlyList<LayerStats> stats) =>
