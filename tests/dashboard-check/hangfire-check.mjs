@@ -3,23 +3,9 @@
 // the cookie is out of the page's reach, that a trained job is listed as succeeded, and that the page is read-only.
 // Usage: API_KEY=<admin key> node hangfire-check.mjs <baseUrl> <screenshotPath> [--epochs 2] [--timeout 180]
 // Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
-import { runDashboardCheck } from './browser-session.mjs';
-import { parseArgs } from 'node:util';
+import { checkCommandLine, runDashboardCheck } from './browser-session.mjs';
 
-const { values: opts, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { epochs: { type: 'string', default: '2' }, timeout: { type: 'string', default: '180' } },
-});
-const [baseUrl, screenshotPath] = positionals;
-if (!baseUrl || !screenshotPath) {
-  console.error('usage: node hangfire-check.mjs <baseUrl> <screenshotPath> [--epochs N] [--timeout s]');
-  process.exit(2);
-}
-const epochs = Number(opts.epochs);
-const timeoutMs = Number(opts.timeout) * 1000;
-const summary = { ok: false, baseUrl, epochs, steps: [], pageErrors: [] };
-const started = Date.now();
-const step = (name) => summary.steps.push({ name, ms: Date.now() - started });
+const { baseUrl, screenshotPath, epochs, timeoutMs, summary, step } = checkCommandLine('hangfire-check.mjs', 2);
 
 /** REST with the key, as any API client would. */
 async function call(method, path, body) {
