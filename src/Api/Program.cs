@@ -46,6 +46,8 @@ app.MapKeys();
 app.MapDiagnostics();
 app.MapExperiments();
 app.MapHub<TrainingHub>("/hubs/training");
+// Hangfire's Dashboard at /hangfire: read-only, admin keys only, signed in through an HttpOnly cookie.
+app.MapHangfireDashboardForAdmins();
 app.MapHealth();
 app.MapTelemetry();
 

@@ -24,6 +24,7 @@ public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutp
         using var folder = new DataFolder();
         long id;
         int delay;
+        string firstLog;
         await using (var first = await ServiceProcess.StartAsync(folder.Path))
         {
             id = await first.Client.SubmitStandardJobAfterWarmUpAsync();
@@ -39,26 +40,29 @@ public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutp
                 delay = 0;
             }
             await first.KillAsync();
+            firstLog = first.Log;
         }
         output.WriteLine($"killed {delay} ms after epoch {afterEpoch} was recorded");
-        string statusAtKill = StatusInDatabase(folder.Path, id);
+        var (statusAtKill, epochAtKill) = StateInDatabase(folder.Path, id);
 
         await using var second = await ServiceProcess.StartAsync(folder.Path);
+        using var keep = second.KeepLogOnExit($"crash-after-epoch-{afterEpoch}", $"killed {delay} ms after epoch {afterEpoch} was recorded ({statusAtKill} then)\n{firstLog}\n== after the restart");
         // The outcome users rely on first: succeeded, every epoch once and in order, the uninterrupted run's weights.
         var job = await second.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed", "cancelled");
         Assert.True(job.Status() == "succeeded", $"killed {delay} ms after epoch {afterEpoch} ({statusAtKill} then): {job}\n{second.Log}");
         Assert.Equal(Enumerable.Range(1, Api.Epochs), await second.Client.MetricEpochsAsync(id));
         Assert.Equal(Api.TensorData(reference.Weights), Api.TensorData(await second.Client.WeightsAsync(id)));
         Assert.DoesNotContain("database is locked", second.Log, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("SQLITE_BUSY", second.Log, StringComparison.OrdinalIgnoreCase);
 
-        // Then the mechanism, which holds whatever the kill interrupted: a job the database still called unfinished was
-        // re-queued by start-up recovery and trained exactly once more, from a checkpoint at or after the epoch seen before
-        // the kill (never from scratch); a job already marked succeeded was left alone.
+        // Then the mechanism, judged by what the kill actually interrupted (on a loaded machine the poll that triggers it
+        // can see the epoch late, even after the job has finished): a job the database still called unfinished was
+        // re-queued by start-up recovery and trained exactly once more, from the checkpoint of the last epoch stored
+        // before the kill (one every epoch; never from scratch); a job already marked succeeded was left alone.
         int attempts = job.GetProperty("attempts").GetInt32();
         var resumedFrom = ResumedFrom().Matches(second.Log).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         if (statusAtKill == "Succeeded")
         {
-            Assert.Equal(Api.Epochs, afterEpoch);
             Assert.Empty(resumedFrom);
             Assert.DoesNotContain($"Re-queueing job {id} ", second.Log, StringComparison.Ordinal);
             Assert.Equal(1, attempts);
@@ -69,17 +73,18 @@ public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutp
             Assert.Contains($"Re-queueing job {id} ", second.Log, StringComparison.Ordinal);
             Assert.Equal(2, attempts);
             Assert.Single(resumedFrom);
+            Assert.Equal(epochAtKill, resumedFrom[0]);
             Assert.InRange(resumedFrom[0], afterEpoch, Api.Epochs);
         }
         await second.StopAsync();
     }
 
-    /// <summary>The job's status as the killed process left it in the service database.</summary>
-    private static string StatusInDatabase(string dataDirectory, long jobId)
+    /// <summary>The job's status and last stored epoch as the killed process left them in the service database.</summary>
+    private static (string Status, int Epoch) StateInDatabase(string dataDirectory, long jobId)
     {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDirectory, "service.db")};Pooling=False");
-        connection.Open();
-        return connection.Scalar($"SELECT Status FROM Jobs WHERE Id = {jobId}") as string ?? "none";
+        using var connection = Api.OpenDatabase(dataDirectory);
+        return (connection.Scalar($"SELECT Status FROM Jobs WHERE Id = {jobId}") as string ?? "none",
+            Convert.ToInt32(connection.Scalar($"SELECT CurrentEpoch FROM Jobs WHERE Id = {jobId}"), System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [GeneratedRegex(@"Job \d+ training from epoch (\d+) of")]

@@ -13,17 +13,39 @@ public sealed class StorageTests(ITestOutputHelper output)
     private static TimeSpan LoadDuration =>
         TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("RELIABILITY_LOAD_SECONDS"), out var s) ? s : 40);
 
+    /// <summary>Epochs of each training job: a few seconds of training, so jobs end and are replaced all through the load.</summary>
+    private const int TrainingEpochs = 30;
+
+    private const string ClientJobName = "from a load client";
+
     [Fact]
-    public async Task EightClientsWhileTwoJobsTrainGetNo5xxAndSqliteIsNeverBusy()
+    public async Task EightClientsWhileTwoJobsKeepTrainingGetNo5xxAndEveryJobTrainsEachEpochOnceToTheSameWeights()
     {
         using var folder = new DataFolder();
-        await using var service = await ServiceProcess.StartAsync(folder.Path, new Dictionary<string, string> { ["Training:Concurrency"] = "2" });
-        long[] training = [await service.Client.SubmitStandardJobAsync(epochs: 400), await service.Client.SubmitStandardJobAsync(epochs: 400)];
-        await service.Client.WaitForEpochAsync(training[0], 1, TimeSpan.FromMinutes(2));
-
+        await using var service = await ServiceProcess.StartAsync(folder.Path, new Dictionary<string, string>
+        {
+            ["Training:Concurrency"] = "2",
+            // The clients' small jobs pile up in a long soak; the cap on them is tested elsewhere.
+            ["Security:MaxActiveJobsPerOwner"] = "100000",
+        });
+        using var keep = service.KeepLogOnExit("soak-load");
         var failures = new ConcurrentBag<string>();
         var counts = new ConcurrentDictionary<string, int>();
+        var trained = new ConcurrentBag<long>();
         var until = DateTime.UtcNow + LoadDuration;
+        // Two jobs train for the whole load, however long: each slot submits the same job again as soon as its last one ends.
+        var slots = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (DateTime.UtcNow < until)
+            {
+                long id = await service.Client.SubmitStandardJobAsync(epochs: TrainingEpochs);
+                trained.Add(id);
+                await service.Client.WaitForStatusAsync(id, LoadDuration + TimeSpan.FromMinutes(10), "succeeded", "failed", "cancelled");
+            }
+        })).ToList();
+        long firstJob = await FirstAsync(trained);
+        await service.Client.WaitForEpochAsync(firstJob, 1, TimeSpan.FromMinutes(2));
+
         var clients = Enumerable.Range(0, 8).Select(c => Task.Run(async () =>
         {
             using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromSeconds(60) };
@@ -31,7 +53,8 @@ public sealed class StorageTests(ITestOutputHelper output)
             var random = new Random(c);
             while (DateTime.UtcNow < until)
             {
-                long job = training[random.Next(2)];
+                var jobs = trained.ToArray();
+                long job = jobs[random.Next(jobs.Length)];
                 var (name, request) = random.Next(8) switch
                 {
                     0 => ("create dataset", http.PostAsJsonAsync("/datasets/synthetic", new { kind = "blobs", size = 200, classes = 3, seed = c, noise = 0.1 })),
@@ -40,11 +63,11 @@ public sealed class StorageTests(ITestOutputHelper output)
                         name = $"m{c}",
                         spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 8 }, new { type = "relu" }, new { type = "dense", units = 3 } }, loss = "softmax_cross_entropy" },
                     })),
-                    // Now and then, as a write that also enqueues a Hangfire job; it queues behind the two training jobs.
-                    2 when random.Next(4) == 0 => ("create job", http.PostAsJsonAsync("/jobs", new
+                    // Now and then, as a write that also enqueues a Hangfire job; it queues behind the training jobs.
+                    2 when random.Next(16) == 0 => ("create job", http.PostAsJsonAsync("/jobs", new
                     {
                         spec = new { input = new[] { 2 }, layers = new object[] { new { type = "dense", units = 8 }, new { type = "relu" }, new { type = "dense", units = 3 } }, loss = "softmax_cross_entropy" },
-                        datasetId = 1, epochs = 3, checkpointEvery = 1,
+                        name = ClientJobName, datasetId = 1, epochs = 3, checkpointEvery = 1,
                     })),
                     3 => ("list", http.GetAsync("/jobs?page=1&pageSize=20")),
                     4 => ("get", http.GetAsync($"/jobs/{job}")),
@@ -59,22 +82,51 @@ public sealed class StorageTests(ITestOutputHelper output)
             }
         })).ToList();
         await Task.WhenAll(clients);
-        output.WriteLine(string.Join(", ", counts.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+        // The last training jobs finish after the load, so every one's weights are checked; the clients' small jobs still
+        // waiting would only delay them.
+        var clientJobs = new List<long>();
+        for (int page = 1; ; page++)
+        {
+            var items = (await (await service.Client.GetAsync($"/jobs?page={page}&pageSize=100")).ReadJsonAsync()).GetProperty("items").EnumerateArray().ToList();
+            if (items.Count == 0) break;
+            clientJobs.AddRange(items.Where(j => j.GetProperty("name").GetString() == ClientJobName).Select(j => j.GetProperty("id").GetInt64()));
+        }
+        foreach (var id in clientJobs) (await service.Client.PostAsync($"/jobs/{id}/cancel", null)).Dispose();
+        await Task.WhenAll(slots);
+        output.WriteLine($"{LoadDuration.TotalSeconds:F0} s of load: {counts.Values.Sum()} requests ({string.Join(", ", counts.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}"))}), " +
+                         $"{failures.Count} 5xx/429; {trained.Count} training jobs of {TrainingEpochs} epochs, {clientJobs.Count} small jobs from the clients");
 
+        // The outcome first: no 5xx or 429; every training job succeeded once, each epoch stored once and in order, all with
+        // the same weights (same data, spec and seed); the small jobs the clients queued have their epochs in order too.
         Assert.Empty(failures);
-        foreach (var id in training)
+        byte[]? weights = null;
+        foreach (var id in trained.Order())
         {
             var job = await service.Client.GetJobAsync(id);
-            Assert.Equal("running", job.Status());
-            // Read after the job, so epochs stored in between may be there too: every epoch once, in order, none missing.
+            Assert.True(job.Status() == "succeeded", $"{job}");
+            Assert.Equal(Enumerable.Range(1, TrainingEpochs), await service.Client.MetricEpochsAsync(id));
+            var tensors = Api.TensorData(await service.Client.WeightsAsync(id));
+            weights ??= tensors;
+            Assert.True(weights.AsSpan().SequenceEqual(tensors), $"job {id}'s weights differ from job {trained.Min()}'s");
+            Assert.Equal(1, job.GetProperty("attempts").GetInt32());
+        }
+        foreach (var id in clientJobs)
+        {
             var epochs = await service.Client.MetricEpochsAsync(id);
             Assert.Equal(Enumerable.Range(1, epochs.Length), epochs);
-            Assert.True(epochs.Length >= job.GetProperty("epoch").GetInt32(), $"{epochs.Length} metrics for epoch {job.GetProperty("epoch").GetInt32()}");
         }
         await service.StopAsync();
         foreach (var symptom in new[] { "database is locked", "SQLITE_BUSY", "SQLite Error", "Unhandled exception" })
             Assert.DoesNotContain(symptom, service.Log, StringComparison.OrdinalIgnoreCase);
+        // Then that the load meant something.
         Assert.True(counts.Values.Sum() > 100, $"too few requests to mean anything: {counts.Values.Sum()}");
+        Assert.True(trained.Count >= 2, $"only {trained.Count} training jobs");
+    }
+
+    private static async Task<long> FirstAsync(ConcurrentBag<long> jobs)
+    {
+        while (jobs.IsEmpty) await Task.Delay(10);
+        return jobs.Min();
     }
 
     [Fact]

@@ -83,10 +83,12 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.Environment["Logging__LogLevel__Default"] = "Information";
         info.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
         info.Environment["Logging__Console__FormatterName"] = "simple";
-        // These tests load the service on purpose; the per-key rate limit and job cap are tested elsewhere.
+        // These tests load the service on purpose; the per-key rate limit, job cap and model-request limit are tested elsewhere.
         info.Environment["Security__RateLimit__TokenLimit"] = "1000000";
         info.Environment["Security__RateLimit__TokensPerPeriod"] = "1000000";
         info.Environment["Security__MaxActiveJobsPerOwner"] = "1000";
+        // Eight load clients may all download weights at once; the limit's queue and 429 are tested elsewhere.
+        info.Environment["Security__MaxConcurrentModelRequests"] = "16";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
 
@@ -98,7 +100,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var service = new ServiceProcess(process, log, address, dataDirectory);
-        await service.WaitUntilHealthyAsync(TimeSpan.FromSeconds(90));
+        // Generous: on a machine shared with builds and other soaks, a start-up took over 90 s.
+        await service.WaitUntilHealthyAsync(TimeSpan.FromMinutes(4));
         // /health answers only after start-up, by which time the first start has written admin.key.
         service.Client.DefaultRequestHeaders.Add("X-Api-Key", service.ApiKey);
         return service;
@@ -127,6 +130,35 @@ public sealed class ServiceProcess : IAsyncDisposable
             }
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"the service did not become healthy:\n{Log}");
             await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Waits until the log has a line matching <paramref name="pattern"/> and returns its match; fails with the log on timeout.</summary>
+    public async Task<System.Text.RegularExpressions.Match> WaitForLogAsync(string pattern, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(Log, pattern);
+            if (match.Success) return match;
+            if (DateTime.UtcNow > deadline || _process.HasExited) throw new TimeoutException($"no log line matching {pattern}:\n{Log}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>
+    /// Writes the log (after <paramref name="header"/>) under RELIABILITY_LOG_DIR once disposed, when the soak scripts set
+    /// it, so a long soak's every run can be read afterwards.
+    /// </summary>
+    public IDisposable KeepLogOnExit(string name, string header = "") => new LogKeeper(this, name, header);
+
+    private sealed class LogKeeper(ServiceProcess service, string name, string header) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (Environment.GetEnvironmentVariable("RELIABILITY_LOG_DIR") is not { Length: > 0 } dir) return;
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, $"{name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{service.Pid}.log"), header + "\n" + service.Log);
         }
     }
 

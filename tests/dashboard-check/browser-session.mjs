@@ -4,6 +4,28 @@
 import { chromium } from 'playwright-core';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/**
+ * The command line the REST-driven checks share: <baseUrl> <screenshotPath> [--epochs N] [--timeout s]. Exits 2 with
+ * the usage when a positional is missing; returns the values, an empty summary and the step recorder.
+ */
+export function checkCommandLine(script, defaultEpochs) {
+  const { values: opts, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { epochs: { type: 'string', default: String(defaultEpochs) }, timeout: { type: 'string', default: '180' } },
+  });
+  const [baseUrl, screenshotPath] = positionals;
+  if (!baseUrl || !screenshotPath) {
+    console.error(`usage: node ${script} <baseUrl> <screenshotPath> [--epochs N] [--timeout s]`);
+    process.exit(2);
+  }
+  const epochs = Number(opts.epochs);
+  const summary = { ok: false, baseUrl, epochs, steps: [], pageErrors: [] };
+  const started = Date.now();
+  const step = (name) => summary.steps.push({ name, ms: Date.now() - started });
+  return { baseUrl, screenshotPath, epochs, timeoutMs: Number(opts.timeout) * 1000, summary, step };
+}
 
 /**
  * Opens the dashboard at baseUrl with the key from API_KEY, waits for its hub connection and runs

@@ -2,23 +2,9 @@
 // in the panel, whose overlay chart must show one series per variation reaching the final epoch.
 // Usage: API_KEY=<key> node experiment-check.mjs <baseUrl> <screenshotPath> [--epochs 5] [--timeout 180]
 // Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
-import { runDashboardCheck } from './browser-session.mjs';
-import { parseArgs } from 'node:util';
+import { checkCommandLine, runDashboardCheck } from './browser-session.mjs';
 
-const { values: opts, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { epochs: { type: 'string', default: '5' }, timeout: { type: 'string', default: '180' } },
-});
-const [baseUrl, screenshotPath] = positionals;
-if (!baseUrl || !screenshotPath) {
-  console.error('usage: node experiment-check.mjs <baseUrl> <screenshotPath> [--epochs N] [--timeout s]');
-  process.exit(2);
-}
-const epochs = Number(opts.epochs);
-const timeoutMs = Number(opts.timeout) * 1000;
-const summary = { ok: false, baseUrl, epochs, steps: [], pageErrors: [] };
-const started = Date.now();
-const step = (name) => summary.steps.push({ name, ms: Date.now() - started });
+const { baseUrl, screenshotPath, epochs, timeoutMs, summary, step } = checkCommandLine('experiment-check.mjs', 5);
 
 /** POSTs JSON with the key, as any API client would; the page is only the viewer here. */
 async function post(path, body) {

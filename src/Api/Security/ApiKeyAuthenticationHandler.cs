@@ -40,6 +40,8 @@ internal sealed class ApiKeyAuthenticationHandler(
     internal static string? Presented(HttpRequest request)
     {
         if (request.Headers.TryGetValue(ApiKeys.Header, out var header)) return header.ToString();
+        if (request.Path.StartsWithSegments(ApiKeys.DashboardPath))
+            return request.Cookies.TryGetValue(ApiKeys.DashboardCookie, out var cookie) ? cookie : null;
         if (!request.Path.StartsWithSegments("/hubs")) return null;
         if (request.Query.TryGetValue(ApiKeys.QueryParameter, out var token)) return token.ToString();
         var authorization = request.Headers.Authorization.ToString();
@@ -57,8 +59,9 @@ internal sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.Headers.WWWAuthenticate = $"{SchemeName} header=\"{ApiKeys.Header}\"";
-        return WriteAsync(StatusCodes.Status401Unauthorized, "Unauthorized",
-            $"send a valid API key in the {ApiKeys.Header} header (SignalR: accessTokenFactory); see README, Security");
+        return WriteAsync(StatusCodes.Status401Unauthorized, "Unauthorized", Request.Path.StartsWithSegments(ApiKeys.DashboardPath)
+            ? $"sign in with an admin key first: the Hangfire link of the service's dashboard, or POST {ApiKeys.DashboardPath}/sign-in with {ApiKeys.Header}"
+            : $"send a valid API key in the {ApiKeys.Header} header (SignalR: accessTokenFactory); see README, Security");
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>

@@ -8,6 +8,15 @@ public static class ApiKeys
 {
     public const string Header = "X-Api-Key";
     public const string QueryParameter = "access_token";
+
+    /// <summary>Where the Hangfire Dashboard is mounted: the only path that reads <see cref="DashboardCookie"/>.</summary>
+    public const string DashboardPath = "/hangfire";
+
+    /// <summary>
+    /// The HttpOnly cookie that carries an admin key to the Hangfire Dashboard, which a browser loads as pages and so
+    /// cannot send <see cref="Header"/>; set by POST /hangfire/sign-in and sent only under <see cref="DashboardPath"/>.
+    /// </summary>
+    public const string DashboardCookie = "hangfire_key";
     private const string Scheme = "nnk_";
 
     /// <summary>32 random bytes, base64url: 256 bits of entropy, so the stored SHA-256 cannot be reversed by guessing.</summary>

@@ -41,7 +41,7 @@ public sealed class TrainingJob(
     [JobDisplayName("Train job {0}")]
     public async Task RunAsync(long jobId, CancellationToken cancellationToken)
     {
-        if (registry.IsRunning(jobId)) return;
+        using var turn = await registry.TakeTurnAsync(jobId, cancellationToken);
         using var activity = TrainingMetrics.Activities.StartActivity("train job");
         activity?.SetTag("job.id", jobId);
         activity?.SetTag("node.id", leases.NodeId);
@@ -61,23 +61,25 @@ public sealed class TrainingJob(
             }
             return;
         }
+        // Registered before the job is marked Running, so a cancel that finds it Running always reaches this run's token.
+        var running = registry.Start(jobId, cancellationToken);
         try
         {
             var job = await lifecycle.MoveAsync(jobId, JobStatus.Running, JobLifecycle.Active, ct: cancellationToken);
             // Finished, cancelled or deleted since it was queued: nothing to do.
             if (job is null) return;
-            await TrainHeldAsync(job, run, cancellationToken);
+            await TrainHeldAsync(job, running, run, cancellationToken);
         }
         finally
         {
+            registry.Remove(running);
             await leases.ReleaseAsync(jobId, run);
         }
     }
 
-    private async Task TrainHeldAsync(Job job, string run, CancellationToken cancellationToken)
+    private async Task TrainHeldAsync(Job job, RunningJob running, string run, CancellationToken cancellationToken)
     {
         var jobId = job.Id;
-        var running = registry.Start(jobId, cancellationToken);
         using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var renewing = KeepLeaseAsync(jobId, run, keepAlive.Token);
         try
@@ -110,9 +112,16 @@ public sealed class TrainingJob(
         {
             await keepAlive.CancelAsync();
             await renewing;
-            registry.Remove(running);
+            if (running.CancelRequested)
+            {
+                var (at, stopped) = (running.ProgressAtCancel, running.Progress);
+                logger.LogInformation("Job {JobId} stopped by its cancel after epoch {Epoch} batch {Batch}: {After} batch(es) trained after the cancel",
+                    jobId, stopped?.Epoch ?? 0, stopped?.Batch ?? 0, BatchIndex(stopped) - BatchIndex(at));
+            }
         }
     }
+
+    private static long BatchIndex(BatchProgress? p) => p is { } b ? (long)(b.Epoch - 1) * b.Batches + b.Batch : 0;
 
     /// <summary>Renews the lease every third of its duration, so an epoch longer than the lease does not lose it.</summary>
     private async Task KeepLeaseAsync(long jobId, string run, CancellationToken ct)

@@ -10,6 +10,7 @@ namespace Api.Training;
 public sealed class TrainingRegistry
 {
     private readonly ConcurrentDictionary<long, RunningJob> _running = new();
+    private readonly Dictionary<long, (SemaphoreSlim Gate, int Users)> _turns = [];
 
     public bool IsRunning(long jobId) => _running.ContainsKey(jobId);
 
@@ -17,6 +18,58 @@ public sealed class TrainingRegistry
     public int Count => _running.Count;
 
     public bool TryGet(long jobId, out RunningJob job) => _running.TryGetValue(jobId, out job!);
+
+    /// <summary>
+    /// Waits until no other run of the job is under way in this process, then holds the job's turn until disposed. A job
+    /// resumed right after its cancel gets a second run while the first is still stopping; that one must wait for the
+    /// first to release its lease, not find the lease held and leave the job queued with nobody to train it.
+    /// </summary>
+    public async Task<IDisposable> TakeTurnAsync(long jobId, CancellationToken ct)
+    {
+        SemaphoreSlim gate;
+        lock (_turns)
+        {
+            var (existing, users) = _turns.GetValueOrDefault(jobId);
+            gate = existing ?? new SemaphoreSlim(1, 1);
+            _turns[jobId] = (gate, users + 1);
+        }
+        try
+        {
+            await gate.WaitAsync(ct);
+        }
+        catch
+        {
+            LeaveTurn(jobId, release: false);
+            throw;
+        }
+        return new Turn(this, jobId);
+    }
+
+    private void LeaveTurn(long jobId, bool release)
+    {
+        lock (_turns)
+        {
+            var (gate, users) = _turns[jobId];
+            if (release) gate.Release();
+            if (users > 1)
+            {
+                _turns[jobId] = (gate, users - 1);
+                return;
+            }
+            _turns.Remove(jobId);
+            gate.Dispose();
+        }
+    }
+
+    private sealed class Turn(TrainingRegistry registry, long jobId) : IDisposable
+    {
+        private int _left;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _left, 1) == 0) registry.LeaveTurn(jobId, release: true);
+        }
+    }
 
     /// <summary>Registers a job; its token also fires when <paramref name="shutdown"/> does.</summary>
     public RunningJob Start(long jobId, CancellationToken shutdown)
@@ -34,6 +87,7 @@ public sealed class TrainingRegistry
     public bool Cancel(long jobId)
     {
         if (!_running.TryGetValue(jobId, out var job)) return false;
+        job.ProgressAtCancel = job.Progress;
         job.CancelRequested = true;
         job.Source.Cancel();
         return true;
@@ -56,6 +110,15 @@ public sealed class RunningJob(long jobId, CancellationTokenSource source) : IDi
     public volatile bool CancelRequested;
 
     private BatchProgress? _progress;
+
+    /// <summary>The last batch finished when the cancel came, so the worker can say how many it trained after it.</summary>
+    public BatchProgress? ProgressAtCancel
+    {
+        get { lock (this) return _progressAtCancel; }
+        set { lock (this) _progressAtCancel = value; }
+    }
+
+    private BatchProgress? _progressAtCancel;
 
     /// <summary>The last batch finished, written by the training thread and read by GET /jobs/{id}.</summary>
     public BatchProgress? Progress

@@ -94,6 +94,29 @@ public sealed class DashboardBrowserTests
     }
 
     /// <summary>
+    /// Hangfire's Dashboard through the service dashboard's Hangfire link: refused (401) before the sign-in, then the page,
+    /// with the sign-in cookie out of the page's scripts' reach, the trained job among the succeeded ones, and no button
+    /// that would change a job.
+    /// </summary>
+    [ChromiumFact]
+    public async Task HangfireDashboardOpensForAnAdminThroughTheSignInLinkInChromium()
+    {
+        var (summaryLine, screenshot) = await RunCheckAsync("hangfire-check.mjs", "hangfire.png", epochs: 2);
+        var s = JsonDocument.Parse(summaryLine).RootElement;
+        Assert.True(s.GetProperty("ok").GetBoolean(), summaryLine);
+        Assert.Equal(401, s.GetProperty("statusBeforeSignIn").GetInt32());
+        Assert.False(s.GetProperty("pageBeforeSignIn").GetBoolean(), summaryLine);
+        Assert.Equal("Training jobs (Hangfire)", s.GetProperty("brand").GetString());
+        Assert.False(s.GetProperty("cookieVisibleToScript").GetBoolean(), summaryLine);
+        Assert.True(s.GetProperty("cookie").GetProperty("httpOnly").GetBoolean(), summaryLine);
+        Assert.Equal("Strict", s.GetProperty("cookie").GetProperty("sameSite").GetString());
+        Assert.Equal("/hangfire", s.GetProperty("cookie").GetProperty("path").GetString());
+        Assert.True(s.GetProperty("succeededListsJob").GetBoolean(), summaryLine);
+        Assert.Equal(0, s.GetProperty("commandButtons").GetInt32());
+        Assert.True(new FileInfo(screenshot).Length > 0, $"no screenshot at {screenshot}");
+    }
+
+    /// <summary>
     /// Runs one of tests/dashboard-check's scripts against the service on a real loopback port and returns its
     /// JSON summary line and the screenshot path (kept after the run for CI to collect; TestResults/ is ignored by git).
     /// </summary>

@@ -42,6 +42,8 @@ async function request(method, url, body) {
 }
 
 export const api = {
+  // Sets the HttpOnly cookie that opens /hangfire (a page load cannot send the key header); admin keys only.
+  signInToHangfire: () => request('POST', 'hangfire/sign-in'),
   listJobs: (pageSize = 20) => request('GET', `jobs?pageSize=${pageSize}`),
   getJob: (id) => request('GET', `jobs/${id}`),
   metrics: (id) => request('GET', `jobs/${id}/metrics`),

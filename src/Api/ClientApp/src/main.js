@@ -247,8 +247,23 @@ window.__dashboard = {
   },
 };
 
+/** The Hangfire link signs in with the saved key first, then opens the page; a non-admin key gets the 403 shown here. */
+function wireHangfireLink(link, error) {
+  link.addEventListener('click', async (event) => {
+    event.preventDefault();
+    try {
+      await api.signInToHangfire();
+      showProblem(error, null);
+      location.href = link.href;
+    } catch (e) {
+      showProblem(error, e, 'Hangfire');
+    }
+  });
+}
+
 async function start() {
   wireKeyForm($('key-form'), $('api-key'));
+  wireHangfireLink($('hangfire-link'), $('hangfire-error'));
   hub.start();
   await refreshJobs();
   await refreshExperiments();
