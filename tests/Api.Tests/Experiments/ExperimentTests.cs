@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Api.Tests.Service;
 using Engine;
 using Engine.Data;
 using Engine.Specs;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using Api.Tests.Service;
 
 namespace Api.Tests.Fuzzing;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using Api.Tests.Service;
 
 namespace Api.Tests.Security;
 

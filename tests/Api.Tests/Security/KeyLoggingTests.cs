@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Api.Tests.Service;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

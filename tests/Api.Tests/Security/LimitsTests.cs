@@ -3,7 +3,6 @@ using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
-using Api.Tests.Service;
 
 namespace Api.Tests.Security;
 

@@ -1,5 +1,4 @@
 using System.Net;
-using Api.Tests.Service;
 
 namespace Api.Tests.Telemetry;
 

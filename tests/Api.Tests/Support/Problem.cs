@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 
-namespace Api.Tests.Service;
+namespace Api.Tests;
 
 internal static class Problem
 {

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Infrastructure;
 
 public sealed class OpenApiTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
 {

@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Storage.Entities;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Training;
 
 /// <summary>Two trainings at once, so a second run of one job has a free worker to race the first.</summary>
 public sealed class TwoWorkersFactory : ServiceFactory
@@ -24,8 +24,8 @@ public sealed class JobRunnerTests(TwoWorkersFactory factory) : IClassFixture<Tw
     [Fact]
     public async Task ConcurrencyTwoTrainsTwoJobsAtOnceAndTheThirdAfterOneOfThemEnds()
     {
-        long[] ids = [await CancelResumeTests.StartSlowJobAsync(_client, epochs: 20), await CancelResumeTests.StartSlowJobAsync(_client, epochs: 20),
-            await CancelResumeTests.StartSlowJobAsync(_client, epochs: 20)];
+        long[] ids = [await _client.StartSlowJobAsync(epochs: 20), await _client.StartSlowJobAsync(epochs: 20),
+            await _client.StartSlowJobAsync(epochs: 20)];
         var jobs = new List<Job>();
         foreach (var id in ids) Assert.Equal("succeeded", (await _client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed")).GetProperty("status").GetString());
         await using (var db = factory.OpenDatabase())
@@ -40,7 +40,7 @@ public sealed class JobRunnerTests(TwoWorkersFactory factory) : IClassFixture<Tw
     public async Task ASecondRunOfATrainingJobWaitsAndTrainsNothing()
     {
         const int epochs = 20;
-        var id = await CancelResumeTests.StartSlowJobAsync(_client, epochs, checkpointEvery: 1);
+        var id = await _client.StartSlowJobAsync(epochs, checkpointEvery: 1);
         await _client.WaitForEpochAsync(id, 2, TimeSpan.FromMinutes(1));
         // What an at-least-once runner may do: deliver the same job again while it trains, with a worker free to take it.
         factory.Services.GetRequiredService<TrainingQueue>().Enqueue(id);
@@ -54,18 +54,18 @@ public sealed class JobRunnerTests(TwoWorkersFactory factory) : IClassFixture<Tw
     [Fact]
     public async Task AJobWhoseLeaseAnotherNodeHoldsIsLeftToThatNode()
     {
-        var busy = await CancelResumeTests.StartSlowJobAsync(_client, epochs: 200);
-        var busy2 = await CancelResumeTests.StartSlowJobAsync(_client, epochs: 200);
+        var busy = await _client.StartSlowJobAsync(epochs: 200);
+        var busy2 = await _client.StartSlowJobAsync(epochs: 200);
         await _client.WaitForEpochAsync(busy, 1, TimeSpan.FromMinutes(1));
         await _client.WaitForEpochAsync(busy2, 1, TimeSpan.FromMinutes(1));
         // Both workers are busy: this job waits in Hangfire's queue while another node's live run holds its lease.
-        var held = await CancelResumeTests.StartSlowJobAsync(_client, epochs: 5);
+        var held = await _client.StartSlowJobAsync(epochs: 5);
         await using (var db = factory.OpenDatabase())
         {
             db.JobLeases.Add(new JobLease { JobId = held, NodeId = "another-node", RunId = "elsewhere", ExpiresAt = DateTime.UtcNow.AddHours(1) });
             await db.SaveChangesAsync();
         }
-        var after = await CancelResumeTests.StartSlowJobAsync(_client, epochs: 2);
+        var after = await _client.StartSlowJobAsync(epochs: 2);
         await _client.PostAsync($"/jobs/{busy}/cancel", null);
         // Hangfire's queue is first-in first-out: once the job queued after it runs, this one's run has come and gone.
         await _client.WaitForStatusAsync(after, TimeSpan.FromMinutes(1), "running", "succeeded");
@@ -82,7 +82,7 @@ public sealed class JobRunnerTests(TwoWorkersFactory factory) : IClassFixture<Tw
     public async Task AJobResumedRightAfterItsCancelTrainsToTheEnd()
     {
         const int epochs = 30;
-        var id = await CancelResumeTests.StartSlowJobAsync(_client, epochs, checkpointEvery: 1);
+        var id = await _client.StartSlowJobAsync(epochs, checkpointEvery: 1);
         await _client.WaitForEpochAsync(id, 2, TimeSpan.FromMinutes(1));
         // No wait between the two: the second run starts on the free worker while the first is still stopping.
         await (await _client.PostAsync($"/jobs/{id}/cancel", null)).ReadJsonAsync();

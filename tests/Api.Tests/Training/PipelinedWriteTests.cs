@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Storage.Entities;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Training;
 
 /// <summary>
 /// An epoch is stored while the next one trains. These tests hold an epoch's write back (by holding the job's
@@ -18,7 +18,7 @@ public sealed class PipelinedWriteTests(ServiceFactory factory) : IClassFixture<
     public async Task JobCancelledBehindTheWorkersBackStoresNothingMoreAndStops()
     {
         // A checkpoint every epoch, so the held write has a state file to take back.
-        var jobId = await CancelResumeTests.StartSlowJobAsync(_client, epochs: 60, checkpointEvery: 1);
+        var jobId = await _client.StartSlowJobAsync(epochs: 60, checkpointEvery: 1);
         await _client.WaitForEpochAsync(jobId, 2, Patience);
 
         var (running, stored) = await WithWriteHeldAsync(jobId, async db =>
@@ -44,7 +44,7 @@ public sealed class PipelinedWriteTests(ServiceFactory factory) : IClassFixture<
     [Fact]
     public async Task CancelWhileAnEpochWaitsToBeStoredStoresNothingAfterCancelled()
     {
-        var jobId = await CancelResumeTests.StartSlowJobAsync(_client, epochs: 60);
+        var jobId = await _client.StartSlowJobAsync(epochs: 60);
         await _client.WaitForEpochAsync(jobId, 2, Patience);
 
         Task<HttpResponseMessage>? cancel = null;

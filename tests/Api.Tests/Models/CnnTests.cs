@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Models;
 
 /// <summary>A convolutional network through the real service: uploaded images, training, /predict, the ONNX download.</summary>
 public sealed class CnnTests(ServiceFactory factory) : IClassFixture<ServiceFactory>

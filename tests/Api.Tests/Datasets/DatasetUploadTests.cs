@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Datasets;
 
 public sealed class DatasetUploadTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
 {

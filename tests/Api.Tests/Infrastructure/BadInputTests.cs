@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Infrastructure;
 
 /// <summary>Every endpoint answers bad input with problem+json naming the field and the rule, never 500.</summary>
 public sealed class BadInputTests(ServiceFactory factory) : IClassFixture<ServiceFactory>

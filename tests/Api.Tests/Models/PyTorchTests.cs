@@ -6,7 +6,7 @@ using Engine;
 using Engine.Serialization;
 using Engine.Tensors;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Models;
 
 /// <summary>
 /// Weights go to and come from real PyTorch (Debian's python3-torch) through tests/torch-check/torch_check.py, which

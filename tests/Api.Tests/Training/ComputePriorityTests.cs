@@ -1,6 +1,6 @@
 using Api.Training;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Training;
 
 /// <summary>Training threads run at Training:Nice (Linux): real threads, their nice read back from the kernel.</summary>
 public sealed class ComputePriorityTests(ServiceFactory factory) : IClassFixture<ServiceFactory>

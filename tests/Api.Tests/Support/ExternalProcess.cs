@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Api.Tests.Service;
+namespace Api.Tests;
 
 /// <summary>The repository's Node programs (SignalR client, ONNX Runtime, browser checks), run from the tests.</summary>
 public static class ExternalProcess

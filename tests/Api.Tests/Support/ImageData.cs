@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 
-namespace Api.Tests.Service;
+namespace Api.Tests;
 
 /// <summary>Image data sets as users upload them: IDX (as MNIST ships) and NPY (as NumPy saves).</summary>
 internal static class ImageData

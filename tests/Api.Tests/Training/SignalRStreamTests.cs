@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Training;
 
 /// <summary>The service on a real loopback Kestrel port, for clients that are not .NET.</summary>
 public sealed class KestrelServiceFactory : ServiceFactory

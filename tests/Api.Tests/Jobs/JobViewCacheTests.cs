@@ -1,7 +1,7 @@
 using Api.Jobs;
 using Storage.Entities;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Jobs;
 
 /// <summary>The per-job view cache must never answer for a job whose stored state has moved on.</summary>
 public sealed class JobViewCacheTests

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Storage;
 using Storage.Entities;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Training;
 
 public sealed class RestartTests : IDisposable
 {
@@ -14,7 +14,7 @@ public sealed class RestartTests : IDisposable
     {
         const int epochs = 30;
         var client = _first.CreateClient();
-        var jobId = await CancelResumeTests.StartSlowJobAsync(client, epochs);
+        var jobId = await client.StartSlowJobAsync(epochs);
         await client.WaitForEpochAsync(jobId, 3, TimeSpan.FromSeconds(60));
 
         // Stop the host the way a deploy does: the worker is interrupted and the job stays Running.

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Jobs;
 
 /// <summary>Weights and data leave and enter the service in formats other runtimes read: ONNX out, NPY in.</summary>
 public sealed class ExportRoundTripTests(ServiceFactory factory) : IClassFixture<ServiceFactory>

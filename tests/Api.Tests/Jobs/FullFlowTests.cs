@@ -9,7 +9,7 @@ using Engine.Specs;
 using Engine.Tensors;
 using Microsoft.EntityFrameworkCore;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Jobs;
 
 public sealed class FullFlowTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
 {

@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using Api.Tests.Service;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Api.Tests.Dashboard;
+namespace Api.Tests.ClientApp;
 
 /// <summary>
 /// The dashboard in a real browser: Debian's Chromium, driven by playwright-core (tests/dashboard-check), against

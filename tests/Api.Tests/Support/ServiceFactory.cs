@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Shared;
 
-namespace Api.Tests.Service;
+namespace Api.Tests;
 
 /// <summary>
 /// The real service over a real SQLite file in a temporary folder, with settings that make training
@@ -129,6 +129,14 @@ public class ServiceFactory : WebApplicationFactory<Program>
 /// </summary>
 public static class ServiceClient
 {
+    /// <summary>Epochs of tens of milliseconds: long enough to act on a job mid-training.</summary>
+    public static async Task<long> StartSlowJobAsync(this HttpClient client, int epochs, int checkpointEvery = 2)
+    {
+        var datasetId = await client.CreateSyntheticAsync(size: 2000);
+        var modelId = await client.CreateModelAsync(Mlp(hidden: 128, depth: 2));
+        return await client.CreateJobAsync(modelId, datasetId, epochs, batchSize: 16, checkpointEvery: checkpointEvery);
+    }
+
     public static readonly JsonSerializerOptions Json = ApiJson.Options;
 
     public static async Task<JsonElement> ReadJsonAsync(this HttpResponseMessage response)

@@ -1,23 +1,15 @@
 using System.Net;
 
-namespace Api.Tests.Service;
+namespace Api.Tests.Jobs;
 
 public sealed class CancelResumeTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
 {
     private readonly HttpClient _client = factory.CreateClient();
 
-    /// <summary>Epochs of tens of milliseconds: long enough to act on a job mid-training.</summary>
-    internal static async Task<long> StartSlowJobAsync(HttpClient client, int epochs, int checkpointEvery = 2)
-    {
-        var datasetId = await client.CreateSyntheticAsync(size: 2000);
-        var modelId = await client.CreateModelAsync(ServiceClient.Mlp(hidden: 128, depth: 2));
-        return await client.CreateJobAsync(modelId, datasetId, epochs, batchSize: 16, checkpointEvery: checkpointEvery);
-    }
-
     [Fact]
     public async Task CancelledJobStopsWithinOneEpoch()
     {
-        var jobId = await StartSlowJobAsync(_client, epochs: 60);
+        var jobId = await _client.StartSlowJobAsync(epochs: 60);
         await _client.WaitForEpochAsync(jobId, 3, TimeSpan.FromSeconds(60));
         await Problem.AssertAsync(await _client.DeleteAsync($"/jobs/{jobId}"), HttpStatusCode.Conflict, "status");
 
@@ -40,7 +32,7 @@ public sealed class CancelResumeTests(ServiceFactory factory) : IClassFixture<Se
     public async Task ResumedJobContinuesFromItsLastCheckpointToSucceeded()
     {
         const int epochs = 30;
-        var jobId = await StartSlowJobAsync(_client, epochs);
+        var jobId = await _client.StartSlowJobAsync(epochs);
         await _client.WaitForEpochAsync(jobId, 3, TimeSpan.FromSeconds(60));
         await _client.PostAsync($"/jobs/{jobId}/cancel", null);
         await Task.Delay(300);
@@ -61,8 +53,8 @@ public sealed class CancelResumeTests(ServiceFactory factory) : IClassFixture<Se
     public async Task QueuedJobCanBeCancelledBeforeItStarts()
     {
         // Concurrency is 1: the second job waits behind the first.
-        var first = await StartSlowJobAsync(_client, epochs: 30);
-        var second = await StartSlowJobAsync(_client, epochs: 30);
+        var first = await _client.StartSlowJobAsync(epochs: 30);
+        var second = await _client.StartSlowJobAsync(epochs: 30);
         Assert.Equal("queued", (await _client.GetJobAsync(second)).GetProperty("status").GetString());
         var cancelled = await (await _client.PostAsync($"/jobs/{second}/cancel", null)).ReadJsonAsync();
         Assert.Equal("cancelled", cancelled.GetProperty("status").GetString());
