@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using TrainingService.Client;
 
 namespace Bench;
@@ -91,7 +89,7 @@ internal sealed class ServiceHost : IAsyncDisposable
     public static async Task<ServiceHost> StartAsync(IReadOnlyDictionary<string, string>? settings = null, string? dataDir = null, int? core = null)
     {
         var dll = FindApiDll();
-        int port = FreePort();
+        int port = Shared.ChildProcesses.FreePort();
         dataDir ??= Path.Combine(Path.GetTempPath(), $"bench-service-{Environment.ProcessId}-{port}");
         Directory.CreateDirectory(dataDir);
         var url = new Uri($"http://127.0.0.1:{port}");
@@ -166,13 +164,6 @@ internal sealed class ServiceHost : IAsyncDisposable
             if (File.Exists(dll)) return dll;
         }
         throw new FileNotFoundException($"src/Api/bin/{configuration}/{tfm}/Api.dll not found above {AppContext.BaseDirectory}; build the bench first");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>
