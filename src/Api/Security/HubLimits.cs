@@ -12,7 +12,7 @@ namespace Api.Security;
 /// SignalR answers the handshake before it runs OnConnected, so a connection can be registered just after its key
 /// was revoked; revoked key ids are remembered and a connection registering under one is closed at once.
 /// </remarks>
-public sealed class HubConnections
+public sealed class KeyConnections
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, HubCallerContext>> _byKey = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _revoked = new(StringComparer.Ordinal);
@@ -44,11 +44,11 @@ public sealed class HubConnections
 
 /// <summary>
 /// Every hub invocation takes a token from its key's bucket (<see cref="KeyRateLimiter"/>), as an HTTP request
-/// would; tracks connections for <see cref="HubConnections"/>; and logs failed invocations itself: a refused
+/// would; tracks connections for <see cref="KeyConnections"/>; and logs failed invocations itself: a refused
 /// one (HubException: unknown job, rate limit) at Debug without a stack trace, so a flood of them cannot fill
 /// the log, anything else at Error. SignalR's own per-failure error log is turned off in <see cref="SecurityExtensions"/>.
 /// </summary>
-internal sealed class HubLimitsFilter(KeyRateLimiter keys, HubConnections connections, IOptions<SecurityOptions> options,
+internal sealed class HubLimitsFilter(KeyRateLimiter keys, KeyConnections connections, IOptions<SecurityOptions> options,
     ILogger<HubLimitsFilter> logger) : IHubFilter
 {
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocation, Func<HubInvocationContext, ValueTask<object?>> next)

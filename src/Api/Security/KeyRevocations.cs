@@ -7,7 +7,7 @@ namespace Api.Security;
 /// it clears its <see cref="ApiKeyCache"/> and closes the key's hub connections, so the key fails everywhere from the
 /// next request on. A lost message (Redis down) still takes effect when the cache entry expires (ApiKeyCache.Lifetime).
 /// </summary>
-internal sealed class KeyRevocations(ClusterBus cluster, ApiKeyCache cache, HubConnections connections, ILogger<KeyRevocations> logger) : IHostedService
+internal sealed class KeyRevocations(ClusterBus cluster, ApiKeyCache cache, KeyConnections connections, ILogger<KeyRevocations> logger) : IHostedService
 {
     public const string Channel = "keys-revoked";
 

@@ -55,7 +55,7 @@ public static partial class KeysApi
     /// are closed. The owner's data stays.
     /// </summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Revoke(long id, IDbContextFactory<TrainingDbContext> contexts, ApiKeyCache cache,
-        HubConnections connections, ClusterBus cluster, CancellationToken ct)
+        KeyConnections connections, ClusterBus cluster, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;

@@ -36,7 +36,7 @@ public static class SecurityExtensions
         builder.Services.AddHostedService<AdminKeyBootstrap>();
         builder.Services.AddHostedService<KeyRevocations>();
         builder.Services.AddKeyRateLimiter();
-        builder.Services.AddSingleton<HubConnections>();
+        builder.Services.AddSingleton<KeyConnections>();
         builder.Services.AddSingleton<HubLimitsFilter>();
         builder.Services.Configure<HubOptions>(o => o.AddFilter<HubLimitsFilter>());
         // HubLimitsFilter logs failed hub calls (refusals at Debug, without a stack trace); this one would log each at Error.
