@@ -36,13 +36,11 @@ internal sealed class StorageInitializer(
             await EnsureFileLayoutAsync(db, cancellationToken);
             await db.Database.MigrateAsync(cancellationToken);
             await MoveLegacyCheckpointsAsync(db, cancellationToken);
-            var referenced = await db.Checkpoints.Select(c => c.FileName).ToListAsync(cancellationToken);
-            int swept = checkpointFiles.Sweep(referenced.ToHashSet());
-            if (swept > 0) logger.LogInformation("Deleted {Count} checkpoint files no checkpoint refers to", swept);
+            await SweepCheckpointsAsync(db, default, cancellationToken);
             var weights = await db.Models.IgnoreQueryFilters().Where(m => m.WeightsSha256 != null).Select(m => m.WeightsSha256!)
                 .Union(db.Jobs.IgnoreQueryFilters().Where(j => j.InitialWeightsSha256 != null).Select(j => j.InitialWeightsSha256!))
                 .ToListAsync(cancellationToken);
-            swept = weightFiles.Sweep(weights.ToHashSet());
+            int swept = weightFiles.Sweep(weights.ToHashSet());
             if (swept > 0) logger.LogInformation("Deleted {Count} imported weights files no model or job refers to", swept);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
             // Pages freed since the last start (deleted jobs, moved states) go back to the file system.
@@ -81,9 +79,7 @@ internal sealed class StorageInitializer(
             try
             {
                 await db.Database.MigrateAsync(ct);
-                var referenced = await db.Checkpoints.Select(c => c.FileName).ToListAsync(ct);
-                int swept = checkpointFiles.Sweep(referenced.ToHashSet(), SharedLeftoverAge);
-                if (swept > 0) logger.LogInformation("Deleted {Count} checkpoint files no checkpoint refers to", swept);
+                await SweepCheckpointsAsync(db, SharedLeftoverAge, ct);
             }
             finally
             {
@@ -95,6 +91,14 @@ internal sealed class StorageInitializer(
             await db.Database.CloseConnectionAsync();
         }
         logger.LogInformation("Storage ready: PostgreSQL, files in {Directory}", paths.Root);
+    }
+
+    /// <summary>Deletes checkpoint files no checkpoint row names (a crash between a file and its row), at least <paramref name="minimumAge"/> old.</summary>
+    private async Task SweepCheckpointsAsync(TrainingDbContext db, TimeSpan minimumAge, CancellationToken ct)
+    {
+        var referenced = await db.Checkpoints.Select(c => c.FileName).ToListAsync(ct);
+        int swept = checkpointFiles.Sweep(referenced.ToHashSet(), minimumAge);
+        if (swept > 0) logger.LogInformation("Deleted {Count} checkpoint files no checkpoint refers to", swept);
     }
 
     /// <summary>Where the CheckpointFiles migration left the checkpoints of earlier versions, states as blobs.</summary>
