@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Bench;
 
@@ -14,14 +13,8 @@ internal static class Npy
 
     private static void Write(string path, string descr, string shape, ReadOnlySpan<byte> data)
     {
-        var dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
-        // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in '\n'.
-        int total = (10 + dict.Length + 1 + 63) / 64 * 64;
-        var header = dict.PadRight(total - 10 - 1) + "\n";
         using var file = File.Create(path);
-        file.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
-        file.Write(BitConverter.GetBytes((ushort)header.Length));
-        file.Write(Encoding.ASCII.GetBytes(header));
+        file.Write(Shared.DataFiles.NpyHeader(descr, shape));
         file.Write(data);
     }
 }

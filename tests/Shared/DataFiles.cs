@@ -46,18 +46,16 @@ public static class DataFiles
         return output.ToArray();
     }
 
-    /// <summary>An NPY v1.0 file: magic, version, the header dict padded to a multiple of 64 bytes, then <paramref name="data"/>.</summary>
-    public static byte[] Npy(string descr, string shape, byte[] data)
+    /// <summary>An NPY v1.0 file: <see cref="NpyHeader"/>, then <paramref name="data"/>.</summary>
+    public static byte[] Npy(string descr, string shape, ReadOnlySpan<byte> data) => [.. NpyHeader(descr, shape), .. data];
+
+    /// <summary>An NPY v1.0 header: magic, version, the header dict (C order, <paramref name="shape"/> as a Python tuple) padded to a multiple of 64 bytes.</summary>
+    public static byte[] NpyHeader(string descr, string shape)
     {
         var dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
         int length = 10 + dict.Length + 1;
         dict = dict.PadRight(dict.Length + (64 - length % 64) % 64) + "\n";
-        var bytes = new List<byte> { 0x93 };
-        bytes.AddRange("NUMPY"u8.ToArray());
-        bytes.AddRange([1, 0, (byte)(dict.Length & 0xff), (byte)(dict.Length >> 8)]);
-        bytes.AddRange(Encoding.ASCII.GetBytes(dict));
-        bytes.AddRange(data);
-        return [.. bytes];
+        return [0x93, .. "NUMPY"u8, 1, 0, (byte)(dict.Length & 0xff), (byte)(dict.Length >> 8), .. Encoding.ASCII.GetBytes(dict)];
     }
 
     /// <summary>A /proc/&lt;pid&gt;/status figure in bytes: VmRSS (resident now), VmHWM (resident peak).</summary>

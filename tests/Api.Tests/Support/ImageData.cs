@@ -45,20 +45,9 @@ internal static class ImageData
         return bytes;
     }
 
-    /// <summary>An NPY v1.0 file: magic, header length, a Python dict padded to 64 bytes, the raw data.</summary>
-    public static byte[] Npy(string dtype, int[] shape, byte[] data)
-    {
-        string dims = shape.Length == 1 ? $"{shape[0]}," : string.Join(", ", shape);
-        string header = $"{{'descr': '{dtype}', 'fortran_order': False, 'shape': ({dims}), }}";
-        int total = 10 + header.Length + 1;
-        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
-        using var file = new MemoryStream();
-        file.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
-        file.Write(BitConverter.GetBytes((ushort)header.Length));
-        file.Write(Encoding.ASCII.GetBytes(header));
-        file.Write(data);
-        return file.ToArray();
-    }
+    /// <summary>An NPY v1.0 file of <paramref name="shape"/>.</summary>
+    public static byte[] Npy(string dtype, int[] shape, byte[] data) =>
+        Shared.DataFiles.Npy(dtype, shape.Length == 1 ? $"({shape[0]},)" : $"({string.Join(", ", shape)})", data);
 
     public static byte[] Bytes<T>(T[] values) where T : unmanaged =>
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
