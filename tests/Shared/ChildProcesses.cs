@@ -18,12 +18,29 @@ public static class ChildProcesses
     /// <summary>Runs a command to its end; throws with its output when it exits non-zero. Returns standard output.</summary>
     public static string Run(string file, IEnumerable<string> arguments, string? runAs = null, TimeSpan? timeout = null)
     {
+        var args = arguments.ToList();
+        var (exitCode, stdout, stderr) = RunAsync(file, args, runAs: runAs, timeout: timeout).GetAwaiter().GetResult();
+        if (exitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {exitCode}:\n{stdout}\n{stderr}");
+        return stdout;
+    }
+
+    /// <summary>
+    /// Runs a command to its end and returns its exit code and output, in <paramref name="workingDirectory"/> with
+    /// <paramref name="environment"/> added, as <paramref name="runAs"/> when given; past <paramref name="timeout"/>
+    /// (2 minutes by default) it is killed and a <see cref="TimeoutException"/> carries the output so far.
+    /// </summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> arguments,
+        string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null, string? runAs = null, TimeSpan? timeout = null)
+    {
         var info = new ProcessStartInfo(runAs is null ? file : "runuser")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (workingDirectory is not null) info.WorkingDirectory = workingDirectory;
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         if (runAs is not null)
         {
             info.ArgumentList.Add("-u");
@@ -32,17 +49,21 @@ public static class ChildProcesses
             info.ArgumentList.Add(file);
         }
         foreach (var a in arguments) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"{file} did not start.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout ?? TimeSpan.FromMinutes(2)))
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', info.ArgumentList)} did not finish");
+            throw new TimeoutException($"{file} {string.Join(' ', info.ArgumentList)} did not finish within {timeout}\n" +
+                $"stdout: {await stdout}\nstderr: {await stderr}");
         }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{file} {string.Join(' ', info.ArgumentList)} exited with {process.ExitCode}:\n{stdout.Result}\n{stderr.Result}");
-        return stdout.Result;
+        return (process.ExitCode, await stdout, await stderr);
     }
 
     public static bool IsRoot => Environment.UserName == "root";
