@@ -26,7 +26,11 @@ public sealed class Conv2d : Layer
     /// <summary>Floats of column matrix per chunk: a few samples' worth that stays in a core's 1 MiB L2.</summary>
     internal const int ColumnBudget = 1 << 18;
 
-    [ThreadStatic] private static float[]? t_columns, t_planes;
+    [ThreadStatic] private static float[]? t_columns, t_planes, t_transposed;
+
+    /// <summary>Replaces <see cref="ColumnBudget"/> for batches run from the calling thread (0: none), so tests see many chunks on small layers.</summary>
+    internal static int ForcedColumnBudget { get => t_forcedColumnBudget; set => t_forcedColumnBudget = value; }
+    [ThreadStatic] private static int t_forcedColumnBudget;
 
     private readonly Tensor _output = new(0, 0);
     private readonly Tensor _inputGrad = new(0, 0);
@@ -114,7 +118,7 @@ public sealed class Conv2d : Layer
     internal int Chunks(int rows)
     {
         long perSample = (long)PatchSize * OutPlane;
-        long samples = Math.Clamp(ColumnBudget / perSample, 1, rows);
+        long samples = Math.Clamp((ForcedColumnBudget > 0 ? ForcedColumnBudget : ColumnBudget) / perSample, 1, rows);
         return (int)Math.Min(MaxChunks, (rows + samples - 1) / samples);
     }
 
@@ -154,8 +158,20 @@ public sealed class Conv2d : Layer
         }
         var x = _input!.Data;
         for (int s = lo; s < hi; s++) Im2Col(x.AsSpan(s * inWidth, inWidth), columns[((s - lo) * p)..], n);
-        // dW[F×Ckk] = dY[F×n]·colsᵀ (cols stored Ckk×n, i.e. n×k for transB).
-        Multiply(planes, columns, _weightGrads.AsSpan(chunk * Weight.Value.Length, Weight.Value.Length), Filters, k, n, split, transB: true);
+        var weightGrad = _weightGrads.AsSpan(chunk * Weight.Value.Length, Weight.Value.Length);
+        if (k >= Filters)
+        {
+            // dW[F×Ckk] = dY[F×n]·colsᵀ (cols stored Ckk×n, i.e. n×k for transB).
+            Multiply(planes, columns, weightGrad, Filters, k, n, split, transB: true);
+        }
+        else
+        {
+            // Few taps (a first conv on one channel): dWᵀ[Ckk×F] = cols·dYᵀ puts the filters along the micro-kernel's wide side.
+            var transposed = Scratch(ref t_transposed, k * Filters);
+            Multiply(columns, planes, transposed, k, Filters, n, split, transB: true);
+            for (int f = 0; f < Filters; f++)
+                for (int r = 0; r < k; r++) weightGrad[f * k + r] = transposed[r * Filters + f];
+        }
         if (!inputGradient) return;
         // dcols[Ckk×n] = Wᵀ·dY (W stored F×Ckk, i.e. k×m for transA), folded back onto each input (col2im).
         Multiply(Weight.Value, planes, columns, k, n, Filters, split, transA: true);
