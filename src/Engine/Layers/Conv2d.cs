@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Engine.Kernels;
 using Engine.Tensors;
@@ -26,7 +27,7 @@ public sealed class Conv2d : Layer
     /// <summary>Floats of column matrix per chunk: a few samples' worth that stays in a core's 1 MiB L2.</summary>
     internal const int ColumnBudget = 1 << 18;
 
-    [ThreadStatic] private static float[]? t_columns, t_planes, t_transposed;
+    [ThreadStatic] private static float[]? t_columns, t_planes, t_transposed, t_padded, t_sums;
 
     /// <summary>Replaces <see cref="ColumnBudget"/> for batches run from the calling thread (0: none), so tests see many chunks on small layers.</summary>
     internal static int ForcedColumnBudget { get => t_forcedColumnBudget; set => t_forcedColumnBudget = value; }
@@ -125,6 +126,11 @@ public sealed class Conv2d : Layer
     /// <summary>Forward of samples [lo, hi): unfold, one product, spread to NCHW with the bias.</summary>
     private void ForwardChunk(int lo, int hi, bool split)
     {
+        if (Direct)
+        {
+            ForwardDirect(lo, hi);
+            return;
+        }
         int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth;
         var columns = Scratch(ref t_columns, PatchSize * n);
         var planes = Scratch(ref t_planes, Filters * n);
@@ -145,12 +151,34 @@ public sealed class Conv2d : Layer
     /// <summary>Backward of samples [lo, hi) into chunk <paramref name="chunk"/>'s gradient partials, and their input gradient when asked.</summary>
     private void BackwardChunk(int chunk, int lo, int hi, ReadOnlySpan<float> dy, bool inputGradient, bool split)
     {
+        if (Direct)
+        {
+            WeightGradDirect(chunk, lo, hi, dy);
+            if (!inputGradient) return;
+        }
         int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth, k = PatchSize;
         var columns = Scratch(ref t_columns, k * n);
         var planes = Scratch(ref t_planes, Filters * n);
         for (int s = lo; s < hi; s++)
             for (int f = 0; f < Filters; f++)
                 dy.Slice(s * outWidth + f * p, p).CopyTo(planes.Slice(f * n + (s - lo) * p, p));
+        if (!Direct) WeightGradProduct(chunk, lo, hi, planes, columns, split);
+        if (!inputGradient) return;
+        // dcols[Ckk×n] = Wᵀ·dY (W stored F×Ckk, i.e. k×m for transA), folded back onto each input (col2im).
+        Multiply(Weight.Value, planes, columns, k, n, Filters, split, transA: true);
+        var dx = _inputGrad.Data;
+        for (int s = lo; s < hi; s++)
+        {
+            var image = dx.AsSpan(s * inWidth, inWidth);
+            image.Clear();
+            Col2Im(columns[((s - lo) * p)..], image, n);
+        }
+    }
+
+    /// <summary>The chunk's bias and weight gradient partials from its output gradient gathered into <paramref name="planes"/> (F×n).</summary>
+    private void WeightGradProduct(int chunk, int lo, int hi, Span<float> planes, Span<float> columns, bool split)
+    {
+        int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, k = PatchSize;
         if (Bias is not null)
         {
             var biasGrad = _biasGrads.AsSpan(chunk * Filters, Filters);
@@ -172,15 +200,48 @@ public sealed class Conv2d : Layer
             for (int f = 0; f < Filters; f++)
                 for (int r = 0; r < k; r++) weightGrad[f * k + r] = transposed[r * Filters + f];
         }
-        if (!inputGradient) return;
-        // dcols[Ckk×n] = Wᵀ·dY (W stored F×Ckk, i.e. k×m for transA), folded back onto each input (col2im).
-        Multiply(Weight.Value, planes, columns, k, n, Filters, split, transA: true);
-        var dx = _inputGrad.Data;
-        for (int s = lo; s < hi; s++)
+    }
+
+    /// <summary>A 3×3 "same" conv on at most three channels (a first conv on images) skips the column matrix: <see cref="DirectConv3x3"/>.</summary>
+    private bool Direct => Kernel == 3 && Stride == 1 && Padding == 1 && Channels <= 3 && DirectConv3x3.Fits(Width);
+
+    private unsafe void ForwardDirect(int lo, int hi)
+    {
+        int inWidth = InputWidth, outWidth = OutputWidth;
+        var padded = Scratch(ref t_padded, DirectConv3x3.PaddedLength(Channels, Height, Width));
+        var x = _input!.Data;
+        fixed (float* pp = padded, pw = Weight.Value, pb = Bias?.Value, py = _output.Data)
+            for (int s = lo; s < hi; s++)
+            {
+                DirectConv3x3.Pad(x.AsSpan(s * inWidth, inWidth), Channels, Height, Width, padded);
+                DirectConv3x3.Forward(pp, Channels, Height, Width, pw, pb, Filters, py + (long)s * outWidth);
+            }
+    }
+
+    private unsafe void WeightGradDirect(int chunk, int lo, int hi, ReadOnlySpan<float> dy)
+    {
+        int inWidth = InputWidth, outWidth = OutputWidth, p = OutPlane, weights = Weight.Value.Length;
+        if (Bias is not null)
         {
-            var image = dx.AsSpan(s * inWidth, inWidth);
-            image.Clear();
-            Col2Im(columns[((s - lo) * p)..], image, n);
+            var biasGrad = _biasGrads.AsSpan(chunk * Filters, Filters);
+            biasGrad.Clear();
+            for (int s = lo; s < hi; s++)
+                for (int f = 0; f < Filters; f++) biasGrad[f] += TensorPrimitives.Sum(dy.Slice(s * outWidth + f * p, p));
+        }
+        var padded = Scratch(ref t_padded, DirectConv3x3.PaddedLength(Channels, Height, Width));
+        var sums = Scratch(ref t_sums, weights * DirectConv3x3.Lanes);
+        sums.Clear();
+        var x = _input!.Data;
+        var weightGrad = _weightGrads.AsSpan(chunk * weights, weights);
+        fixed (float* pp = padded, pdy = dy, ps = sums)
+        {
+            var vectors = (Vector512<float>*)ps;
+            for (int s = lo; s < hi; s++)
+            {
+                DirectConv3x3.Pad(x.AsSpan(s * inWidth, inWidth), Channels, Height, Width, padded);
+                DirectConv3x3.AccumulateWeightGrad(pp, Channels, Height, Width, pdy + (long)s * outWidth, Filters, vectors);
+            }
+            for (int i = 0; i < weights; i++) weightGrad[i] = Vector512.Sum(vectors[i]);
         }
     }
 

@@ -53,11 +53,23 @@ public class ConvLayerTests
     }
 
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(2, 0)]
-    public void Conv2dForwardEqualsTheDirectSum(int stride, int padding)
+    [InlineData(1, 5, 17, 5, 2)]   // one channel, a row of 17: the 16-wide blocks overlap by 15; five filters: 4 + 1, 2 + 2 + 1
+    [InlineData(3, 4, 20, 6, 1)]   // three channels (RGB), batch 1
+    [InlineData(2, 3, 32, 2, 2)]   // rows of exactly two blocks
+    public void Conv2dGradientsMatchCentralDifferencesOnTheDirectPath(int c, int h, int w, int filters, int batch)
     {
-        const int c = 2, h = 6, w = 5, f = 3, k = 3, n = 2;
+        var conv = RandomConv(c, h, w, filters, 3, 1, 1, bias: true, seed: 41);
+        GradientCheck.Layer(conv, GradientCheck.Uniform(batch, c * h * w, 42));
+    }
+
+    [Theory]
+    [InlineData(1, 1, 2, 6, 5, 3)]
+    [InlineData(2, 0, 2, 6, 5, 3)]
+    [InlineData(1, 1, 1, 4, 18, 5)]  // the direct 3×3 path (rows of at least 16)
+    [InlineData(1, 1, 3, 3, 16, 4)]
+    public void Conv2dForwardEqualsTheDirectSum(int stride, int padding, int c, int h, int w, int f)
+    {
+        const int k = 3, n = 2;
         var conv = RandomConv(c, h, w, f, k, stride, padding, bias: true, seed: 15);
         var x = GradientCheck.Uniform(n, c * h * w, 16);
         var y = conv.Forward(x, training: false);
@@ -76,7 +88,7 @@ public class ConvLayerTests
                                     if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
                                     sum += conv.Weight.Value[((o * c + ci) * k + a) * k + b] * x[s, (ci * h + ih) * w + iw];
                                 }
-                        Assert.Equal(sum, y[s, (o * oh + i) * ow + j], 4);
+                        Assert.Equal(sum, y[s, (o * oh + i) * ow + j], 1e-5);
                     }
     }
 
