@@ -14,7 +14,7 @@ namespace Engine.Kernels;
 internal sealed class ThreadChoice
 {
     /// <summary>Split work other than products (optimizer steps, gradient clearing, batch gathers, layer passes over samples), by <see cref="For(WorkKind, long, int)"/>.</summary>
-    internal enum WorkKind { ParameterPass = 1, Gather = 2, ConvForward = 3, ConvBackward = 4, ConvBackwardInput = 5, Pooling = 6 }
+    internal enum WorkKind { ParameterPass = 1, Gather = 2, ConvForward = 3, ConvBackward = 4, ConvBackwardInput = 5, Pooling = 6, Activation = 7 }
 
     // Set in the flags of non-product keys, so they never meet a product's.
     private const int WorkFlag = 1 << 30;

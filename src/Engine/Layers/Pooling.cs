@@ -106,7 +106,10 @@ public abstract class Pool2d : Layer
 /// Maximum of each size×size window per channel. Forward keeps the input index of each window's maximum (the
 /// first one on ties, and the first NaN, as PyTorch), and backward routes each output gradient to it.
 /// </summary>
-/// <remarks>The common 2×2 window with stride 2 takes a vectorized path: four outputs from two 8-wide loads per input row.</remarks>
+/// <remarks>
+/// The common 2×2 window with stride 2 takes a vectorized path: four outputs from two 8-wide loads per input row, and
+/// backward writes each window's four inputs once instead of clearing the row and scattering into it.
+/// </remarks>
 public sealed class MaxPool2d(int channels, int height, int width, int size, int stride)
     : Pool2d(channels, height, width, size, stride)
 {
@@ -206,10 +209,50 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
         for (int s = lo; s < hi; s++)
         {
             var dx = _inputGrad.Row(s);
-            dx.Clear();
             var g = dy.Row(s);
             var index = _argmax.AsSpan(s * outWidth, outWidth);
+            if (Pairs)
+            {
+                BackwardPairs(g, index, dx);
+                continue;
+            }
+            dx.Clear();
             for (int o = 0; o < outWidth; o++) dx[index[o]] += g[o];
+        }
+    }
+
+    /// <summary>2×2 windows, stride 2: each window's four inputs written once, the gradient where the maximum was and zero elsewhere.</summary>
+    private unsafe void BackwardPairs(ReadOnlySpan<float> g, ReadOnlySpan<int> argmax, Span<float> dx)
+    {
+        // The windows cover every input only when both sizes are even; otherwise the dropped row or column stays zero.
+        if (2 * OutWidth != Width || 2 * OutHeight != Height) dx.Clear();
+        int plane = Height * Width, ow4 = OutWidth;
+        var lanes = Vector128.Create(0, 2, 4, 6);
+        var right = Vector128.Create(1);
+        var below = Vector128.Create(Width);
+        var belowRight = Vector128.Create(Width + 1);
+        fixed (float* pg = g, px = dx)
+        fixed (int* pa = argmax)
+        {
+            int o = 0;
+            for (int c = 0; c < Channels; c++)
+                for (int oh = 0; oh < OutHeight; oh++, o += ow4)
+                    for (int ow = 0; ow < ow4; ow += 4)
+                    {
+                        if (ow > ow4 - 4) ow = ow4 - 4;
+                        int top = c * plane + 2 * oh * Width + 2 * ow;
+                        var code = Sse2.LoadVector128(pa + o + ow) - (Vector128.Create(top) + lanes);
+                        var gv = Sse.LoadVector128(pg + o + ow);
+                        var e0 = gv & Vector128.Equals(code, Vector128<int>.Zero).AsSingle();
+                        var o0 = gv & Vector128.Equals(code, right).AsSingle();
+                        var e1 = gv & Vector128.Equals(code, below).AsSingle();
+                        var o1 = gv & Vector128.Equals(code, belowRight).AsSingle();
+                        float* r0 = px + top, r1 = r0 + Width;
+                        Sse.Store(r0, Sse.UnpackLow(e0, o0));
+                        Sse.Store(r0 + 4, Sse.UnpackHigh(e0, o0));
+                        Sse.Store(r1, Sse.UnpackLow(e1, o1));
+                        Sse.Store(r1 + 4, Sse.UnpackHigh(e1, o1));
+                    }
         }
     }
 }
