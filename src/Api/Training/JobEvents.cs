@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
-using System.Threading.Channels;
 using Api.Cluster;
 using Api.Infrastructure;
 using Microsoft.AspNetCore.SignalR;
@@ -17,9 +16,9 @@ namespace Api.Training;
 /// same lock, so a subscriber sees every epoch exactly once and in order.
 /// </summary>
 /// <remarks>
-/// Posting never waits on a client: each connection has its own bounded queue (Training:HubQueueLength) drained by
-/// its own sender, so training only ever adds to queues. A connection whose queue is full is a client that stopped
-/// reading; it is closed and its queue dropped, and it catches up after reconnecting (Subscribe replays history).
+/// Posting never waits on a client: an event goes into the connection's pipe at once, and a connection that pushes back
+/// gets a bounded queue (Training:HubQueueLength) drained by its own sender, so training only ever adds to queues.
+/// A connection whose queue is full is a client that stopped reading; it is closed and its queue dropped, and it catches up after reconnecting (Subscribe replays history).
 /// An event is one <see cref="SerializedHubMessage"/> shared by every queue, so it is serialized once however many subscribe.
 /// <para>Several nodes: the node that stores an event also publishes it on the <see cref="ClusterBus"/>, and every other node
 /// posts it to its own subscribers under the same per-job lock (<see cref="Relay"/>). The epoch is committed before it is
@@ -197,49 +196,129 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
         public int LastEpoch { get; set; }
     }
 
-    /// <summary>One connection's pending events and the task that writes them, one at a time, in order.</summary>
-    private sealed class Outbox
+    /// <summary>
+    /// One connection's pending events, written one at a time and in order. An event is written on the posting thread
+    /// when nothing is pending (the usual case: one write into the connection's pipe); only a connection whose pipe pushes
+    /// back gets a queue and a task that drains it, so a fan-out to many subscribers costs no thread-pool hop each.
+    /// </summary>
+    private sealed class Outbox(HubConnectionContext connection, int capacity, ILogger logger)
     {
-        private readonly HubConnectionContext _connection;
-        private readonly int _capacity;
-        private readonly ILogger _logger;
-        private readonly Channel<SerializedHubMessage> _queue;
-
-        public Outbox(HubConnectionContext connection, int capacity, ILogger logger)
-        {
-            (_connection, _capacity, _logger) = (connection, Math.Max(1, capacity), logger);
-            _queue = Channel.CreateBounded<SerializedHubMessage>(new BoundedChannelOptions(_capacity) { SingleReader = true });
-            _ = Task.Run(SendAllAsync);
-        }
+        private readonly int _capacity = Math.Max(1, capacity);
+        private readonly Queue<SerializedHubMessage> _pending = new();
+        private bool _writing;
+        private bool _completed;
 
         /// <summary>False, and the connection is closed, when the client has let its queue fill up.</summary>
         public bool Post(SerializedHubMessage message)
         {
-            if (_queue.Writer.TryWrite(message)) return true;
-            if (_queue.Writer.TryComplete())
+            lock (_pending)
             {
-                _logger.LogInformation("Closed hub connection {ConnectionId}: it did not read its events ({Capacity} queued, Training:HubQueueLength)",
-                    _connection.ConnectionId, _capacity);
-                _connection.Abort();
+                if (_completed) return false;
+                if (_writing)
+                {
+                    if (_pending.Count < _capacity)
+                    {
+                        _pending.Enqueue(message);
+                        return true;
+                    }
+                    _completed = true;
+                    _pending.Clear();
+                }
+                else
+                {
+                    _writing = true;
+                }
             }
-            return false;
+            if (_completed)
+            {
+                logger.LogInformation("Closed hub connection {ConnectionId}: it did not read its events ({Capacity} queued, Training:HubQueueLength)",
+                    connection.ConnectionId, _capacity);
+                connection.Abort();
+                return false;
+            }
+            WriteInOrder(message);
+            return true;
         }
 
-        public void Complete() => _queue.Writer.TryComplete();
-
-        private async Task SendAllAsync()
+        public void Complete()
         {
-            await foreach (var message in _queue.Reader.ReadAllAsync())
+            lock (_pending)
+            {
+                _completed = true;
+                _pending.Clear();
+            }
+        }
+
+        /// <summary>Writes <paramref name="message"/>, then whatever was queued meanwhile; goes asynchronous only on back-pressure.</summary>
+        private void WriteInOrder(SerializedHubMessage message)
+        {
+            while (true)
+            {
+                var write = Write(message);
+                if (!write.IsCompleted)
+                {
+                    _ = DrainAsync(write);
+                    return;
+                }
+                Observe(write);
+                if (!TryNext(out message)) return;
+            }
+        }
+
+        private async Task DrainAsync(ValueTask write)
+        {
+            do
             {
                 try
                 {
-                    await _connection.WriteAsync(message);
+                    await write;
                 }
                 catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
                 {
-                    _logger.LogDebug(e, "An event for hub connection {ConnectionId} was not sent", _connection.ConnectionId);
+                    Unsent(e);
                 }
+                if (!TryNext(out var message)) return;
+                write = Write(message);
+            } while (true);
+        }
+
+        /// <summary>The next queued event, or false (and no longer writing) when there is none.</summary>
+        private bool TryNext(out SerializedHubMessage message)
+        {
+            lock (_pending)
+            {
+                if (!_completed && _pending.TryDequeue(out message!)) return true;
+                message = null!;
+                _writing = false;
+                return false;
             }
         }
+
+        private ValueTask Write(SerializedHubMessage message)
+        {
+            try
+            {
+                return connection.WriteAsync(message);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+            {
+                Unsent(e);
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        private void Observe(ValueTask write)
+        {
+            try
+            {
+                write.GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+            {
+                Unsent(e);
+            }
+        }
+
+        private void Unsent(Exception e) => logger.LogDebug(e, "An event for hub connection {ConnectionId} was not sent", connection.ConnectionId);
     }
 }
