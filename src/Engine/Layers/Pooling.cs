@@ -114,11 +114,12 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     : Pool2d(channels, height, width, size, stride)
 {
     private int[] _argmax = [];
+    private readonly int[] _blocks = size == 2 && stride == 2 ? PairBlocks(channels, height, width) : [];
 
     /// <summary>For each output of the last forward pass, the index of its maximum within its sample's input row.</summary>
     public ReadOnlySpan<int> Argmax => _argmax.AsSpan(0, (_input?.Rows ?? 0) * OutputWidth);
 
-    private bool Pairs => Size == 2 && Stride == 2 && OutWidth >= 4 && Sse.IsSupported;
+    private bool Pairs => _blocks.Length > 0 && Sse.IsSupported;
 
     private protected override void PrepareForward(int rows)
     {
@@ -157,39 +158,29 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
                 }
     }
 
-    /// <summary>2×2 windows, stride 2: each output row from two input rows, four outputs at a time (the last four overlap when OW is not a multiple of 4).</summary>
+    /// <summary>2×2 windows, stride 2: each output row from two input rows, four outputs at a time.</summary>
     private unsafe void ForwardPairs(ReadOnlySpan<float> row, Span<float> y, Span<int> argmax)
     {
-        int plane = Height * Width, ow4 = OutWidth;
-        var lanes = Vector128.Create(0, 2, 4, 6);
-        var right = Vector128.Create(1);
-        var below = Vector128.Create(Width);
-        var belowRight = Vector128.Create(Width + 1);
+        var offsets = new WindowOffsets(Width);
         fixed (float* px = row, py = y)
         fixed (int* pa = argmax)
-        {
-            int o = 0;
-            for (int c = 0; c < Channels; c++)
-                for (int oh = 0; oh < OutHeight; oh++, o += ow4)
-                    for (int ow = 0; ow < ow4; ow += 4)
-                    {
-                        if (ow > ow4 - 4) ow = ow4 - 4;
-                        int top = c * plane + 2 * oh * Width + 2 * ow;
-                        float* r0 = px + top, r1 = r0 + Width;
-                        var a0 = Sse.LoadVector128(r0);
-                        var a1 = Sse.LoadVector128(r0 + 4);
-                        var b0 = Sse.LoadVector128(r1);
-                        var b1 = Sse.LoadVector128(r1 + 4);
-                        // Window order (0,0), (0,1), (1,0), (1,1): even and odd columns of each row.
-                        var best = Sse.Shuffle(a0, a1, 0x88);
-                        var code = Vector128<int>.Zero;
-                        Take(Sse.Shuffle(a0, a1, 0xDD), right, ref best, ref code);
-                        Take(Sse.Shuffle(b0, b1, 0x88), below, ref best, ref code);
-                        Take(Sse.Shuffle(b0, b1, 0xDD), belowRight, ref best, ref code);
-                        Sse.Store(py + o + ow, best);
-                        Sse2.Store(pa + o + ow, Vector128.Create(top) + lanes + code);
-                    }
-        }
+            for (int b = 0; b < _blocks.Length; b += 2)
+            {
+                int o = _blocks[b], top = _blocks[b + 1];
+                float* r0 = px + top, r1 = r0 + Width;
+                var a0 = Sse.LoadVector128(r0);
+                var a1 = Sse.LoadVector128(r0 + 4);
+                var b0 = Sse.LoadVector128(r1);
+                var b1 = Sse.LoadVector128(r1 + 4);
+                // Window order (0,0), (0,1), (1,0), (1,1): even and odd columns of each row.
+                var best = Sse.Shuffle(a0, a1, 0x88);
+                var code = Vector128<int>.Zero;
+                Take(Sse.Shuffle(a0, a1, 0xDD), offsets.Right, ref best, ref code);
+                Take(Sse.Shuffle(b0, b1, 0x88), offsets.Below, ref best, ref code);
+                Take(Sse.Shuffle(b0, b1, 0xDD), offsets.BelowRight, ref best, ref code);
+                Sse.Store(py + o, best);
+                Sse2.Store(pa + o, Vector128.Create(top) + WindowOffsets.Lanes + code);
+            }
     }
 
     /// <summary>Takes <paramref name="v"/> where it beats the best so far: larger, or the first NaN.</summary>
@@ -226,34 +217,53 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     {
         // The windows cover every input only when both sizes are even; otherwise the dropped row or column stays zero.
         if (2 * OutWidth != Width || 2 * OutHeight != Height) dx.Clear();
-        int plane = Height * Width, ow4 = OutWidth;
-        var lanes = Vector128.Create(0, 2, 4, 6);
-        var right = Vector128.Create(1);
-        var below = Vector128.Create(Width);
-        var belowRight = Vector128.Create(Width + 1);
+        var offsets = new WindowOffsets(Width);
         fixed (float* pg = g, px = dx)
         fixed (int* pa = argmax)
-        {
-            int o = 0;
-            for (int c = 0; c < Channels; c++)
-                for (int oh = 0; oh < OutHeight; oh++, o += ow4)
-                    for (int ow = 0; ow < ow4; ow += 4)
-                    {
-                        if (ow > ow4 - 4) ow = ow4 - 4;
-                        int top = c * plane + 2 * oh * Width + 2 * ow;
-                        var code = Sse2.LoadVector128(pa + o + ow) - (Vector128.Create(top) + lanes);
-                        var gv = Sse.LoadVector128(pg + o + ow);
-                        var e0 = gv & Vector128.Equals(code, Vector128<int>.Zero).AsSingle();
-                        var o0 = gv & Vector128.Equals(code, right).AsSingle();
-                        var e1 = gv & Vector128.Equals(code, below).AsSingle();
-                        var o1 = gv & Vector128.Equals(code, belowRight).AsSingle();
-                        float* r0 = px + top, r1 = r0 + Width;
-                        Sse.Store(r0, Sse.UnpackLow(e0, o0));
-                        Sse.Store(r0 + 4, Sse.UnpackHigh(e0, o0));
-                        Sse.Store(r1, Sse.UnpackLow(e1, o1));
-                        Sse.Store(r1 + 4, Sse.UnpackHigh(e1, o1));
-                    }
-        }
+            for (int b = 0; b < _blocks.Length; b += 2)
+            {
+                int o = _blocks[b], top = _blocks[b + 1];
+                var code = Sse2.LoadVector128(pa + o) - (Vector128.Create(top) + WindowOffsets.Lanes);
+                var gv = Sse.LoadVector128(pg + o);
+                var e0 = gv & Vector128.Equals(code, Vector128<int>.Zero).AsSingle();
+                var o0 = gv & Vector128.Equals(code, offsets.Right).AsSingle();
+                var e1 = gv & Vector128.Equals(code, offsets.Below).AsSingle();
+                var o1 = gv & Vector128.Equals(code, offsets.BelowRight).AsSingle();
+                float* r0 = px + top, r1 = r0 + Width;
+                Sse.Store(r0, Sse.UnpackLow(e0, o0));
+                Sse.Store(r0 + 4, Sse.UnpackHigh(e0, o0));
+                Sse.Store(r1, Sse.UnpackLow(e1, o1));
+                Sse.Store(r1 + 4, Sse.UnpackHigh(e1, o1));
+            }
+    }
+
+    /// <summary>
+    /// The 4-output blocks of a sample for the 2×2 path, as (first output, its window's top-left input) pairs; a row whose
+    /// width is not a multiple of 4 ends with a block moved back to overlap the one before (its outputs are written twice, alike).
+    /// </summary>
+    private static int[] PairBlocks(int channels, int height, int width)
+    {
+        int outHeight = height / 2, outWidth = width / 2;
+        if (outWidth < 4) return [];
+        var blocks = new List<int>();
+        for (int c = 0, o = 0; c < channels; c++)
+            for (int oh = 0; oh < outHeight; oh++, o += outWidth)
+                for (int ow = 0; ow < outWidth; ow += 4)
+                {
+                    int at = Math.Min(ow, outWidth - 4);
+                    blocks.Add(o + at);
+                    blocks.Add((c * height + 2 * oh) * width + 2 * at);
+                }
+        return [.. blocks];
+    }
+
+    /// <summary>Where each of a window's four inputs sits relative to its top-left one, per lane of four outputs.</summary>
+    private readonly struct WindowOffsets(int width)
+    {
+        public static Vector128<int> Lanes => Vector128.Create(0, 2, 4, 6);
+        public Vector128<int> Right { get; } = Vector128.Create(1);
+        public Vector128<int> Below { get; } = Vector128.Create(width);
+        public Vector128<int> BelowRight { get; } = Vector128.Create(width + 1);
     }
 }
 
