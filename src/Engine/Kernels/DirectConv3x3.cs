@@ -110,6 +110,7 @@ internal static unsafe class DirectConv3x3
                             d0 &= fresh;
                             d1 &= fresh;
                         }
+                        // Written out rather than through a helper taking the sums by ref: the JIT then keeps them in memory, not registers.
                         float* x = padded + c * pp + oh * pw + ow;
                         var v = Vector512.Load(x);
                         a0 = Vector512.FusedMultiplyAdd(d0, v, a0); b0 = Vector512.FusedMultiplyAdd(d1, v, b0);
