@@ -23,7 +23,9 @@ namespace Api.Training;
 /// <para>Several nodes: the node that stores an event also publishes it on the <see cref="ClusterBus"/>, and every other node
 /// posts it to its own subscribers under the same per-job lock (<see cref="Relay"/>). The epoch is committed before it is
 /// published, so a Subscribe on another node either reads it in the history or receives it after; each subscription
-/// remembers the last epoch it was given and skips anything not later, so each epoch arrives once and in order.</para>
+/// remembers the last epoch it was given and skips anything not later, so each epoch arrives once and in order. A node
+/// killed between its commit and its publish leaves the others' subscribers behind the database;
+/// <see cref="SubscriptionCatchUp"/> gives them what they missed.</para>
 /// </remarks>
 public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions> options, ClusterBus cluster, ILogger<JobEvents> logger)
 {
@@ -73,9 +75,52 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
     public Task StatusChangedAsync(Job job)
     {
         var e = job.StatusEvent();
-        Post(job.Id, Message(nameof(ITrainingClient.JobStatusChanged), e));
+        PostStatus(e);
         Publish(Kind.Status, e);
         return Task.CompletedTask;
+    }
+
+    /// <summary>To each subscriber not already told this status (the last status it was given is skipped, not repeated).</summary>
+    private void PostStatus(JobStatusChangedEvent e)
+    {
+        if (!_subscribers.TryGetValue(e.JobId, out var subscribers)) return;
+        var message = Message(nameof(ITrainingClient.JobStatusChanged), e);
+        foreach (var s in subscribers.Values)
+        {
+            if (s.LastStatus == e.Status) continue;
+            s.LastStatus = e.Status;
+            s.Outbox.Post(message);
+        }
+    }
+
+    /// <summary>The jobs this node has subscribers for.</summary>
+    internal IReadOnlyCollection<long> SubscribedJobs => [.. _subscribers.Where(kv => !kv.Value.IsEmpty).Select(kv => kv.Key)];
+
+    /// <summary>
+    /// Whether some subscriber of the job is behind <paramref name="epoch"/> or was last told another status than
+    /// <paramref name="status"/>; the lowest epoch given to any of them. Call inside <see cref="ExclusiveAsync"/>.
+    /// </summary>
+    internal bool IsBehind(long jobId, int epoch, JobStatus status, out int lowestEpoch)
+    {
+        lowestEpoch = int.MaxValue;
+        bool behind = false;
+        if (!_subscribers.TryGetValue(jobId, out var subscribers)) return false;
+        foreach (var s in subscribers.Values)
+        {
+            lowestEpoch = Math.Min(lowestEpoch, s.LastEpoch);
+            behind |= s.LastEpoch < epoch || s.LastStatus != status;
+        }
+        return behind;
+    }
+
+    /// <summary>
+    /// Gives subscribers what the database has and they were not given (<see cref="SubscriptionCatchUp"/>): the epochs
+    /// after each one's last, then the status. Call inside <see cref="ExclusiveAsync"/>; posts nothing twice.
+    /// </summary>
+    internal void CatchUp(IEnumerable<EpochCompletedEvent> epochs, JobStatusChangedEvent status)
+    {
+        foreach (var e in epochs) PostEpoch(e);
+        PostStatus(status);
     }
 
     /// <summary>
@@ -127,7 +172,7 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
                 var status = JsonSerializer.Deserialize<JobStatusChangedEvent>(json, ApiJson.Options)!;
                 await ExclusiveAsync(status.JobId, () =>
                 {
-                    Post(status.JobId, Message(nameof(ITrainingClient.JobStatusChanged), status));
+                    PostStatus(status);
                     return Task.CompletedTask;
                 });
                 break;
@@ -155,16 +200,18 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
     /// <summary>
     /// Call inside <see cref="ExclusiveAsync"/>: queues <paramref name="replay"/> for the connection, then makes it a
     /// subscriber of the job, so live events follow the replay. <paramref name="lastEpoch"/> is the replay's last epoch
-    /// (0 if none): later epoch events only. False when the connection's queue could not take the replay.
+    /// (0 if none): later epoch events only; <paramref name="status"/> the replay's status, if it had one. False when the
+    /// connection's queue could not take the replay.
     /// </summary>
-    internal bool Subscribe(HubCallerContext connection, long jobId, IEnumerable<SerializedHubMessage> replay, int lastEpoch)
+    internal bool Subscribe(HubCallerContext connection, long jobId, IEnumerable<SerializedHubMessage> replay, int lastEpoch, JobStatus? status)
     {
         // Gone already (it disconnected while Subscribe ran): nothing to queue for.
         if (connections.Find(connection.ConnectionId) is not { } live) return true;
         var outbox = _outboxes.GetOrAdd(connection.ConnectionId, _ => new Outbox(live, options.Value.HubQueueLength, logger));
         foreach (var message in replay)
             if (!outbox.Post(message)) return false;
-        _subscribers.GetOrAdd(jobId, _ => new(StringComparer.Ordinal))[connection.ConnectionId] = new Subscription(outbox) { LastEpoch = lastEpoch };
+        _subscribers.GetOrAdd(jobId, _ => new(StringComparer.Ordinal))[connection.ConnectionId] =
+            new Subscription(outbox) { LastEpoch = lastEpoch, LastStatus = status };
         return true;
     }
 
@@ -189,11 +236,12 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
         _subscribers.TryRemove(jobId, out _);
     }
 
-    /// <summary>One connection's subscription to one job; <see cref="LastEpoch"/> is read and written under the job's lock.</summary>
+    /// <summary>One connection's subscription to one job; its last epoch and status are read and written under the job's lock.</summary>
     private sealed class Subscription(Outbox outbox)
     {
         public Outbox Outbox { get; } = outbox;
         public int LastEpoch { get; set; }
+        public JobStatus? LastStatus { get; set; }
     }
 
     /// <summary>
