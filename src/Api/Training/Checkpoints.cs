@@ -37,6 +37,28 @@ public static class Checkpoints
         return [.. pruned.Select(r => r.FileName)];
     }
 
+    /// <summary>
+    /// The state of the newest checkpoint whose file is still there and matches its size and SHA-256. A damaged one
+    /// (a torn write, a bad disk, a hand edit, a deleted file) is skipped for the one before it rather than failing
+    /// the job: the epochs after the good one are trained again, identically. The notice says what was skipped; null
+    /// when nothing was.
+    /// </summary>
+    public static async Task<(byte[]? State, string? Notice)> LatestIntactAsync(TrainingDbContext db, CheckpointFiles files, long jobId)
+    {
+        var checkpoints = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == jobId).OrderByDescending(c => c.Epoch).ToListAsync();
+        var damaged = new List<int>();
+        foreach (var checkpoint in checkpoints)
+        {
+            if (files.ReadIntact(checkpoint) is { } state)
+                return (state, damaged.Count == 0 ? null : Damaged(damaged, $"resumed from the checkpoint of epoch {checkpoint.Epoch}"));
+            damaged.Add(checkpoint.Epoch);
+        }
+        return (null, damaged.Count == 0 ? null : Damaged(damaged, "no intact checkpoint is left, so training started over from epoch 0"));
+
+        static string Damaged(List<int> epochs, string outcome) =>
+            $"the checkpoint of epoch {string.Join(", ", epochs)} was missing or did not match its SHA-256 and was discarded; {outcome}";
+    }
+
     /// <summary>True when <paramref name="selector"/> is latest, best or a positive epoch number.</summary>
     public static bool IsValidSelector(string selector) =>
         selector is "latest" or "best" || (int.TryParse(selector, NumberStyles.None, CultureInfo.InvariantCulture, out var e) && e > 0);
