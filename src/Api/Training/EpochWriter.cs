@@ -41,6 +41,45 @@ public sealed class EpochWriter(
         }
     }
 
+    /// <summary>
+    /// Stores the state of a run that yields its slot between two batches (<see cref="FairShare"/>) as the job's newest
+    /// checkpoint, marked with its batch, in place of an earlier yield's, and counts the yield; false when the job is no
+    /// longer Running or the run lost its lease. Under the job's event lock, like an epoch, so a cancel either precedes it
+    /// (and nothing is stored) or follows it.
+    /// </summary>
+    public async Task<bool> StoreYieldAsync(long jobId, string run, int completedEpochs, int batch, byte[] state, byte[] sha256)
+    {
+        string file = checkpointFiles.Write(jobId, completedEpochs, state);
+        List<string>? superseded = null;
+        try
+        {
+            await events.ExclusiveAsync(jobId, async () =>
+            {
+                await using var db = await contexts.CreateDbContextAsync();
+                await using var tx = await db.Database.BeginTransactionAsync();
+                var now = DateTime.UtcNow;
+                var rows = await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running)
+                    .ExecuteUpdateAsync(s => s.SetProperty(j => j.Yields, j => j.Yields + 1).SetProperty(j => j.UpdatedAt, now));
+                if (rows == 0 || !await leases.RenewAsync(db, jobId, run)) return;
+                var earlier = db.Checkpoints.Where(c => c.JobId == jobId && c.Batch != null);
+                var files = await earlier.Select(c => c.FileName).ToListAsync();
+                await earlier.ExecuteDeleteAsync();
+                db.Checkpoints.Add(Checkpoints.Create(jobId, completedEpochs, file, state.LongLength, sha256, isBest: false, batch));
+                await db.SaveChangesAsync();
+                await tx.CommitAsync();
+                superseded = files;
+            });
+        }
+        finally
+        {
+            // Not committed: no row names the file.
+            if (superseded is null) checkpointFiles.Delete([file]);
+        }
+        if (superseded is null) return false;
+        checkpointFiles.Delete(superseded);
+        return true;
+    }
+
     /// <summary>Stores the epoch (and checkpoint) and announces it; false when the job is no longer Running.</summary>
     private async Task<bool> RecordAsync(long jobId, string run, EpochRecord epoch)
     {

@@ -20,13 +20,14 @@ namespace Api.Training;
 /// nothing, while different jobs still run side by side up to Training:Concurrency.</para>
 /// </remarks>
 public sealed class TrainingJob(
-    TrainingData data, TrainingResume resume, EpochWriter writer, TrainingRegistry registry, JobEvents events, JobLifecycle lifecycle,
-    TrainingLeases leases, TrainingQueue queue, ILogger<TrainingJob> logger)
+    TrainingData data, TrainingResume resume, EpochWriter writer, FairShare fairShare, TrainingRegistry registry, JobEvents events,
+    JobLifecycle lifecycle, TrainingLeases leases, TrainingQueue queue, ILogger<TrainingJob> logger)
 {
     /// <summary>
-    /// Hangfire's entry point. Returns when the job is done with (succeeded, failed, cancelled, or trained elsewhere);
-    /// throws <see cref="OperationCanceledException"/> when the service stops, so Hangfire never marks an interrupted
-    /// run succeeded. Failed runs are final: no automatic retry.
+    /// Hangfire's entry point. Returns when the job is done with (succeeded, failed, cancelled, or trained elsewhere), or
+    /// when it yielded its slot to another owner's job (<see cref="FairShare"/>) and is queued again; throws
+    /// <see cref="OperationCanceledException"/> when the service stops, so Hangfire never marks an interrupted run
+    /// succeeded. Failed runs are final: no automatic retry.
     /// </summary>
     [AutomaticRetry(Attempts = 0)]
     [JobDisplayName("Train job {0}")]
@@ -54,33 +55,38 @@ public sealed class TrainingJob(
         }
         // Registered before the job is marked Running, so a cancel that finds it Running always reaches this run's token.
         var running = registry.Start(jobId, cancellationToken);
+        bool yielded = false;
         try
         {
             var job = await lifecycle.MoveAsync(jobId, JobStatus.Running, JobLifecycle.Active, ct: cancellationToken);
             // Finished, cancelled or deleted since it was queued: nothing to do.
             if (job is null) return;
-            await TrainHeldAsync(job, running, run, cancellationToken);
+            yielded = await TrainHeldAsync(job, running, run, cancellationToken);
         }
         finally
         {
             registry.Remove(running);
             await leases.ReleaseAsync(jobId, run);
         }
+        // After the lease is free, so the next run (on any node) can take it at once; behind the jobs already waiting.
+        if (yielded) queue.Enqueue(jobId);
     }
 
-    private async Task TrainHeldAsync(Job job, RunningJob running, string run, CancellationToken cancellationToken)
+    /// <returns>True when the job yielded its slot and is Queued again.</returns>
+    private async Task<bool> TrainHeldAsync(Job job, RunningJob running, string run, CancellationToken cancellationToken)
     {
         var jobId = job.Id;
         using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var renewing = KeepLeaseAsync(jobId, run, keepAlive.Token);
         try
         {
-            await TrainAsync(job, running, run);
+            return await TrainAsync(job, running, run);
         }
         catch (OperationCanceledException) when (running.CancelRequested)
         {
             // The cancel endpoint normally moved the job already; this covers a cancel racing the start.
             await lifecycle.MoveAsync(jobId, JobStatus.Cancelled, [JobStatus.Running]);
+            return false;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -93,11 +99,13 @@ public sealed class TrainingJob(
                                       or InvalidDataException or IOException or ArgumentException or JsonException)
         {
             await lifecycle.MoveAsync(jobId, JobStatus.Failed, [JobStatus.Running], e.Message);
+            return false;
         }
         catch (Exception e)
         {
             logger.LogError(e, "Job {JobId} failed unexpectedly", jobId);
             await lifecycle.MoveAsync(jobId, JobStatus.Failed, [JobStatus.Running], $"internal error: {e.Message}");
+            return false;
         }
         finally
         {
@@ -134,7 +142,8 @@ public sealed class TrainingJob(
         }
     }
 
-    private async Task TrainAsync(Job job, RunningJob running, string run)
+    /// <returns>True when the job yielded its slot and is Queued again.</returns>
+    private async Task<bool> TrainAsync(Job job, RunningJob running, string run)
     {
         var spec = StoredJson.ReadSpec(job.SpecJson);
         var trainingOptions = StoredJson.ReadOptions(job.OptionsJson);
@@ -142,9 +151,32 @@ public sealed class TrainingJob(
         var session = await resume.StartAsync(job, spec, trainingOptions, train, validation);
         logger.LogInformation("Job {JobId} training from epoch {Epoch} of {Epochs}", job.Id, session.CompletedEpochs, trainingOptions.Epochs);
 
-        using var pipeline = new EpochPipeline(session, job.Id, job.CheckpointEvery, running, run, writer, events, logger);
-        // Cancelled or deleted meanwhile: whoever changed it announced it.
-        if (!await pipeline.RunAsync()) return;
-        await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
+        using var yieldAt = new CancellationTokenSource();
+        using var pipeline = new EpochPipeline(session, job.Id, job.CheckpointEvery, running, yieldAt.Token, run, writer, events, logger);
+        using var watchEnd = new CancellationTokenSource();
+        var watching = fairShare.WatchAsync(job, yieldAt, watchEnd.Token);
+        EpochPipeline.Outcome outcome;
+        try
+        {
+            outcome = await pipeline.RunAsync();
+        }
+        finally
+        {
+            await watchEnd.CancelAsync();
+            await watching;
+        }
+        switch (outcome)
+        {
+            case EpochPipeline.Outcome.Finished:
+                await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
+                return false;
+            case EpochPipeline.Outcome.Yielded:
+                logger.LogInformation("Job {JobId} yielded its slot at epoch {Epoch} batch {Batch}; queued again behind the waiting jobs",
+                    job.Id, session.CompletedEpochs + 1, session.BatchesDoneInEpoch);
+                return await lifecycle.MoveAsync(job.Id, JobStatus.Queued, [JobStatus.Running]) is not null;
+            default:
+                // Cancelled or deleted meanwhile: whoever changed it announced it.
+                return false;
+        }
     }
 }

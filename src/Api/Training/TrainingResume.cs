@@ -16,9 +16,9 @@ public sealed class TrainingResume(
     IDbContextFactory<TrainingDbContext> contexts, CheckpointFiles checkpointFiles, WeightFiles weightFiles, ILogger<TrainingResume> logger)
 {
     /// <summary>
-    /// The session that continues <paramref name="job"/>. Epochs after its checkpoint are trained again (identically: the
-    /// state includes the RNG), so their metrics, diagnostics and checkpoints are deleted here; the unique (job, epoch)
-    /// indexes would refuse them otherwise.
+    /// The session that continues <paramref name="job"/>, at an epoch end or between two batches where it yielded. Epochs
+    /// after its checkpoint are trained again (identically: the state includes the RNG), so their metrics, diagnostics and
+    /// checkpoints are deleted here; the unique (job, epoch) indexes would refuse them otherwise.
     /// </summary>
     public async Task<TrainingSession> StartAsync(Job job, ModelSpec spec, TrainingOptions options, Dataset train, Dataset? validation)
     {
@@ -34,10 +34,10 @@ public sealed class TrainingResume(
             : TrainingSession.Restore(state, options, train, validation);
         // A model imported from elsewhere starts from its weights; once a checkpoint exists, that carries them.
         if (state is null && job.InitialWeightsSha256 is { } sha256) ImportInitialWeights(session.Network, sha256);
-        int done = session.CompletedEpochs;
+        var (done, batch) = (session.CompletedEpochs, session.BatchesDoneInEpoch);
         await db.EpochMetrics.Where(m => m.JobId == job.Id && m.Epoch > done).ExecuteDeleteAsync();
         await db.LayerStats.Where(s => s.JobId == job.Id && s.Epoch > done).ExecuteDeleteAsync();
-        var later = db.Checkpoints.Where(c => c.JobId == job.Id && c.Epoch > done);
+        var later = db.Checkpoints.Where(c => c.JobId == job.Id && (c.Epoch > done || (c.Epoch == done && c.Batch > batch)));
         var laterFiles = await later.Select(c => c.FileName).ToListAsync();
         await later.ExecuteDeleteAsync();
         checkpointFiles.Delete(laterFiles);

@@ -37,6 +37,7 @@ public static class TrainingServiceExtensions
         builder.Services.AddSingleton<TrainingMetrics>();
         builder.Services.AddSingleton<TrainingResume>();
         builder.Services.AddSingleton<EpochWriter>();
+        builder.Services.AddSingleton<FairShare>();
         builder.Services.TryAddSingleton(TimeProvider.System);
 
         // This container's own storage and activator: Hangfire's defaults are process-wide statics, which two hosts in
