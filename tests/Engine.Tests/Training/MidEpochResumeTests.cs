@@ -1,6 +1,7 @@
 using Engine.Data;
 using Engine.Specs;
 using Engine.Training;
+using static Engine.Tests.Training.TrainingStateTests;
 
 namespace Engine.Tests.Training;
 
@@ -113,16 +114,6 @@ public class MidEpochResumeTests
         Kernels.Gemm.MaxThreads = threads;
         try { test(); }
         finally { Kernels.Gemm.MaxThreads = saved; }
-    }
-
-    private static float[][] Weights(TrainingSession s) =>
-        [.. s.Network.Parameters.Select(p => p.Value.ToArray()), .. s.Network.Buffers.Select(b => b.Value.ToArray())];
-
-    private static void SameBits(float[][] expected, float[][] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.Equal(expected[i].Select(BitConverter.SingleToInt32Bits), actual[i].Select(BitConverter.SingleToInt32Bits));
     }
 
     /// <summary>Every metric but the timings, to the bit.</summary>
