@@ -39,11 +39,13 @@ public sealed record BatchDto(int Epoch, int Batch, int Batches, float Loss);
 /// <param name="Batch">The batch in progress, while the job trains in this process.</param>
 /// <param name="Notice">What the service recovered from for this job, e.g. a corrupted checkpoint it skipped; null when nothing.</param>
 /// <param name="ExperimentId">The experiment that queued this job, if any (GET /experiments/{id}).</param>
+/// <param name="Yields">How many times the job gave its training slot to another owner's waiting job and was queued again
+/// (fair share, Training:TimeSliceSeconds); it continued each time exactly where it stopped.</param>
 public sealed record JobDto(
     long Id, string? Name, JobStatus Status, long? ModelId, long? DatasetId, long? ValidationDatasetId,
     int Epoch, int Epochs, double Progress, double? EtaSeconds, int Attempts, bool EarlyStopped, string? Error,
     MetricDto? LatestMetrics, int? BestEpoch, BatchDto? Batch, TrainingOptions Options, int CheckpointEvery, ModelSpec Spec,
-    DateTime CreatedAt, DateTime? StartedAt, DateTime? FinishedAt, string? Notice, long? ExperimentId = null);
+    DateTime CreatedAt, DateTime? StartedAt, DateTime? FinishedAt, string? Notice, long? ExperimentId = null, int Yields = 0);
 
 /// <summary>A page of jobs, newest first.</summary>
 public sealed record JobPage(JobDto[] Items, int Page, int PageSize, int Total);

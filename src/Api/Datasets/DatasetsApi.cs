@@ -15,10 +15,11 @@ public static class DatasetsApi
     private const int MaxSyntheticSize = 1_000_000;
     private const int MaxSyntheticImages = 60_000;
 
-    /// <summary>The data set files on disk, shared with the worker that loads them.</summary>
+    /// <summary>The data set files on disk, and the worker's loading of a job's data from them.</summary>
     public static WebApplicationBuilder AddDatasets(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<DatasetFiles>();
+        builder.Services.AddSingleton<TrainingData>();
         return builder;
     }
 

@@ -37,7 +37,7 @@ public static partial class JobsApi
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         if (!await db.Jobs.AnyAsync(j => j.Id == id, ct)) return Problems.NotFound("job", id);
-        var rows = await db.Checkpoints.AsNoTracking().Where(c => c.JobId == id).OrderBy(c => c.Epoch)
+        var rows = await Checkpoints.EpochEnds(db, id).OrderBy(c => c.Epoch)
             .Select(c => new CheckpointDto(c.Epoch, c.SizeBytes, c.Sha256, c.IsBest, c.CreatedAt)).ToListAsync(ct);
         return TypedResults.Ok(rows.ToArray());
     }

@@ -63,6 +63,6 @@ internal static class JobViews
             j.Id, j.Name, j.Status, j.ModelId, j.DatasetId, j.ValidationDatasetId, j.CurrentEpoch, j.Epochs,
             j.Epochs == 0 ? 100 : Math.Round(100 * done / j.Epochs, 2), eta, j.Attempts, j.EarlyStopped, j.Error,
             latest?.AsDto(), bestEpoch, batch,
-            options, j.CheckpointEvery, spec, j.CreatedAt, j.StartedAt, j.FinishedAt, j.Notice, j.ExperimentId);
+            options, j.CheckpointEvery, spec, j.CreatedAt, j.StartedAt, j.FinishedAt, j.Notice, j.ExperimentId, j.Yields);
     }
 }

@@ -35,6 +35,9 @@ public static class TrainingServiceExtensions
         builder.Services.AddSingleton<TrainingLeases>();
         builder.Services.AddSingleton<TrainingQueue>();
         builder.Services.AddSingleton<TrainingMetrics>();
+        builder.Services.AddSingleton<TrainingResume>();
+        builder.Services.AddSingleton<EpochWriter>();
+        builder.Services.AddSingleton<FairShare>();
         builder.Services.TryAddSingleton(TimeProvider.System);
 
         // This container's own storage and activator: Hangfire's defaults are process-wide statics, which two hosts in

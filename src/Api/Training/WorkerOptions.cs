@@ -8,6 +8,12 @@ public sealed class WorkerOptions
     /// <summary>Jobs that train at once. Default 1: the engine already spreads one job over every core.</summary>
     public int Concurrency { get; set; } = 1;
 
+    /// <summary>
+    /// Fair share (<see cref="FairShare"/>): a job that has trained this long while another owner's job is queued yields
+    /// its slot at the next batch and is queued again behind it; 0 turns it off. Jobs of one owner never yield to each other.
+    /// </summary>
+    public int TimeSliceSeconds { get; set; } = 60;
+
     /// <summary>Checkpoints kept per job besides the best one: the most recent K.</summary>
     public int KeepCheckpoints { get; set; } = 3;
 

@@ -73,6 +73,8 @@ public sealed partial class TrainingSession
     public bool IsFinished => EarlyStopped || CompletedEpochs >= Options.Epochs;
     /// <summary>1-based epoch with the best monitored loss so far (0 before the first epoch).</summary>
     public int BestEpoch { get; private set; }
+    /// <summary>Batches of the current epoch trained so far: 0 between epochs, more after a cancel between two batches.</summary>
+    public int BatchesDoneInEpoch => _batchPos;
     /// <summary>Mini-batches per epoch.</summary>
     public int BatchesPerEpoch => (_train.Count + Options.BatchSize - 1) / Options.BatchSize;
 
@@ -146,6 +148,9 @@ public sealed partial class TrainingSession
         int epoch = CompletedEpochs + 1, n = _train.Count, bs = Options.BatchSize, batches = BatchesPerEpoch;
         if (_batchPos == 0)
         {
+            // Checked before the shuffle draws from its stream: a session cancelled here is still at the epoch's start,
+            // so the state saved now restores to the same shuffle.
+            ct.ThrowIfCancellationRequested();
             _epochLr = LearningRateSchedule.At(Options.Schedule, Options.Optimizer.LearningRate, CompletedEpochs, Options.Epochs);
             for (int i = 0; i < n; i++) _order[i] = i;
             _shuffle.Shuffle(_order);
@@ -157,7 +162,8 @@ public sealed partial class TrainingSession
         int startBatch = _batchPos;
         for (int b = startBatch; b < batches; b++)
         {
-            ct.ThrowIfCancellationRequested();
+            // Batch 0's check is the one before the shuffle.
+            if (b > 0) ct.ThrowIfCancellationRequested();
             int first = b * bs, rows = Math.Min(bs, n - first);
             var targets = Gather(_train, _order.AsSpan(first, rows));
             if (!_gradientsClear) Network.ZeroGrad();

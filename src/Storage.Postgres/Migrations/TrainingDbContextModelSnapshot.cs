@@ -70,6 +70,9 @@ namespace Storage.Postgres.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<int?>("Batch")
+                        .HasColumnType("integer");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -98,6 +101,10 @@ namespace Storage.Postgres.Migrations
                     b.HasKey("Id");
 
                     b.HasIndex("JobId", "Epoch")
+                        .IsUnique()
+                        .HasFilter("\"Batch\" IS NULL");
+
+                    b.HasIndex("JobId", "Epoch", "Batch")
                         .IsUnique();
 
                     b.ToTable("Checkpoints", (string)null);
@@ -332,6 +339,9 @@ namespace Storage.Postgres.Migrations
                     b.Property<string>("VariationName")
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
+
+                    b.Property<int>("Yields")
+                        .HasColumnType("integer");
 
                     b.HasKey("Id");
 

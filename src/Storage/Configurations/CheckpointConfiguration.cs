@@ -11,7 +11,9 @@ internal sealed class CheckpointConfiguration : IEntityTypeConfiguration<Checkpo
         b.ToTable("Checkpoints");
         b.Property(c => c.FileName).HasMaxLength(400);
         b.Property(c => c.Sha256).HasMaxLength(64);
-        b.HasIndex(c => new { c.JobId, c.Epoch }).IsUnique();
+        // One epoch-end state per epoch; a yield's state is one per position (NULLs are distinct in a unique index).
+        b.HasIndex(c => new { c.JobId, c.Epoch }).IsUnique().HasFilter("\"Batch\" IS NULL");
+        b.HasIndex(c => new { c.JobId, c.Epoch, c.Batch }).IsUnique();
         b.HasOne<Job>().WithMany().HasForeignKey(c => c.JobId).OnDelete(DeleteBehavior.Cascade);
     }
 }

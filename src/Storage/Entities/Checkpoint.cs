@@ -1,11 +1,20 @@
 namespace Storage.Entities;
 
-/// <summary>The engine's training state after an epoch, unique per (job, epoch); the state itself is a file (<see cref="CheckpointFiles"/>).</summary>
+/// <summary>
+/// The engine's training state after an epoch, unique per (job, epoch), or between two batches where a job yielded its
+/// slot (<see cref="Batch"/>); the state itself is a file (<see cref="CheckpointFiles"/>).
+/// </summary>
 public sealed class Checkpoint
 {
     public long Id { get; set; }
     public long JobId { get; set; }
+    /// <summary>Epochs completed in the state.</summary>
     public int Epoch { get; set; }
+    /// <summary>
+    /// Null for an epoch end. Otherwise the state was saved inside epoch <see cref="Epoch"/> + 1, after this many of its
+    /// batches, when the job yielded its slot to another owner's (fair share); such a state is only for the job to resume from.
+    /// </summary>
+    public int? Batch { get; set; }
     /// <summary>The state's file, relative to the data directory.</summary>
     public required string FileName { get; set; }
     public long SizeBytes { get; set; }

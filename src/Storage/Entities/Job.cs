@@ -20,6 +20,8 @@ public sealed class Job : IOwned
     public int CurrentEpoch { get; set; }
     /// <summary>How many times a worker has started (or restarted) this job.</summary>
     public int Attempts { get; set; }
+    /// <summary>How many times the job gave its training slot to another owner's waiting job (fair share) and was queued again.</summary>
+    public int Yields { get; set; }
     public bool EarlyStopped { get; set; }
     public string? Error { get; set; }
     /// <summary>What the service recovered from on the job's behalf, e.g. a corrupted checkpoint it skipped.</summary>

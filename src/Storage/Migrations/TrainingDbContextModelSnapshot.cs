@@ -61,6 +61,9 @@ namespace Storage.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("Batch")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
 
@@ -89,6 +92,10 @@ namespace Storage.Migrations
                     b.HasKey("Id");
 
                     b.HasIndex("JobId", "Epoch")
+                        .IsUnique()
+                        .HasFilter("\"Batch\" IS NULL");
+
+                    b.HasIndex("JobId", "Epoch", "Batch")
                         .IsUnique();
 
                     b.ToTable("Checkpoints", (string)null);
@@ -315,6 +322,9 @@ namespace Storage.Migrations
                     b.Property<string>("VariationName")
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("Yields")
+                        .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
 

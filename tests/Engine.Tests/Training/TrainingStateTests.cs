@@ -24,10 +24,11 @@ public class TrainingStateTests
         Epochs: 4, BatchSize: 16, Seed: 31, WeightDecay: 1e-3f, ClipNorm: 2f, ValidationSplit: 0.1f,
         Schedule: new ScheduleSpec(ScheduleKind.Cosine, WarmupEpochs: 1), EarlyStopping: new EarlyStoppingSpec(Patience: 10));
 
-    private static float[][] Weights(TrainingSession s) =>
+    /// <summary>The session's weights and buffers, copied: what two runs must have bit for bit.</summary>
+    internal static float[][] Weights(TrainingSession s) =>
         [.. s.Network.Parameters.Select(p => p.Value.ToArray()), .. s.Network.Buffers.Select(b => b.Value.ToArray())];
 
-    private static void SameBits(float[][] expected, float[][] actual)
+    internal static void SameBits(float[][] expected, float[][] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)
