@@ -205,7 +205,10 @@ public sealed class TrainingJob(
                 logger.LogWarning(e, "Job {JobId}: storing an epoch failed while training stopped", job.Id);
             }
         }
-        await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
+        await lifecycle.MoveAsync(job.Id, session.IsFinished ? JobStatus.Succeeded : JobStatus.Paused, [JobStatus.Running], earlyStopped: session.EarlyStopped);
+
+        // A search trial pauses at its rung (StopAfterEpoch) with a checkpoint there; a promotion continues it from that.
+        bool AtStop() => session.CompletedEpochs >= job.StopAfterEpoch;
 
         // False when a write found the job no longer Running (cancelled or deleted), so the training stops.
         bool TrainEpochs()
@@ -213,7 +216,7 @@ public sealed class TrainingJob(
             // Named for operators (top -H, /proc/<pid>/task/*/comm): which thread trains which job.
             Thread.CurrentThread.Name = $"train-job-{job.Id}";
             ComputePriority.LowerCurrentThread();
-            while (!session.IsFinished)
+            while (!session.IsFinished && !AtStop())
             {
                 EpochMetrics metrics;
                 try
@@ -233,7 +236,7 @@ public sealed class TrainingJob(
                 }
                 // Whatever needs this epoch's network is taken now, before the next epoch changes it; the rest of
                 // the epoch's cost (the state's file, the transaction, pruning, events) overlaps the next epoch.
-                bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
+                bool checkpoint = session.IsFinished || AtStop() || metrics.IsBest || metrics.Epoch % job.CheckpointEvery == 0;
                 byte[]? state = null, sha256 = null;
                 IReadOnlyList<Engine.Diagnostics.LayerStats> layerStats = [];
                 // Side by side on the engine's two threads (the diagnostics write nothing a state holds): its worker is
