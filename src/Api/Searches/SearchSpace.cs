@@ -149,7 +149,7 @@ internal sealed partial class SearchSpace
         }
         catch (JsonException e)
         {
-            var dimension = Dimensions.FirstOrDefault(d => e.Path == "$." + string.Join('.', d.Target).Replace(".[", "[", StringComparison.Ordinal))
+            var dimension = Dimensions.FirstOrDefault(d => e.Path == JsonPath(d.Target))
                             ?? Dimensions.FirstOrDefault(d => e.Path?.EndsWith(d.Target[^1], StringComparison.Ordinal) == true);
             string key = dimension is null ? "space" : $"space[{dimension.Path}]";
             errors[key] = [$"trial {index} samples {(dimension is null ? "a value" : trial[dimension.Path].GetRawText())} that this field cannot take" +
@@ -187,6 +187,10 @@ internal sealed partial class SearchSpace
         error = $"unknown path: use {string.Join(", ", TopLevel)}, optimizer.{{{string.Join(", ", OptimizerFields)}}} or layers[i].<setting>";
         return null;
     }
+
+    /// <summary>The target as System.Text.Json names it in an exception: <c>$.spec.layers[0].units</c>.</summary>
+    private static string JsonPath(string[] target) =>
+        "$" + string.Concat(target.Select(step => int.TryParse(step, out _) ? $"[{step}]" : $".{step}"));
 
     [GeneratedRegex(@"^layers\[(\d{1,4})\]\.([A-Za-z]+)$")]
     private static partial Regex LayerPath();

@@ -29,9 +29,17 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         var experimentId = experiment.GetProperty("id").GetInt64();
         foreach (var j in experiment.GetProperty("jobs").EnumerateArray())
             await alice.WaitForStatusAsync(j.GetProperty("jobId").GetInt64(), TimeSpan.FromSeconds(60), "succeeded");
+        var search = await (await alice.PostAsJsonAsync("/searches", new
+        {
+            name = Secret, baseJob = new { modelId, datasetId, epochs = 1, validationSplit = 0.2 }, maxTrials = 1,
+            space = new Dictionary<string, object> { ["optimizer.learningRate"] = new { type = "loguniform", min = 0.001, max = 0.1 } },
+        })).ReadJsonAsync();
+        var searchId = search.GetProperty("id").GetInt64();
+        await alice.WaitForStatusAsync(search.GetProperty("trials")[0].GetProperty("jobId").GetInt64(), TimeSpan.FromSeconds(60), "succeeded");
         var ids = new Dictionary<string, long>
         {
             ["/datasets/"] = datasetId, ["/models/"] = modelId, ["/jobs/"] = jobId, ["/keys/"] = 1, ["/experiments/"] = experimentId,
+            ["/searches/"] = searchId,
         };
 
         using var doc = JsonDocument.Parse(await factory.CreateClient(null).GetStringAsync("/swagger/v1/swagger.json"));
@@ -69,10 +77,12 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/experiments/{experimentId}")).StatusCode);
         // B's walk of GET /experiments saw no secret; A's own list does show it, so that check could fail.
         Assert.Contains(Secret, await alice.GetStringAsync("/experiments"));
+        Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/searches/{searchId}")).StatusCode);
+        Assert.Contains(Secret, await alice.GetStringAsync("/searches"));
     }
 
     /// <summary>Operations without a path id whose body below names A's model or data set.</summary>
-    private static readonly string[] ReferencesOwnerA = ["CreateJob", "CreateExperiment", "GradientCheckSpec"];
+    private static readonly string[] ReferencesOwnerA = ["CreateJob", "CreateExperiment", "CreateSearch", "GradientCheckSpec"];
 
     [Fact]
     public async Task HubSubscribeToAnotherOwnersJobSendsNothing()
@@ -138,6 +148,7 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         {
             "CreateJob" => $$"""{"modelId":{{modelId}},"datasetId":{{datasetId}},"epochs":1}""",
             "CreateExperiment" => $$"""{"baseJob":{"modelId":{{modelId}},"datasetId":{{datasetId}},"epochs":1},"variations":[{"name":"v"}]}""",
+            "CreateSearch" => $$$$"""{"baseJob":{"modelId":{{{{modelId}}}},"datasetId":{{{{datasetId}}}},"epochs":1,"validationSplit":0.2},"maxTrials":1,"space":{"optimizer.learningRate":{"type":"loguniform","min":0.001,"max":0.1}}}""",
             "GradientCheckModel" => $$"""{"datasetId":{{datasetId}}}""",
             "GradientCheckSpec" => $$"""{"spec":{"input":[2],"layers":[{"type":"dense","units":3}],"loss":"softmax_cross_entropy"},"datasetId":{{datasetId}}}""",
             "Predict" => """{"inputs":[[0.1,0.2]]}""",
