@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.SignalR.Client;
 using Xunit.Abstractions;
 
@@ -41,27 +43,37 @@ public sealed class ClusterTests(ClusterServers servers, ReferenceRun reference,
 {
     private const string HeldLine = "training from epoch";
 
-    private sealed class Cluster(DataFolder folder, ServiceProcess a, ServiceProcess b) : IAsyncDisposable
+    private sealed class Cluster(DataFolder folder, Func<string, Dictionary<string, string>> settings) : IAsyncDisposable
     {
-        public ServiceProcess A => a;
-        public ServiceProcess B => b;
-        public ServiceProcess[] Nodes => [a, b];
+        private readonly Dictionary<string, ServiceProcess> _nodes = [];
+        private readonly List<ServiceProcess> _replaced = [];
+        public ServiceProcess A => _nodes["node-a"];
+        public ServiceProcess B => _nodes["node-b"];
+        public ServiceProcess[] Nodes => [.. _nodes.Values];
+        public string DatabaseName => PostgresServer.DatabaseOf(settings("")["ConnectionStrings:Postgres"]);
+
+        /// <summary>Starts (or, after a kill, starts again) the node of that id on the shared folder, database and Redis.</summary>
+        public async Task<ServiceProcess> StartAsync(string node)
+        {
+            if (_nodes.Remove(node, out var old)) _replaced.Add(old);
+            return _nodes[node] = await ServiceProcess.StartAsync(folder.Path, settings(node));
+        }
+
+        public string NodeOf(ServiceProcess process) => _nodes.Single(n => n.Value == process).Key;
 
         public async ValueTask DisposeAsync()
         {
-            await a.StopAsync();
-            await b.StopAsync();
-            await a.DisposeAsync();
-            await b.DisposeAsync();
+            foreach (var node in _nodes.Values) await node.StopAsync();
+            foreach (var node in _nodes.Values.Concat(_replaced)) await node.DisposeAsync();
             folder.Dispose();
         }
     }
 
-    private async Task<Cluster> StartClusterAsync()
+    private async Task<Cluster> StartClusterAsync(IReadOnlyDictionary<string, string>? extra = null)
     {
         var folder = new DataFolder();
         var database = servers.Postgres.CreateDatabase("cluster");
-        Dictionary<string, string> Settings(string node) => new()
+        Dictionary<string, string> Settings(string node) => new(extra ?? new Dictionary<string, string>())
         {
             ["Storage:Provider"] = "postgres",
             ["ConnectionStrings:Postgres"] = database,
@@ -72,10 +84,11 @@ public sealed class ClusterTests(ClusterServers servers, ReferenceRun reference,
             ["Training:InvisibilityTimeoutSeconds"] = "8",
             ["Training:QueuePollIntervalSeconds"] = "1",
         };
+        var cluster = new Cluster(folder, Settings);
         // One after the other: the first creates the schema and admin.key, which the second then shares.
-        var a = await ServiceProcess.StartAsync(folder.Path, Settings("node-a"));
-        var b = await ServiceProcess.StartAsync(folder.Path, Settings("node-b"));
-        return new Cluster(folder, a, b);
+        await cluster.StartAsync("node-a");
+        await cluster.StartAsync("node-b");
+        return cluster;
     }
 
     /// <summary>The nodes whose log says they trained the job (the line a run writes once it holds the lease).</summary>
@@ -162,8 +175,14 @@ public sealed class ClusterTests(ClusterServers servers, ReferenceRun reference,
         Assert.Equal(Api.TensorData(reference.Weights), Api.TensorData(await cluster.A.Client.WeightsAsync(first)));
     }
 
-    [Fact]
-    public async Task KilledTrainingNodeJobIsTakenOverByTheOtherNodeAndEndsBitIdentical()
+    [Theory]
+    // Right after an epoch (and its checkpoint) is recorded: the next epoch has just started.
+    [InlineData(2, 0.0)]
+    // A random moment inside the next epoch (a random fraction of the last epoch's duration).
+    [InlineData(4, 1.0)]
+    // As soon as the last epoch is recorded: while the job is being marked finished, or just after.
+    [InlineData(Api.Epochs, 0.0)]
+    public async Task KilledTrainingNodeJobIsTakenOverFromItsLastCheckpointAndEndsBitIdentical(int afterEpoch, double maxEpochFraction)
     {
         await using var cluster = await StartClusterAsync();
         long id = await cluster.A.Client.SubmitStandardJobAfterWarmUpAsync();
@@ -172,26 +191,68 @@ public sealed class ClusterTests(ClusterServers servers, ReferenceRun reference,
         try
         {
             foreach (var s in subscribers.Values) await s.SubscribeAsync(id);
-            await cluster.A.Client.WaitForEpochAsync(id, 3, TimeSpan.FromMinutes(2));
+            await cluster.A.Client.WaitForEpochAsync(id, afterEpoch, TimeSpan.FromMinutes(2));
+            int delay = 0;
+            if (maxEpochFraction > 0)
+            {
+                double epochSeconds = (await cluster.A.Client.GetJobAsync(id)).GetProperty("latestMetrics").GetProperty("seconds").GetDouble();
+                delay = (int)(Random.Shared.NextDouble() * maxEpochFraction * epochSeconds * 1000);
+                await Task.Delay(delay);
+            }
             var trainer = Assert.Single(Trainers(cluster, id));
             var survivor = cluster.Nodes.Single(n => n != trainer);
             await trainer.KillAsync();
-            output.WriteLine($"killed {trainer.Address} after epoch 3; {survivor.Address} remains");
+            var state = servers.Postgres.Psql(cluster.DatabaseName, $"SELECT \"Status\", \"CurrentEpoch\" FROM \"Jobs\" WHERE \"Id\" = {id}").Split('|');
+            var (statusAtKill, epochAtKill) = (state[0], int.Parse(state[1], CultureInfo.InvariantCulture));
+            var killedLog = trainer.Log;
+            // The killed node comes back, as a supervisor would restart it: both nodes may now reach for the job.
+            var restarted = await cluster.StartAsync(cluster.NodeOf(trainer));
+            using var keep = survivor.KeepLogOnExit($"cluster-crash-after-epoch-{afterEpoch}",
+                $"killed {delay} ms after epoch {afterEpoch} was recorded ({statusAtKill}, epoch {epochAtKill} stored then)\n== killed node\n{killedLog}\n== survivor");
+            using var keepRestarted = restarted.KeepLogOnExit($"cluster-crash-after-epoch-{afterEpoch}-restarted");
+            output.WriteLine($"killed {trainer.Address} {delay} ms after epoch {afterEpoch} ({statusAtKill}, epoch {epochAtKill} stored); {survivor.Address} remains");
 
+            // The outcome users rely on first: succeeded, every epoch once and in order, the uninterrupted run's weights,
+            // and a subscriber on the surviving node saw every epoch once, in order.
             var job = await survivor.Client.WaitForStatusAsync(id, TimeSpan.FromMinutes(3), "succeeded", "failed", "cancelled");
-            Assert.True(job.Status() == "succeeded", $"{job}\nsurvivor:\n{survivor.Log}\nkilled:\n{trainer.Log}");
+            Assert.True(job.Status() == "succeeded", $"{job}\nsurvivor:\n{survivor.Log}\nkilled:\n{killedLog}\nrestarted:\n{restarted.Log}");
             Assert.Equal(Enumerable.Range(1, Api.Epochs), await survivor.Client.MetricEpochsAsync(id));
             Assert.Equal(Api.TensorData(reference.Weights), Api.TensorData(await survivor.Client.WeightsAsync(id)));
-            // The survivor resumed from a checkpoint (never from scratch) and its subscriber saw every epoch once, in order.
-            Assert.Matches($@"Job {id} training from epoch ([3-9]|1\d) of", survivor.Log);
             var watching = subscribers[survivor];
             await watching.WaitForStatusAsync(id, "succeeded");
             Assert.Equal(Enumerable.Range(1, Api.Epochs), watching.EpochsOf(id));
+
+            // Then the mechanism: a job the database still called running was taken over by exactly one node, from the
+            // checkpoint of the last epoch stored before the kill (never from scratch); a finished one was left alone.
+            var resumes = new[] { survivor, restarted }.SelectMany(n => ResumedFrom(n, id)).ToList();
+            if (statusAtKill == "Succeeded")
+            {
+                Assert.Empty(resumes);
+            }
+            else
+            {
+                Assert.Equal("Running", statusAtKill);
+                Assert.Equal([epochAtKill], resumes);
+                Assert.InRange(epochAtKill, afterEpoch, Api.Epochs);
+            }
         }
         finally
         {
             foreach (var s in subscribers.Values) await s.DisposeAsync();
         }
+    }
+
+    private static IEnumerable<int> ResumedFrom(ServiceProcess node, long id) =>
+        Regex.Matches(node.Log, $@"Job {id} training from epoch (\d+) of").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+
+    [Fact]
+    public async Task EightClientsOnTwoNodesWhileJobsKeepTrainingGetNo5xxAndEveryJobTrainsEachEpochOnceToTheSameWeights()
+    {
+        await using var cluster = await StartClusterAsync(LoadSoak.Settings);
+        using var keepA = cluster.A.KeepLogOnExit("cluster-soak-load-node-a");
+        using var keepB = cluster.B.KeepLogOnExit("cluster-soak-load-node-b");
+        await new LoadSoak(cluster.Nodes, output).RunAsync(
+            "deadlock detected", "could not serialize access", "remaining connection slots", "too many clients", "RedisConnectionException");
     }
 
     [Fact]
