@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
 
 namespace Api.Tests.Searches;
 
@@ -65,6 +68,60 @@ public sealed class SearchTests(ServiceFactory factory, Xunit.Abstractions.ITest
         var listed = (await (await _client.GetAsync("/searches")).ReadJsonAsync()).EnumerateArray().Select(s => s.GetProperty("id").GetInt64()).ToList();
         Assert.Equal(listed.OrderDescending(), listed);
         Assert.Contains(asha.GetProperty("id").GetInt64(), listed);
+    }
+
+    [Fact]
+    public async Task SubscribersOfTheSearchGetItsDecisionsLiveAndOtherOwnersCannotSubscribe()
+    {
+        // The one worker trains a slow job first, so the search's trials wait until the subscription is in place.
+        var blocker = await _client.StartSlowJobAsync(epochs: 1000);
+        await _client.WaitForStatusAsync(blocker, Timeout, "running");
+        var datasetId = await _client.CreateSyntheticAsync(size: 120);
+        var created = await (await _client.PostAsJsonAsync("/searches", new
+        {
+            baseJob = new { spec = ServiceClient.Mlp(hidden: 8), datasetId, validationSplit = 0.25 },
+            space = Space(), maxTrials = 3, maxEpochs = 3, algorithm = "asha", eta = 3,
+        })).ReadJsonAsync();
+        long id = created.GetProperty("id").GetInt64();
+
+        await using var owner = await ConnectAsync(factory.AdminKey);
+        var events = new List<JsonElement>();
+        var finished = new TaskCompletionSource();
+        owner.On<JsonElement>("SearchProgress", e =>
+        {
+            lock (events) events.Add(e);
+            if (e.GetProperty("kind").GetString() == "finished") finished.TrySetResult();
+        });
+        await owner.InvokeAsync("SubscribeSearch", id);
+        await using var other = await ConnectAsync(await factory.CreateOwnerKeyAsync("search-mallory"));
+        await Assert.ThrowsAsync<HubException>(() => other.InvokeAsync("SubscribeSearch", id));
+
+        await _client.PostAsync($"/jobs/{blocker}/cancel", null);
+        await finished.Task.WaitAsync(Timeout);
+        var kinds = events.Select(e => e.GetProperty("kind").GetString()).ToList();
+        // Three trials at rung 1: the best is promoted to 3 epochs, the other two are pruned; the later trials start as slots free.
+        Assert.Equal(2, kinds.Count(k => k == "trialStarted"));
+        Assert.Equal(4, kinds.Count(k => k == "rungReached"));
+        Assert.Equal(1, kinds.Count(k => k == "promoted"));
+        Assert.Equal(2, kinds.Count(k => k == "pruned"));
+        Assert.Contains("bestChanged", kinds);
+        Assert.Equal("finished", kinds[^1]);
+        var search = await WaitAsync(_client, id);
+        Assert.Equal(search.GetProperty("bestJobId").GetInt64(), events.Last(e => e.GetProperty("kind").GetString() == "bestChanged").GetProperty("jobId").GetInt64());
+    }
+
+    private async Task<HubConnection> ConnectAsync(string key)
+    {
+        var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(factory.Server.BaseAddress, "/hubs/training"), o =>
+            {
+                o.HttpMessageHandlerFactory = _ => factory.Server.CreateHandler();
+                o.Transports = HttpTransportType.LongPolling;
+                o.AccessTokenProvider = () => Task.FromResult<string?>(key);
+            })
+            .Build();
+        await connection.StartAsync();
+        return connection;
     }
 
     [Fact]
