@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 
@@ -110,19 +109,7 @@ public sealed class SearchTests(ServiceFactory factory, Xunit.Abstractions.ITest
         Assert.Equal(search.GetProperty("bestJobId").GetInt64(), events.Last(e => e.GetProperty("kind").GetString() == "bestChanged").GetProperty("jobId").GetInt64());
     }
 
-    private async Task<HubConnection> ConnectAsync(string key)
-    {
-        var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(factory.Server.BaseAddress, "/hubs/training"), o =>
-            {
-                o.HttpMessageHandlerFactory = _ => factory.Server.CreateHandler();
-                o.Transports = HttpTransportType.LongPolling;
-                o.AccessTokenProvider = () => Task.FromResult<string?>(key);
-            })
-            .Build();
-        await connection.StartAsync();
-        return connection;
-    }
+    private Task<HubConnection> ConnectAsync(string key) => factory.ConnectHubAsync(key);
 
     [Fact]
     public async Task CancelStopsEveryTrialAndStartsNoMore()

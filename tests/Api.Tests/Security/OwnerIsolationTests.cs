@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 
@@ -109,19 +108,7 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         Assert.Equal(0, bobEvents);
     }
 
-    private async Task<HubConnection> ConnectAsync(string key)
-    {
-        var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(factory.Server.BaseAddress, "/hubs/training"), o =>
-            {
-                o.HttpMessageHandlerFactory = _ => factory.Server.CreateHandler();
-                o.Transports = HttpTransportType.LongPolling;
-                o.AccessTokenProvider = () => Task.FromResult<string?>(key);
-            })
-            .Build();
-        await connection.StartAsync();
-        return connection;
-    }
+    private Task<HubConnection> ConnectAsync(string key) => factory.ConnectHubAsync(key);
 
     private static async Task<(long Dataset, long Model, long Job)> TrainedJobAsync(HttpClient client)
     {

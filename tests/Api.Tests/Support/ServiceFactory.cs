@@ -107,6 +107,21 @@ public class ServiceFactory : WebApplicationFactory<Program>
         return (await response.ReadJsonAsync()).GetProperty("key").GetString()!;
     }
 
+    /// <summary>A started connection to /hubs/training in process (long polling), authenticated with <paramref name="key"/>.</summary>
+    public async Task<Microsoft.AspNetCore.SignalR.Client.HubConnection> ConnectHubAsync(string key)
+    {
+        var connection = new Microsoft.AspNetCore.SignalR.Client.HubConnectionBuilder()
+            .WithUrl(new Uri(Server.BaseAddress, "/hubs/training"), o =>
+            {
+                o.HttpMessageHandlerFactory = _ => Server.CreateHandler();
+                o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
+                o.AccessTokenProvider = () => Task.FromResult<string?>(key);
+            })
+            .Build();
+        await connection.StartAsync();
+        return connection;
+    }
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
