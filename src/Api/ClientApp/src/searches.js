@@ -25,6 +25,7 @@ export class SearchesPanel {
     this.el.empty.hidden = searches.length > 0;
     this.el.list.replaceChildren(...searches.map((s) => {
       const row = document.createElement('tr');
+      row.dataset.id = String(s.id);
       row.tabIndex = 0;
       row.setAttribute('aria-selected', String(s.id === this.search?.id));
       const cells = [s.name || `search ${s.id}`, s.algorithm, String(s.status).toLowerCase(), `${s.trialsCreated}/${s.maxTrials}`,
@@ -43,6 +44,8 @@ export class SearchesPanel {
     this.search = search;
     this.el.title.textContent = search.name || `Search ${id}`;
     this.el.body.hidden = false;
+    this.el.summary.dataset.status = String(search.status).toLowerCase();
+    for (const row of this.el.list.children) row.setAttribute('aria-selected', String(Number(row.dataset.id) === id));
     const trials = search.trials.filter((t) => t.jobId != null);
     if (fresh) this.curves = new Map();
     for (const t of trials) if (!this.curves.has(t.jobId)) this.curves.set(t.jobId, new Map());
