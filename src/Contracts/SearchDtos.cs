@@ -57,6 +57,8 @@ public sealed record CreateSearchRequest(
     int? MaxConcurrentTrials = null);
 
 /// <summary>A trial's result at one rung (the metric of that epoch).</summary>
+/// <param name="Rung">The rung's index in the search's rungs (0 = first).</param>
+/// <param name="Epoch">The epoch the result is from: the rung's, or a trial's last epoch when early stopping ended it before the last rung.</param>
 public sealed record RungResultDto(int Rung, int Epoch, double Value);
 
 /// <summary>One trial: its sampled parameters and its job (weights, predict, metrics work on it as on any job).</summary>

@@ -163,7 +163,7 @@ public static class SearchesApi
     /// <summary>Cancel the search and every trial: queued, running (stops within one batch) and paused ones.</summary>
     /// <remarks>Finished trials keep their results and weights; a cancelled search starts and promotes nothing more.</remarks>
     internal static async Task<Results<Ok<SearchDto>, ProblemHttpResult>> Cancel(long id, IDbContextFactory<TrainingDbContext> contexts,
-        JobLifecycle lifecycle, TrainingRegistry registry, CancellationToken ct)
+        JobLifecycle lifecycle, TrainingRegistry registry, JobEvents events, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
@@ -183,7 +183,9 @@ public static class SearchesApi
             if (await lifecycle.MoveAsync(jobId, JobStatus.Cancelled, [JobStatus.Queued, JobStatus.Running, JobStatus.Paused], $"search {id} was cancelled", ct: ct) is not null)
                 registry.Cancel(jobId);
         }
-        return TypedResults.Ok((await BuildAsync(db, id, ct))!);
+        var dto = (await BuildAsync(db, id, ct))!;
+        events.SearchProgress(new SearchEvent(id, SearchEventKind.Finished, null, dto.BestJobId, null, dto.BestValue, SearchStatus.Cancelled));
+        return TypedResults.Ok(dto);
     }
 
     private static async Task<SearchDto?> BuildAsync(TrainingDbContext db, long id, CancellationToken ct)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Api.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -108,9 +109,9 @@ public class ServiceFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>A started connection to /hubs/training in process (long polling), authenticated with <paramref name="key"/>.</summary>
-    public async Task<Microsoft.AspNetCore.SignalR.Client.HubConnection> ConnectHubAsync(string key)
+    public async Task<HubConnection> ConnectHubAsync(string key)
     {
-        var connection = new Microsoft.AspNetCore.SignalR.Client.HubConnectionBuilder()
+        var connection = new HubConnectionBuilder()
             .WithUrl(new Uri(Server.BaseAddress, "/hubs/training"), o =>
             {
                 o.HttpMessageHandlerFactory = _ => Server.CreateHandler();
