@@ -120,7 +120,7 @@ export class SearchesPanel {
     };
     const pad = 30;
     const sx = scale(xs.map(fx), pad, canvas.width - 10);
-    const sy = scale(points.map((p) => p.y), canvas.height - pad, 10);
+    const sy = scale(points.map((p) => p.y), canvas.height - pad, 24);
     ctx.fillStyle = '#475569';
     ctx.font = '12px sans-serif';
     ctx.fillText(`${param}${log ? ' (log)' : ''} →`, pad, canvas.height - 8);
