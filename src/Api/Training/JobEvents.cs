@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
-using System.Threading.Channels;
 using Api.Cluster;
 using Api.Infrastructure;
 using Microsoft.AspNetCore.SignalR;
@@ -17,14 +16,16 @@ namespace Api.Training;
 /// same lock, so a subscriber sees every epoch exactly once and in order.
 /// </summary>
 /// <remarks>
-/// Posting never waits on a client: each connection has its own bounded queue (Training:HubQueueLength) drained by
-/// its own sender, so training only ever adds to queues. A connection whose queue is full is a client that stopped
-/// reading; it is closed and its queue dropped, and it catches up after reconnecting (Subscribe replays history).
+/// Posting never waits on a client: an event goes into the connection's pipe at once, and a connection that pushes back
+/// gets a bounded queue (Training:HubQueueLength) drained by its own sender, so training only ever adds to queues.
+/// A connection whose queue is full is a client that stopped reading; it is closed and its queue dropped, and it catches up after reconnecting (Subscribe replays history).
 /// An event is one <see cref="SerializedHubMessage"/> shared by every queue, so it is serialized once however many subscribe.
 /// <para>Several nodes: the node that stores an event also publishes it on the <see cref="ClusterBus"/>, and every other node
 /// posts it to its own subscribers under the same per-job lock (<see cref="Relay"/>). The epoch is committed before it is
 /// published, so a Subscribe on another node either reads it in the history or receives it after; each subscription
-/// remembers the last epoch it was given and skips anything not later, so each epoch arrives once and in order.</para>
+/// remembers the last epoch it was given and skips anything not later, so each epoch arrives once and in order. A node
+/// killed between its commit and its publish leaves the others' subscribers behind the database;
+/// <see cref="SubscriptionCatchUp"/> gives them what they missed.</para>
 /// </remarks>
 public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions> options, ClusterBus cluster, ILogger<JobEvents> logger)
 {
@@ -74,9 +75,52 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
     public Task StatusChangedAsync(Job job)
     {
         var e = job.StatusEvent();
-        Post(job.Id, Message(nameof(ITrainingClient.JobStatusChanged), e));
+        PostStatus(e);
         Publish(Kind.Status, e);
         return Task.CompletedTask;
+    }
+
+    /// <summary>To each subscriber not already told this status (the last status it was given is skipped, not repeated).</summary>
+    private void PostStatus(JobStatusChangedEvent e)
+    {
+        if (!_subscribers.TryGetValue(e.JobId, out var subscribers)) return;
+        var message = Message(nameof(ITrainingClient.JobStatusChanged), e);
+        foreach (var s in subscribers.Values)
+        {
+            if (s.LastStatus == e.Status) continue;
+            s.LastStatus = e.Status;
+            s.Outbox.Post(message);
+        }
+    }
+
+    /// <summary>The jobs this node has subscribers for.</summary>
+    internal IReadOnlyCollection<long> SubscribedJobs => [.. _subscribers.Where(kv => !kv.Value.IsEmpty).Select(kv => kv.Key)];
+
+    /// <summary>
+    /// Whether some subscriber of the job is behind <paramref name="epoch"/> or was last told another status than
+    /// <paramref name="status"/>; the lowest epoch given to any of them. Call inside <see cref="ExclusiveAsync"/>.
+    /// </summary>
+    internal bool IsBehind(long jobId, int epoch, JobStatus status, out int lowestEpoch)
+    {
+        lowestEpoch = int.MaxValue;
+        bool behind = false;
+        if (!_subscribers.TryGetValue(jobId, out var subscribers)) return false;
+        foreach (var s in subscribers.Values)
+        {
+            lowestEpoch = Math.Min(lowestEpoch, s.LastEpoch);
+            behind |= s.LastEpoch < epoch || s.LastStatus != status;
+        }
+        return behind;
+    }
+
+    /// <summary>
+    /// Gives subscribers what the database has and they were not given (<see cref="SubscriptionCatchUp"/>): the epochs
+    /// after each one's last, then the status. Call inside <see cref="ExclusiveAsync"/>; posts nothing twice.
+    /// </summary>
+    internal void CatchUp(IEnumerable<EpochCompletedEvent> epochs, JobStatusChangedEvent status)
+    {
+        foreach (var e in epochs) PostEpoch(e);
+        PostStatus(status);
     }
 
     /// <summary>
@@ -138,7 +182,7 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
                 var status = JsonSerializer.Deserialize<JobStatusChangedEvent>(json, ApiJson.Options)!;
                 await ExclusiveAsync(status.JobId, () =>
                 {
-                    Post(status.JobId, Message(nameof(ITrainingClient.JobStatusChanged), status));
+                    PostStatus(status);
                     return Task.CompletedTask;
                 });
                 break;
@@ -170,16 +214,18 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
     /// <summary>
     /// Call inside <see cref="ExclusiveAsync"/>: queues <paramref name="replay"/> for the connection, then makes it a
     /// subscriber of the job, so live events follow the replay. <paramref name="lastEpoch"/> is the replay's last epoch
-    /// (0 if none): later epoch events only. False when the connection's queue could not take the replay.
+    /// (0 if none): later epoch events only; <paramref name="status"/> the replay's status, if it had one. False when the
+    /// connection's queue could not take the replay.
     /// </summary>
-    internal bool Subscribe(HubCallerContext connection, long jobId, IEnumerable<SerializedHubMessage> replay, int lastEpoch)
+    internal bool Subscribe(HubCallerContext connection, long jobId, IEnumerable<SerializedHubMessage> replay, int lastEpoch, JobStatus? status)
     {
         // Gone already (it disconnected while Subscribe ran): nothing to queue for.
         if (connections.Find(connection.ConnectionId) is not { } live) return true;
         var outbox = _outboxes.GetOrAdd(connection.ConnectionId, _ => new Outbox(live, options.Value.HubQueueLength, logger));
         foreach (var message in replay)
             if (!outbox.Post(message)) return false;
-        _subscribers.GetOrAdd(jobId, _ => new(StringComparer.Ordinal))[connection.ConnectionId] = new Subscription(outbox) { LastEpoch = lastEpoch };
+        _subscribers.GetOrAdd(jobId, _ => new(StringComparer.Ordinal))[connection.ConnectionId] =
+            new Subscription(outbox) { LastEpoch = lastEpoch, LastStatus = status };
         return true;
     }
 
@@ -204,56 +250,137 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
         _subscribers.TryRemove(jobId, out _);
     }
 
-    /// <summary>One connection's subscription to one job; <see cref="LastEpoch"/> is read and written under the job's lock.</summary>
+    /// <summary>One connection's subscription to one job; its last epoch and status are read and written under the job's lock.</summary>
     private sealed class Subscription(Outbox outbox)
     {
         public Outbox Outbox { get; } = outbox;
         public int LastEpoch { get; set; }
+        public JobStatus? LastStatus { get; set; }
     }
 
-    /// <summary>One connection's pending events and the task that writes them, one at a time, in order.</summary>
-    private sealed class Outbox
+    /// <summary>
+    /// One connection's pending events, written one at a time and in order. An event is written on the posting thread
+    /// when nothing is pending (the usual case: one write into the connection's pipe); only a connection whose pipe pushes
+    /// back gets a queue and a task that drains it, so a fan-out to many subscribers costs no thread-pool hop each.
+    /// </summary>
+    private sealed class Outbox(HubConnectionContext connection, int capacity, ILogger logger)
     {
-        private readonly HubConnectionContext _connection;
-        private readonly int _capacity;
-        private readonly ILogger _logger;
-        private readonly Channel<SerializedHubMessage> _queue;
-
-        public Outbox(HubConnectionContext connection, int capacity, ILogger logger)
-        {
-            (_connection, _capacity, _logger) = (connection, Math.Max(1, capacity), logger);
-            _queue = Channel.CreateBounded<SerializedHubMessage>(new BoundedChannelOptions(_capacity) { SingleReader = true });
-            _ = Task.Run(SendAllAsync);
-        }
+        private readonly int _capacity = Math.Max(1, capacity);
+        private readonly Queue<SerializedHubMessage> _pending = new();
+        private bool _writing;
+        private bool _completed;
 
         /// <summary>False, and the connection is closed, when the client has let its queue fill up.</summary>
         public bool Post(SerializedHubMessage message)
         {
-            if (_queue.Writer.TryWrite(message)) return true;
-            if (_queue.Writer.TryComplete())
+            lock (_pending)
             {
-                _logger.LogInformation("Closed hub connection {ConnectionId}: it did not read its events ({Capacity} queued, Training:HubQueueLength)",
-                    _connection.ConnectionId, _capacity);
-                _connection.Abort();
+                if (_completed) return false;
+                if (_writing)
+                {
+                    if (_pending.Count < _capacity)
+                    {
+                        _pending.Enqueue(message);
+                        return true;
+                    }
+                    _completed = true;
+                    _pending.Clear();
+                }
+                else
+                {
+                    _writing = true;
+                }
             }
-            return false;
+            if (_completed)
+            {
+                logger.LogInformation("Closed hub connection {ConnectionId}: it did not read its events ({Capacity} queued, Training:HubQueueLength)",
+                    connection.ConnectionId, _capacity);
+                connection.Abort();
+                return false;
+            }
+            WriteInOrder(message);
+            return true;
         }
 
-        public void Complete() => _queue.Writer.TryComplete();
-
-        private async Task SendAllAsync()
+        public void Complete()
         {
-            await foreach (var message in _queue.Reader.ReadAllAsync())
+            lock (_pending)
+            {
+                _completed = true;
+                _pending.Clear();
+            }
+        }
+
+        /// <summary>Writes <paramref name="message"/>, then whatever was queued meanwhile; goes asynchronous only on back-pressure.</summary>
+        private void WriteInOrder(SerializedHubMessage message)
+        {
+            while (true)
+            {
+                var write = Write(message);
+                if (!write.IsCompleted)
+                {
+                    _ = DrainAsync(write);
+                    return;
+                }
+                Observe(write);
+                if (!TryNext(out message)) return;
+            }
+        }
+
+        private async Task DrainAsync(ValueTask write)
+        {
+            do
             {
                 try
                 {
-                    await _connection.WriteAsync(message);
+                    await write;
                 }
                 catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
                 {
-                    _logger.LogDebug(e, "An event for hub connection {ConnectionId} was not sent", _connection.ConnectionId);
+                    Unsent(e);
                 }
+                if (!TryNext(out var message)) return;
+                write = Write(message);
+            } while (true);
+        }
+
+        /// <summary>The next queued event, or false (and no longer writing) when there is none.</summary>
+        private bool TryNext(out SerializedHubMessage message)
+        {
+            lock (_pending)
+            {
+                if (!_completed && _pending.TryDequeue(out message!)) return true;
+                message = null!;
+                _writing = false;
+                return false;
             }
         }
+
+        private ValueTask Write(SerializedHubMessage message)
+        {
+            try
+            {
+                return connection.WriteAsync(message);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+            {
+                Unsent(e);
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        private void Observe(ValueTask write)
+        {
+            try
+            {
+                write.GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+            {
+                Unsent(e);
+            }
+        }
+
+        private void Unsent(Exception e) => logger.LogDebug(e, "An event for hub connection {ConnectionId} was not sent", connection.ConnectionId);
     }
 }

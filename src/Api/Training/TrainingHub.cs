@@ -53,7 +53,7 @@ public sealed class TrainingHub(IDbContextFactory<TrainingDbContext> contexts, J
             {
                 replay.Add(JobEvents.Message(nameof(ITrainingClient.JobStatusChanged), job.StatusEvent()));
             }
-            queued = events.Subscribe(Context, jobId, replay, history.Count > 0 ? history[^1].Epoch : 0);
+            queued = events.Subscribe(Context, jobId, replay, history.Count > 0 ? history[^1].Epoch : 0, job?.Status);
         });
         if (!queued) throw new HubException("this connection has too many undelivered events (Training:HubQueueLength); it is being closed");
     }

@@ -60,6 +60,7 @@ public static class TrainingServiceExtensions
         });
         builder.Services.AddHostedService<TrainingRecovery>();
         builder.Services.AddHostedService<JobEventRelay>();
+        builder.Services.AddHostedService<SubscriptionCatchUp>();
         builder.Services.AddHealthChecks().AddCheck<SchedulerHealthCheck>("scheduler");
         builder.Services.AddSignalR().AddJsonProtocol(o => ApiJson.Configure(o.PayloadSerializerOptions));
         // SignalR's own manager (the Redis backplane with ConnectionStrings:Redis), wrapped to hand JobEvents the

@@ -20,6 +20,12 @@ public sealed class WorkerOptions
     /// </summary>
     public int HubQueueLength { get; set; } = 4096;
 
+    /// <summary>
+    /// Several nodes only: how often a node compares its hub subscribers with the database and sends what they missed
+    /// (events another node stored but was killed before publishing; <see cref="SubscriptionCatchUp"/>).
+    /// </summary>
+    public int HubCatchUpSeconds { get; set; } = 5;
+
     /// <summary>Epochs Subscribe replays: the last this many, after a HistoryTruncated event; GET /jobs/{id}/metrics has them all.</summary>
     public int HubReplayEpochs { get; set; } = 1000;
 

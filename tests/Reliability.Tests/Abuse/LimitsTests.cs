@@ -202,8 +202,9 @@ public sealed class LimitsTests(LimitedService fixture) : IClassFixture<LimitedS
     {
         var (client, key, _) = await OwnerAsync(Service, "slow-reader");
         var dataset = await SpiralsAsync(client, 3000);
-        // 2,400 training samples in batches of 4: 600 batch events an epoch, far more than the connection can buffer.
-        var job = await (await SubmitAsync(client, Mlp(hidden: 32, depth: 1), dataset, epochs: 10, batchSize: 4)).ReadJsonAsync();
+        // 2,400 training samples in batches of 4: 600 batch events an epoch, about 10 MB in 150 epochs, more than the
+        // kernel's socket buffers (up to 4 MB) and the connection's pipe take before the service's writes are held up.
+        var job = await (await SubmitAsync(client, Mlp(hidden: 32, depth: 1), dataset, epochs: 150, batchSize: 4)).ReadJsonAsync();
         long id = job.GetProperty("id").GetInt64();
 
         await using var reader = await StalledHubClient.ConnectAsync(Service.Address, key);
@@ -211,7 +212,7 @@ public sealed class LimitsTests(LimitedService fixture) : IClassFixture<LimitedS
         // From here on the client reads nothing; it only pings, so it is dropped for not reading, not for silence.
         var done = await client.WaitForStatusAsync(id, TimeSpan.FromMinutes(5), "succeeded", "failed");
         Assert.Equal("succeeded", done.Status());
-        Assert.Equal(10, done.GetProperty("epoch").GetInt32());
+        Assert.Equal(150, done.GetProperty("epoch").GetInt32());
         await EventuallyAsync(() => Service.Log.Contains("did not read its events", StringComparison.Ordinal), TimeSpan.FromSeconds(30),
             () => "the service never closed the connection that stopped reading:\n" + Service.Log);
         Assert.True(await reader.WasClosedByServerAsync(), "the stalled connection is still open");
