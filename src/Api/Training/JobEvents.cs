@@ -93,8 +93,8 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
         }
     }
 
-    /// <summary>The jobs this node has subscribers for.</summary>
-    internal IReadOnlyCollection<long> SubscribedJobs => [.. _subscribers.Where(kv => !kv.Value.IsEmpty).Select(kv => kv.Key)];
+    /// <summary>The jobs this node has subscribers for (not the searches, whose keys are negative).</summary>
+    internal IReadOnlyCollection<long> SubscribedJobs => [.. _subscribers.Where(kv => kv.Key > 0 && !kv.Value.IsEmpty).Select(kv => kv.Key)];
 
     /// <summary>
     /// Whether some subscriber of the job is behind <paramref name="epoch"/> or was last told another status than

@@ -68,7 +68,7 @@ public sealed class TrainingHub(IDbContextFactory<TrainingDbContext> contexts, J
         var owner = Security.RequestOwnerScope.OwnerOf(Context.User);
         if (owner is null || !await db.Searches.IgnoreQueryFilters().AnyAsync(s => s.Id == searchId && s.OwnerId == owner, Context.ConnectionAborted))
             throw new HubException($"search {searchId} does not exist");
-        if (!events.Subscribe(Context, JobEvents.SearchKey(searchId), [], 0))
+        if (!events.Subscribe(Context, JobEvents.SearchKey(searchId), [], 0, null))
             throw new HubException("this connection has too many undelivered events (Training:HubQueueLength); it is being closed");
     }
 
