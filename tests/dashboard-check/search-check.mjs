@@ -2,19 +2,11 @@
 // follow it live (hub SearchProgress events and each trial's epochs) to the end: a curve per trial, a dot per trial.
 // Usage: API_KEY=<key> node search-check.mjs <baseUrl> <screenshotPath> [--epochs 3] [--timeout 180]
 // Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
-import { checkCommandLine, runDashboardCheck } from './browser-session.mjs';
+import { callApi, checkCommandLine, runDashboardCheck } from './browser-session.mjs';
 
 const { baseUrl, screenshotPath, epochs, timeoutMs, summary, step } = checkCommandLine('search-check.mjs', 3);
 
-async function call(method, path, body) {
-  const response = await fetch(new URL(path, baseUrl), {
-    method,
-    headers: { 'Content-Type': 'application/json', 'X-Api-Key': process.env.API_KEY ?? '' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
+const call = (method, path, body) => callApi(baseUrl, method, path, body);
 
 await runDashboardCheck({ baseUrl, screenshotPath, summary, step, contextOptions: { viewport: { width: 1400, height: 1400 } } }, async (page) => {
   const dataset = await call('POST', 'datasets/synthetic', { name: 'search spirals', kind: 'spirals', size: 200, classes: 3, seed: 5 });
