@@ -15,6 +15,7 @@ namespace Bench;
 /// Each product's time is also set against its arithmetic floor: the epoch's FLOPs at that product's own
 /// large-GEMM rate (the engine's Gemm, PyTorch's torch.mm), both measured here.
 /// `bench cnn [samples=12800] [epochs=1]`: the time is measured on <c>samples</c> and scaled to 60,000.
+/// `bench cnn --breakdown [batch=128] [threads=all] [samples=2560]`: where the epoch goes, layer by layer (<see cref="Breakdown"/>).
 /// </summary>
 internal static class CnnBench
 {
@@ -29,6 +30,14 @@ internal static class CnnBench
 
     public static void Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == "--breakdown")
+        {
+            int batch = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : Batch;
+            int threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
+            int count = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2560;
+            Breakdown.Run(MakeImages(count), Spec, batch, threads);
+            return;
+        }
         int samples = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 12_800;
         int epochs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1;
         var report = SpecValidator.Validate(Spec);

@@ -34,7 +34,7 @@ internal static class MlpBench
             // `mlp --breakdown [batch] [threads]`: per-phase times of one configuration.
             int batch = args.Length > 1 ? int.Parse(args[1]) : 128;
             int threads = args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount;
-            MlpBreakdown.Run(data, spec, batch, threads);
+            Breakdown.Run(data, spec, batch, threads);
             return;
         }
         int epochs = args.Length > 0 ? int.Parse(args[0]) : 3;

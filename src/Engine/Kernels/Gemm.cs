@@ -70,8 +70,20 @@ public static class Gemm
         : Vector256.IsHardwareAccelerated ? Path.Vector256
         : Path.Simple;
 
-    public static unsafe void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
-        int m, int n, int k, bool transA = false, bool transB = false, bool accumulate = false)
+    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
+        int m, int n, int k, bool transA = false, bool transB = false, bool accumulate = false) =>
+        Multiply(a, b, c, m, n, k, transA, transB, accumulate, split: true);
+
+    /// <summary>
+    /// <see cref="Multiply(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, bool, bool, bool)"/> on the
+    /// calling thread alone: for kernels that already split their own work across the pool (same bits either way).
+    /// </summary>
+    internal static void MultiplyOnThisThread(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
+        int m, int n, int k, bool transA = false, bool transB = false, bool accumulate = false) =>
+        Multiply(a, b, c, m, n, k, transA, transB, accumulate, split: false);
+
+    private static unsafe void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
+        int m, int n, int k, bool transA, bool transB, bool accumulate, bool split)
     {
         Validate(a, b, c, m, n, k, transA, transB);
         if (m == 0 || n == 0) return;
@@ -99,7 +111,7 @@ public static class Gemm
                 TransA = transA, TransB = transB, Accumulate = accumulate,
             };
             int mTiles = (m + kernel.Mr - 1) / kernel.Mr, nTiles = (n + kernel.Nr - 1) / kernel.Nr;
-            int threads = (int)Math.Min(_maxThreads, Math.Max(1, work / MinWorkPerThread));
+            int threads = split ? (int)Math.Min(_maxThreads, Math.Max(1, work / MinWorkPerThread)) : 1;
             // Split the dimension whose split duplicates less packing: splitting columns makes every
             // chunk pack all of A (m·k), splitting rows makes every chunk pack all of B (k·n).
             bool splitN = nTiles >= threads && (m <= n || mTiles < threads);

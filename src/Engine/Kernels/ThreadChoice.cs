@@ -13,8 +13,8 @@ namespace Engine.Kernels;
 /// </summary>
 internal sealed class ThreadChoice
 {
-    /// <summary>Split work other than products (optimizer steps, gradient clearing, batch gathers), by <see cref="For(WorkKind, long, int)"/>.</summary>
-    internal enum WorkKind { ParameterPass = 1, Gather = 2 }
+    /// <summary>Split work other than products (optimizer steps, gradient clearing, batch gathers, layer passes over samples), by <see cref="For(WorkKind, long, int)"/>.</summary>
+    internal enum WorkKind { ParameterPass = 1, Gather = 2, ConvForward = 3, ConvBackward = 4, ConvBackwardInput = 5, Pooling = 6, Activation = 7 }
 
     // Set in the flags of non-product keys, so they never meet a product's.
     private const int WorkFlag = 1 << 30;
@@ -51,6 +51,13 @@ internal sealed class ThreadChoice
         return Shapes.TryGetValue(key, out var choice) ? choice : Shapes.GetOrAdd(key, static k => new ThreadChoice(k.Threads));
     }
 
+    /// <summary>The choice for a layer's pass over a batch: its kind and a shape (<paramref name="m"/>, <paramref name="n"/>, <paramref name="k"/>) that tells layers apart.</summary>
+    public static ThreadChoice For(WorkKind kind, int m, int n, int k, int threads)
+    {
+        var key = new Key(m, n, k, WorkFlag | (int)kind << 8, threads);
+        return Shapes.TryGetValue(key, out var choice) ? choice : Shapes.GetOrAdd(key, static k => new ThreadChoice(k.Threads));
+    }
+
     /// <summary>
     /// Runs <paramref name="work"/> on the pool with this choice's thread count for the call (timing it when the
     /// call measures); <paramref name="chunksPerThread"/> chunks per thread when split, one chunk on one thread.
@@ -60,6 +67,18 @@ internal sealed class ThreadChoice
         int slot = -1, use = Gemm.ForceSplit ? _threads : Next(out slot);
         long start = slot >= 0 ? Stopwatch.GetTimestamp() : 0;
         WorkerPool.Run(work, use, use == 1 ? 1 : use * chunksPerThread);
+        if (slot >= 0) Record(slot, Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> as exactly <paramref name="chunks"/> chunks, on this choice's thread count for the
+    /// call: for work whose results depend on the chunking (per-chunk partial sums), which must not follow the threads.
+    /// </summary>
+    public void RunChunks(PoolWork work, int chunks)
+    {
+        int slot = -1, use = Gemm.ForceSplit ? _threads : Next(out slot);
+        long start = slot >= 0 ? Stopwatch.GetTimestamp() : 0;
+        WorkerPool.Run(work, use, chunks);
         if (slot >= 0) Record(slot, Stopwatch.GetTimestamp() - start);
     }
 

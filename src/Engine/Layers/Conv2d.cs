@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Engine.Kernels;
 using Engine.Tensors;
@@ -5,26 +6,38 @@ using Engine.Tensors;
 namespace Engine.Layers;
 
 /// <summary>
-/// 2-D convolution (cross-correlation, as <c>torch.nn.Conv2d</c>) on NCHW rows: each sample's [C, H, W] input
-/// is unfolded into a (C·k·k)×(OH·OW) column matrix (im2col) and multiplied by the [F, C·k·k] weight through the
-/// packed GEMM, giving the sample's [F, OH·OW] output. The weight is stored [F, C, k, k], PyTorch's layout.
+/// 2-D convolution (cross-correlation, as <c>torch.nn.Conv2d</c>) on NCHW rows, lowered to one large product per
+/// chunk of samples: the chunk's inputs are unfolded side by side into a (C·k·k)×(S·OH·OW) column matrix (im2col),
+/// multiplied by the [F, C·k·k] weight through the packed GEMM into an F×(S·OH·OW) matrix, which is then spread
+/// back to each sample's [F, OH, OW] with the bias added. The weight is stored [F, C, k, k], PyTorch's layout.
 /// </summary>
 /// <remarks>
-/// Samples are split into a fixed number of chunks (depending only on the batch size) that the worker pool
-/// runs; each chunk unfolds into its own column buffer and sums its weight gradient into its own partial,
-/// and the partials are added in chunk order, so the bits do not depend on the thread count. The backward
-/// pass unfolds the input again instead of keeping every sample's columns: one sample's columns stay in cache.
+/// One product per chunk instead of one per sample: the GEMM sees thousands of columns rather than OH·OW, so its
+/// edge tiles, packing of the weight and call overhead are paid once per chunk. Backward gathers the chunk's output
+/// gradient into the same F×(S·OH·OW) form, so the weight gradient is one product over all the chunk's positions
+/// and the input gradient one product followed by col2im. The chunking depends only on the batch size and the
+/// layer's shape (about <see cref="ColumnBudget"/> floats of columns per chunk, so they stay in a core's cache);
+/// each chunk sums its weight gradient into its own partial and the partials are added in chunk order, so the bits
+/// do not depend on the thread count. Backward unfolds the input again rather than keeping the whole batch's columns.
 /// </remarks>
 public sealed class Conv2d : Layer
 {
-    private const int MaxChunks = 8;
+    // The worker pool's limit; chunks never follow the thread count, so this bounds them for any machine.
+    private const int MaxChunks = 32;
+    /// <summary>Floats of column matrix per chunk: a few samples' worth that stays in a core's 1 MiB L2.</summary>
+    internal const int ColumnBudget = 1 << 18;
+
+    [ThreadStatic] private static float[]? t_columns, t_planes, t_transposed, t_padded, t_sums;
+
+    /// <summary>Replaces <see cref="ColumnBudget"/> for batches run from the calling thread (0: none), so tests see many chunks on small layers.</summary>
+    internal static int ForcedColumnBudget { get => t_forcedColumnBudget; set => t_forcedColumnBudget = value; }
+    [ThreadStatic] private static int t_forcedColumnBudget;
 
     private readonly Tensor _output = new(0, 0);
     private readonly Tensor _inputGrad = new(0, 0);
     private readonly Parameter[] _parameters;
-    private readonly float[]?[] _columns = new float[MaxChunks][];
-    private readonly float[]?[] _weightGrads = new float[MaxChunks][];
-    private readonly float[]?[] _biasGrads = new float[MaxChunks][];
+    private float[] _weightGrads = [];
+    private float[] _biasGrads = [];
     private readonly ChunkWork _work;
     private Tensor? _input;
 
@@ -69,15 +82,14 @@ public sealed class Conv2d : Layer
     // Cached: trainers read this every step and must not allocate.
     public override IReadOnlyList<Parameter> Parameters => _parameters;
 
-    // A 1×1 kernel with stride 1 and no padding reads the input itself as its column matrix.
-    private bool Pointwise => Kernel == 1 && Stride == 1 && Padding == 0;
+    private int OutPlane => OutHeight * OutWidth;
 
     public override Tensor Forward(Tensor x, bool training)
     {
         if (x.Cols != InputWidth) throw new ArgumentException($"Conv2d expects {InputWidth} input columns, got {x.Cols}.", nameof(x));
         _input = x;
         _output.Resize(x.Rows, OutputWidth);
-        _work.Run(ChunkWork.Mode.Forward, x.Rows);
+        _work.Run(ThreadChoice.WorkKind.ConvForward, x.Rows);
         return _output;
     }
 
@@ -92,69 +104,185 @@ public sealed class Conv2d : Layer
         if (dy.Rows != x.Rows || dy.Cols != OutputWidth)
             throw new ArgumentException($"Conv2d expects a {x.Rows}×{OutputWidth} gradient, got {dy.Rows}×{dy.Cols}.", nameof(dy));
         if (inputGradient) _inputGrad.Resize(x.Rows, InputWidth);
-        int chunks = _work.Run(inputGradient ? ChunkWork.Mode.BackwardWithInput : ChunkWork.Mode.Backward, x.Rows, dy);
+        int chunks = _work.Run(inputGradient ? ThreadChoice.WorkKind.ConvBackwardInput : ThreadChoice.WorkKind.ConvBackward, x.Rows, dy);
+        int wLength = Weight.Value.Length;
         // Chunk order, whatever thread ran each chunk.
         for (int c = 0; c < chunks; c++)
         {
-            TensorPrimitives.Add(Weight.Grad, _weightGrads[c]!, Weight.Grad);
-            if (Bias is not null) TensorPrimitives.Add(Bias.Grad, _biasGrads[c]!, Bias.Grad);
+            TensorPrimitives.Add(Weight.Grad, _weightGrads.AsSpan(c * wLength, wLength), Weight.Grad);
+            if (Bias is not null) TensorPrimitives.Add(Bias.Grad, _biasGrads.AsSpan(c * Filters, Filters), Bias.Grad);
         }
         return _inputGrad;
     }
 
-    private void ForwardSample(ReadOnlySpan<float> x, Span<float> y, float[] columns)
+    /// <summary>How many chunks a batch of <paramref name="rows"/> samples is split into: from the batch size and the layer's shape only.</summary>
+    internal int Chunks(int rows)
     {
-        int outPlane = OutHeight * OutWidth;
-        if (Pointwise) Gemm.Multiply(Weight.Value, x, y, Filters, outPlane, Channels);
-        else
-        {
-            Im2Col(x, columns);
-            Gemm.Multiply(Weight.Value, columns, y, Filters, outPlane, PatchSize);
-        }
-        if (Bias is null) return;
-        for (int f = 0; f < Filters; f++)
-        {
-            var plane = y.Slice(f * outPlane, outPlane);
-            TensorPrimitives.Add(plane, Bias.Value[f], plane);
-        }
+        long perSample = (long)PatchSize * OutPlane;
+        long samples = Math.Clamp((ForcedColumnBudget > 0 ? ForcedColumnBudget : ColumnBudget) / perSample, 1, rows);
+        return (int)Math.Min(MaxChunks, (rows + samples - 1) / samples);
     }
 
-    private void BackwardSample(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, float[] columns, float[] weightGrad, float[]? biasGrad)
+    /// <summary>Forward of samples [lo, hi): unfold, one product, spread to NCHW with the bias.</summary>
+    private void ForwardChunk(int lo, int hi, bool split)
     {
-        int outPlane = OutHeight * OutWidth;
-        ReadOnlySpan<float> cols = x;
-        if (!Pointwise)
+        if (Direct)
         {
-            Im2Col(x, columns);
-            cols = columns;
-        }
-        // dW[F×Ckk] += dY[F×P]·colsᵀ (cols stored Ckk×P, i.e. n×k for transB).
-        Gemm.Multiply(dy, cols, weightGrad, Filters, PatchSize, outPlane, transB: true, accumulate: true);
-        if (biasGrad is not null)
-            for (int f = 0; f < Filters; f++) biasGrad[f] += TensorPrimitives.Sum(dy.Slice(f * outPlane, outPlane));
-        if (dx.IsEmpty) return;
-        // dcols[Ckk×P] = Wᵀ·dY (W stored F×Ckk, i.e. k×m for transA), folded back onto the input (col2im).
-        if (Pointwise)
-        {
-            Gemm.Multiply(Weight.Value, dy, dx, Channels, outPlane, Filters, transA: true);
+            ForwardDirect(lo, hi);
             return;
         }
-        Gemm.Multiply(Weight.Value, dy, columns, PatchSize, outPlane, Filters, transA: true);
-        dx.Clear();
-        Col2Im(columns, dx);
+        int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth;
+        var columns = Scratch(ref t_columns, PatchSize * n);
+        var planes = Scratch(ref t_planes, Filters * n);
+        var x = _input!.Data;
+        for (int s = lo; s < hi; s++) Im2Col(x.AsSpan(s * inWidth, inWidth), columns[((s - lo) * p)..], n);
+        Multiply(Weight.Value, columns, planes, Filters, n, PatchSize, split);
+        var y = _output.Data;
+        for (int s = lo; s < hi; s++)
+            for (int f = 0; f < Filters; f++)
+            {
+                var src = planes.Slice(f * n + (s - lo) * p, p);
+                var dst = y.AsSpan(s * outWidth + f * p, p);
+                if (Bias is null) src.CopyTo(dst);
+                else TensorPrimitives.Add(src, Bias.Value[f], dst);
+            }
     }
 
-    /// <summary>columns[(c·k + i)·k + j, oh·OW + ow] = x[c, oh·s − p + i, ow·s − p + j], zero outside the image.</summary>
-    private void Im2Col(ReadOnlySpan<float> x, Span<float> columns)
+    /// <summary>Backward of samples [lo, hi) into chunk <paramref name="chunk"/>'s gradient partials, and their input gradient when asked.</summary>
+    private void BackwardChunk(int chunk, int lo, int hi, ReadOnlySpan<float> dy, bool inputGradient, bool split)
     {
-        int outPlane = OutHeight * OutWidth, row = 0;
+        if (Direct)
+        {
+            WeightGradDirect(chunk, lo, hi, dy);
+            if (!inputGradient) return;
+        }
+        int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth, k = PatchSize;
+        var columns = Scratch(ref t_columns, k * n);
+        var planes = Scratch(ref t_planes, Filters * n);
+        for (int s = lo; s < hi; s++)
+            for (int f = 0; f < Filters; f++)
+                dy.Slice(s * outWidth + f * p, p).CopyTo(planes.Slice(f * n + (s - lo) * p, p));
+        if (!Direct) WeightGradProduct(chunk, lo, hi, planes, columns, split);
+        if (!inputGradient) return;
+        // dcols[Ckk×n] = Wᵀ·dY (W stored F×Ckk, i.e. k×m for transA), folded back onto each input (col2im).
+        Multiply(Weight.Value, planes, columns, k, n, Filters, split, transA: true);
+        var dx = _inputGrad.Data;
+        for (int s = lo; s < hi; s++)
+        {
+            var image = dx.AsSpan(s * inWidth, inWidth);
+            image.Clear();
+            Col2Im(columns[((s - lo) * p)..], image, n);
+        }
+    }
+
+    /// <summary>The chunk's bias and weight gradient partials from its output gradient gathered into <paramref name="planes"/> (F×n).</summary>
+    private void WeightGradProduct(int chunk, int lo, int hi, Span<float> planes, Span<float> columns, bool split)
+    {
+        int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, k = PatchSize;
+        if (Bias is not null)
+        {
+            var biasGrad = _biasGrads.AsSpan(chunk * Filters, Filters);
+            for (int f = 0; f < Filters; f++) biasGrad[f] = TensorPrimitives.Sum(planes.Slice(f * n, n));
+        }
+        var x = _input!.Data;
+        for (int s = lo; s < hi; s++) Im2Col(x.AsSpan(s * inWidth, inWidth), columns[((s - lo) * p)..], n);
+        var weightGrad = _weightGrads.AsSpan(chunk * Weight.Value.Length, Weight.Value.Length);
+        if (k >= Filters)
+        {
+            // dW[F×Ckk] = dY[F×n]·colsᵀ (cols stored Ckk×n, i.e. n×k for transB).
+            Multiply(planes, columns, weightGrad, Filters, k, n, split, transB: true);
+        }
+        else
+        {
+            // Few taps (a first conv on one channel): dWᵀ[Ckk×F] = cols·dYᵀ puts the filters along the micro-kernel's wide side.
+            var transposed = Scratch(ref t_transposed, k * Filters);
+            Multiply(columns, planes, transposed, k, Filters, n, split, transB: true);
+            for (int f = 0; f < Filters; f++)
+                for (int r = 0; r < k; r++) weightGrad[f * k + r] = transposed[r * Filters + f];
+        }
+    }
+
+    /// <summary>A 3×3 "same" conv on at most three channels (a first conv on images) skips the column matrix: <see cref="DirectConv3x3"/>.</summary>
+    private bool Direct => Kernel == 3 && Stride == 1 && Padding == 1 && Channels <= 3 && DirectConv3x3.Fits(Width);
+
+    private unsafe void ForwardDirect(int lo, int hi)
+    {
+        int inWidth = InputWidth, outWidth = OutputWidth;
+        var padded = Scratch(ref t_padded, DirectConv3x3.PaddedLength(Channels, Height, Width));
+        var x = _input!.Data;
+        fixed (float* pp = padded, pw = Weight.Value, pb = Bias?.Value, py = _output.Data)
+            for (int s = lo; s < hi; s++)
+            {
+                DirectConv3x3.Pad(x.AsSpan(s * inWidth, inWidth), Channels, Height, Width, padded);
+                DirectConv3x3.Forward(pp, Channels, Height, Width, pw, pb, Filters, py + (long)s * outWidth);
+            }
+    }
+
+    private unsafe void WeightGradDirect(int chunk, int lo, int hi, ReadOnlySpan<float> dy)
+    {
+        int inWidth = InputWidth, outWidth = OutputWidth, p = OutPlane, weights = Weight.Value.Length;
+        if (Bias is not null)
+        {
+            var biasGrad = _biasGrads.AsSpan(chunk * Filters, Filters);
+            biasGrad.Clear();
+            for (int s = lo; s < hi; s++)
+                for (int f = 0; f < Filters; f++) biasGrad[f] += TensorPrimitives.Sum(dy.Slice(s * outWidth + f * p, p));
+        }
+        var padded = Scratch(ref t_padded, DirectConv3x3.PaddedLength(Channels, Height, Width));
+        var sums = Scratch(ref t_sums, weights * DirectConv3x3.Lanes);
+        sums.Clear();
+        var x = _input!.Data;
+        var weightGrad = _weightGrads.AsSpan(chunk * weights, weights);
+        fixed (float* pp = padded, pdy = dy, ps = sums)
+        {
+            var vectors = (Vector512<float>*)ps;
+            for (int s = lo; s < hi; s++)
+            {
+                DirectConv3x3.Pad(x.AsSpan(s * inWidth, inWidth), Channels, Height, Width, padded);
+                DirectConv3x3.AccumulateWeightGrad(pp, Channels, Height, Width, pdy + (long)s * outWidth, Filters, vectors);
+            }
+            for (int i = 0; i < weights; i++) weightGrad[i] = Vector512.Sum(vectors[i]);
+        }
+    }
+
+    // A batch that is one chunk lets the product split across threads itself; chunks already are the split.
+    private static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool split,
+        bool transA = false, bool transB = false)
+    {
+        if (split) Gemm.Multiply(a, b, c, m, n, k, transA, transB);
+        else Gemm.MultiplyOnThisThread(a, b, c, m, n, k, transA, transB);
+    }
+
+    /// <summary>The calling thread's scratch of at least <paramref name="length"/> floats; it only grows, so steady state allocates nothing.</summary>
+    private static Span<float> Scratch(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<float>(length);
+        return buffer.AsSpan(0, length);
+    }
+
+    /// <summary>
+    /// columns[((c·k + i)·k + j)·ld + oh·OW + ow] = x[c, oh·s − p + i, ow·s − p + j], zero outside the image: one sample's
+    /// block of a column matrix <paramref name="ld"/> wide.
+    /// </summary>
+    private void Im2Col(ReadOnlySpan<float> x, Span<float> columns, int ld)
+    {
+        int outPlane = OutPlane, row = 0;
         for (int c = 0; c < Channels; c++)
         {
             var image = x.Slice(c * Height * Width, Height * Width);
             for (int i = 0; i < Kernel; i++)
                 for (int j = 0; j < Kernel; j++, row++)
                 {
-                    var dst = columns.Slice(row * outPlane, outPlane);
+                    var dst = columns.Slice(row * ld, outPlane);
+                    if (SameSize)
+                    {
+                        var (from, to, offset) = Shift(i, j);
+                        dst[..from].Clear();
+                        image.Slice(from + offset, to - from).CopyTo(dst[from..to]);
+                        dst[to..].Clear();
+                        ClearWrapped(dst, j);
+                        continue;
+                    }
                     ColumnRange(j, out int first, out int end);
                     for (int oh = 0; oh < OutHeight; oh++)
                     {
@@ -172,17 +300,29 @@ public sealed class Conv2d : Layer
         }
     }
 
-    /// <summary>The adjoint of <see cref="Im2Col"/>: dx[c, ih, iw] += every column entry that read it.</summary>
-    private void Col2Im(ReadOnlySpan<float> columns, Span<float> dx)
+    /// <summary>
+    /// The adjoint of <see cref="Im2Col"/>: dx[c, ih, iw] += every column entry that read it. The columns are scratch:
+    /// the entries that read the zero padding may be overwritten.
+    /// </summary>
+    private void Col2Im(Span<float> columns, Span<float> dx, int ld)
     {
-        int outPlane = OutHeight * OutWidth, row = 0;
+        int outPlane = OutPlane, row = 0;
         for (int c = 0; c < Channels; c++)
         {
             var image = dx.Slice(c * Height * Width, Height * Width);
             for (int i = 0; i < Kernel; i++)
                 for (int j = 0; j < Kernel; j++, row++)
                 {
-                    var src = columns.Slice(row * outPlane, outPlane);
+                    var src = columns.Slice(row * ld, outPlane);
+                    if (SameSize)
+                    {
+                        var (from, to, offset) = Shift(i, j);
+                        // Entries that read the padding beside a row would land on the neighbouring row: zeroed, they add nothing.
+                        ClearWrapped(src, j);
+                        var d = image.Slice(from + offset, to - from);
+                        TensorPrimitives.Add(d, src[from..to], d);
+                        continue;
+                    }
                     ColumnRange(j, out int first, out int end);
                     if (first >= end) continue;
                     for (int oh = 0; oh < OutHeight; oh++)
@@ -203,6 +343,29 @@ public sealed class Conv2d : Layer
         }
     }
 
+    /// <summary>
+    /// Stride 1 with the output as large as the input ("same"): kernel tap (i, j) reads the whole plane shifted by
+    /// (i − p)·W + (j − p), so its column row is one contiguous copy whose wrapped border columns are then cleared.
+    /// </summary>
+    private bool SameSize => Stride == 1 && OutWidth == Width && OutHeight == Height;
+
+    /// <summary>Plane positions [first, end) whose shifted read stays inside the plane, and the shift.</summary>
+    private (int First, int End, int Offset) Shift(int i, int j)
+    {
+        int plane = Height * Width, offset = (i - Padding) * Width + (j - Padding);
+        int first = Math.Clamp(-offset, 0, plane);
+        return (first, Math.Max(first, Math.Min(plane, plane - offset)), offset);
+    }
+
+    /// <summary>Zeroes the positions of a plane-sized column row whose tap column j − p falls left or right of the image.</summary>
+    private void ClearWrapped(Span<float> line, int j)
+    {
+        int dx = j - Padding;
+        if (dx == 0) return;
+        int count = Math.Min(Math.Abs(dx), Width), lo = dx < 0 ? 0 : Width - count;
+        for (int at = lo; at < line.Length; at += Width) line.Slice(at, count).Clear();
+    }
+
     /// <summary>Output columns [first, end) whose kernel column <paramref name="j"/> falls inside the image.</summary>
     private void ColumnRange(int j, out int first, out int end)
     {
@@ -213,26 +376,32 @@ public sealed class Conv2d : Layer
         if (end < first) end = first;
     }
 
-    /// <summary>The batch's samples in contiguous chunks, each with its own column buffer and gradient partials.</summary>
+    /// <summary>The batch's samples in contiguous chunks, each unfolded into its calling thread's scratch, with its own gradient partials.</summary>
     private sealed class ChunkWork(Conv2d layer) : PoolWork
     {
-        public enum Mode { Forward, Backward, BackwardWithInput }
-
-        // About a sample's convolution per chunk is worth handing to another thread.
-        private const long MinWorkPerChunk = 1L << 18;
-
-        private Mode _mode;
+        private ThreadChoice.WorkKind _kind;
         private int _rows;
         private Tensor? _dy;
 
         /// <summary>Runs every chunk and returns how many there were.</summary>
-        public int Run(Mode mode, int rows, Tensor? dy = null)
+        public int Run(ThreadChoice.WorkKind kind, int rows, Tensor? dy = null)
         {
             if (rows == 0) return 0;
-            long perSample = (long)layer.Filters * layer.PatchSize * layer.OutHeight * layer.OutWidth;
-            int chunks = (int)Math.Clamp(perSample * rows / MinWorkPerChunk, 1, Math.Min(rows, MaxChunks));
-            (_mode, _rows, _dy) = (mode, rows, dy);
-            try { WorkerPool.Run(this, Math.Min(Gemm.MaxThreads, chunks), chunks); }
+            int chunks = layer.Chunks(rows);
+            if (kind != ThreadChoice.WorkKind.ConvForward)
+            {
+                int wLength = layer.Weight.Value.Length;
+                if (layer._weightGrads.Length < chunks * wLength) layer._weightGrads = new float[chunks * wLength];
+                if (layer.Bias is not null && layer._biasGrads.Length < chunks * layer.Filters) layer._biasGrads = new float[chunks * layer.Filters];
+            }
+            (_kind, _rows, _dy) = (kind, rows, dy);
+            try
+            {
+                int threads = Math.Min(Gemm.MaxThreads, chunks);
+                // Whether the second core pays for this layer's batch depends on the machine and its load: measured.
+                if (threads == 1) WorkerPool.Run(this, 1, chunks);
+                else ThreadChoice.For(kind, rows, layer.OutputWidth, layer.PatchSize, threads).RunChunks(this, chunks);
+            }
             finally { _dy = null; }
             return chunks;
         }
@@ -240,26 +409,9 @@ public sealed class Conv2d : Layer
         public override void RunChunk(int chunk, int chunks)
         {
             int lo = (int)((long)_rows * chunk / chunks), hi = (int)((long)_rows * (chunk + 1) / chunks);
-            int inWidth = layer.InputWidth, outWidth = layer.OutputWidth;
-            var columns = layer._columns[chunk] ??= new float[layer.Pointwise ? 0 : layer.PatchSize * layer.OutHeight * layer.OutWidth];
-            var x = layer._input!.Data;
-            if (_mode == Mode.Forward)
-            {
-                var y = layer._output.Data;
-                for (int s = lo; s < hi; s++)
-                    layer.ForwardSample(x.AsSpan(s * inWidth, inWidth), y.AsSpan(s * outWidth, outWidth), columns);
-                return;
-            }
-            var weightGrad = layer._weightGrads[chunk] ??= new float[layer.Weight.Value.Length];
-            var biasGrad = layer.Bias is null ? null : layer._biasGrads[chunk] ??= new float[layer.Filters];
-            Array.Clear(weightGrad);
-            if (biasGrad is not null) Array.Clear(biasGrad);
-            var dy = _dy!.Data;
-            for (int s = lo; s < hi; s++)
-            {
-                var dx = _mode == Mode.BackwardWithInput ? layer._inputGrad.Data.AsSpan(s * inWidth, inWidth) : [];
-                layer.BackwardSample(x.AsSpan(s * inWidth, inWidth), dy.AsSpan(s * outWidth, outWidth), dx, columns, weightGrad, biasGrad);
-            }
+            bool split = chunks == 1;
+            if (_kind == ThreadChoice.WorkKind.ConvForward) layer.ForwardChunk(lo, hi, split);
+            else layer.BackwardChunk(chunk, lo, hi, _dy!.Data, _kind == ThreadChoice.WorkKind.ConvBackwardInput, split);
         }
     }
 }

@@ -1,14 +1,25 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Engine.Kernels;
 using Engine.Tensors;
 
 namespace Engine.Layers;
 
-/// <summary>Geometry shared by the window pooling layers: [C, H, W] → [C, OH, OW], no padding (as PyTorch's default).</summary>
+/// <summary>
+/// Geometry shared by the window pooling layers: [C, H, W] → [C, OH, OW], no padding (as PyTorch's default).
+/// Samples are independent, so a batch is split by samples across the worker pool where that measures faster.
+/// </summary>
 public abstract class Pool2d : Layer
 {
+    // About 64k outputs per chunk: a few samples of a large pooling, enough to be worth handing to another thread.
+    private const int OutputsPerChunk = 1 << 16;
+
     private protected readonly Tensor _output = new(0, 0);
     private protected readonly Tensor _inputGrad = new(0, 0);
     private protected Tensor? _input;
+    private readonly RowsWork _work;
 
     private protected Pool2d(int channels, int height, int width, int size, int stride)
     {
@@ -19,6 +30,7 @@ public abstract class Pool2d : Layer
         (Channels, Height, Width, Size, Stride) = (channels, height, width, size, stride);
         OutHeight = (height - size) / stride + 1;
         OutWidth = (width - size) / stride + 1;
+        _work = new RowsWork(this);
     }
 
     public int Channels { get; }
@@ -31,77 +43,227 @@ public abstract class Pool2d : Layer
     public int InputWidth => Channels * Height * Width;
     public override int OutputWidth => Channels * OutHeight * OutWidth;
 
-    private protected void CheckForward(Tensor x)
+    public override Tensor Forward(Tensor x, bool training)
     {
         if (x.Cols != InputWidth) throw new ArgumentException($"{GetType().Name} expects {InputWidth} input columns, got {x.Cols}.", nameof(x));
         _input = x;
         _output.Resize(x.Rows, OutputWidth);
-    }
-
-    private protected Tensor CheckBackward(Tensor dy)
-    {
-        var x = _input ?? throw new InvalidOperationException("Backward called before Forward.");
-        if (dy.Rows != x.Rows || dy.Cols != OutputWidth)
-            throw new ArgumentException($"{GetType().Name} expects a {x.Rows}×{OutputWidth} gradient, got {dy.Rows}×{dy.Cols}.", nameof(dy));
-        _inputGrad.Resize(x.Rows, InputWidth);
-        _inputGrad.Clear();
-        return x;
-    }
-}
-
-/// <summary>
-/// Maximum of each size×size window per channel. Forward keeps the input index of each window's maximum (the
-/// first one on ties, as PyTorch), and backward routes each output gradient to it.
-/// </summary>
-public sealed class MaxPool2d(int channels, int height, int width, int size, int stride)
-    : Pool2d(channels, height, width, size, stride)
-{
-    private int[] _argmax = [];
-
-    /// <summary>For each output of the last forward pass, the index of its maximum within its sample's input row.</summary>
-    public ReadOnlySpan<int> Argmax => _argmax.AsSpan(0, (_input?.Rows ?? 0) * OutputWidth);
-
-    public override Tensor Forward(Tensor x, bool training)
-    {
-        CheckForward(x);
-        int n = x.Rows, plane = Height * Width;
-        if (_argmax.Length < n * OutputWidth) _argmax = new int[n * OutputWidth];
-        var y = _output.Data;
-        int o = 0;
-        for (int s = 0; s < n; s++)
-        {
-            var row = x.Row(s);
-            for (int c = 0; c < Channels; c++)
-                for (int oh = 0; oh < OutHeight; oh++)
-                    for (int ow = 0; ow < OutWidth; ow++, o++)
-                    {
-                        int top = c * plane + oh * Stride * Width + ow * Stride, best = top;
-                        float max = row[top];
-                        for (int i = 0; i < Size; i++)
-                        {
-                            var line = row.Slice(top + i * Width, Size);
-                            for (int j = 0; j < Size; j++)
-                                if (line[j] > max || float.IsNaN(line[j]) && !float.IsNaN(max)) { max = line[j]; best = top + i * Width + j; }
-                        }
-                        y[o] = max;
-                        _argmax[o] = best;
-                    }
-        }
+        PrepareForward(x.Rows);
+        _work.Run(x.Rows, backward: false, null);
         return _output;
     }
 
     public override Tensor Backward(Tensor dy)
     {
-        var x = CheckBackward(dy);
+        var x = _input ?? throw new InvalidOperationException("Backward called before Forward.");
+        if (dy.Rows != x.Rows || dy.Cols != OutputWidth)
+            throw new ArgumentException($"{GetType().Name} expects a {x.Rows}×{OutputWidth} gradient, got {dy.Rows}×{dy.Cols}.", nameof(dy));
+        _inputGrad.Resize(x.Rows, InputWidth);
+        _work.Run(x.Rows, backward: true, dy);
+        return _inputGrad;
+    }
+
+    /// <summary>Sizes what forward keeps for backward, before the samples are split.</summary>
+    private protected virtual void PrepareForward(int rows) { }
+
+    /// <summary>Forward of samples [lo, hi) from <see cref="_input"/> into <see cref="_output"/>.</summary>
+    private protected abstract void ForwardRows(int lo, int hi);
+
+    /// <summary>Backward of samples [lo, hi): sets (not adds) their rows of <see cref="_inputGrad"/>.</summary>
+    private protected abstract void BackwardRows(Tensor dy, int lo, int hi);
+
+    /// <summary>The batch's samples in contiguous chunks; each sample is computed alone, so any chunking gives the same bits.</summary>
+    private sealed class RowsWork(Pool2d layer) : PoolWork
+    {
+        private int _rows;
+        private bool _backward;
+        private Tensor? _dy;
+
+        public void Run(int rows, bool backward, Tensor? dy)
+        {
+            if (rows == 0) return;
+            (_rows, _backward, _dy) = (rows, backward, dy);
+            int chunks = (int)Math.Clamp((long)rows * layer.OutputWidth / OutputsPerChunk, 1, Math.Min(rows, 2 * Gemm.MaxThreads));
+            try
+            {
+                int threads = Math.Min(Gemm.MaxThreads, chunks);
+                if (threads == 1) WorkerPool.Run(this, 1, 1);
+                else ThreadChoice.For(ThreadChoice.WorkKind.Pooling, rows, layer.OutputWidth, backward ? 1 : 0, threads).RunChunks(this, chunks);
+            }
+            finally { _dy = null; }
+        }
+
+        public override void RunChunk(int chunk, int chunks)
+        {
+            int lo = (int)((long)_rows * chunk / chunks), hi = (int)((long)_rows * (chunk + 1) / chunks);
+            if (_backward) layer.BackwardRows(_dy!, lo, hi);
+            else layer.ForwardRows(lo, hi);
+        }
+    }
+}
+
+/// <summary>
+/// Maximum of each size×size window per channel. Forward keeps the input index of each window's maximum (the
+/// first one on ties, and the first NaN, as PyTorch), and backward routes each output gradient to it.
+/// </summary>
+/// <remarks>
+/// The common 2×2 window with stride 2 takes a vectorized path: four outputs from two 8-wide loads per input row, and
+/// backward writes each window's four inputs once instead of clearing the row and scattering into it.
+/// </remarks>
+public sealed class MaxPool2d(int channels, int height, int width, int size, int stride)
+    : Pool2d(channels, height, width, size, stride)
+{
+    private int[] _argmax = [];
+    private readonly int[] _blocks = size == 2 && stride == 2 ? PairBlocks(channels, height, width) : [];
+
+    /// <summary>For each output of the last forward pass, the index of its maximum within its sample's input row.</summary>
+    public ReadOnlySpan<int> Argmax => _argmax.AsSpan(0, (_input?.Rows ?? 0) * OutputWidth);
+
+    private bool Pairs => _blocks.Length > 0 && Sse.IsSupported;
+
+    private protected override void PrepareForward(int rows)
+    {
+        if (_argmax.Length < rows * OutputWidth) _argmax = new int[rows * OutputWidth];
+    }
+
+    private protected override void ForwardRows(int lo, int hi)
+    {
+        var x = _input!;
+        for (int s = lo; s < hi; s++)
+        {
+            var y = _output.Row(s);
+            var argmax = _argmax.AsSpan(s * OutputWidth, OutputWidth);
+            if (Pairs) ForwardPairs(x.Row(s), y, argmax);
+            else ForwardWindows(x.Row(s), y, argmax);
+        }
+    }
+
+    private void ForwardWindows(ReadOnlySpan<float> row, Span<float> y, Span<int> argmax)
+    {
+        int plane = Height * Width, o = 0;
+        for (int c = 0; c < Channels; c++)
+            for (int oh = 0; oh < OutHeight; oh++)
+                for (int ow = 0; ow < OutWidth; ow++, o++)
+                {
+                    int top = c * plane + oh * Stride * Width + ow * Stride, best = top;
+                    float max = row[top];
+                    for (int i = 0; i < Size; i++)
+                        for (int j = 0, at = top + i * Width; j < Size; j++, at++)
+                        {
+                            float v = row[at];
+                            if (v > max || float.IsNaN(v) && !float.IsNaN(max)) { max = v; best = at; }
+                        }
+                    y[o] = max;
+                    argmax[o] = best;
+                }
+    }
+
+    /// <summary>2×2 windows, stride 2: each output row from two input rows, four outputs at a time.</summary>
+    private unsafe void ForwardPairs(ReadOnlySpan<float> row, Span<float> y, Span<int> argmax)
+    {
+        var offsets = new WindowOffsets(Width);
+        fixed (float* px = row, py = y)
+        fixed (int* pa = argmax)
+            for (int b = 0; b < _blocks.Length; b += 2)
+            {
+                int o = _blocks[b], top = _blocks[b + 1];
+                float* r0 = px + top, r1 = r0 + Width;
+                var a0 = Sse.LoadVector128(r0);
+                var a1 = Sse.LoadVector128(r0 + 4);
+                var b0 = Sse.LoadVector128(r1);
+                var b1 = Sse.LoadVector128(r1 + 4);
+                // Window order (0,0), (0,1), (1,0), (1,1): even and odd columns of each row.
+                var best = Sse.Shuffle(a0, a1, 0x88);
+                var code = Vector128<int>.Zero;
+                Take(Sse.Shuffle(a0, a1, 0xDD), offsets.Right, ref best, ref code);
+                Take(Sse.Shuffle(b0, b1, 0x88), offsets.Below, ref best, ref code);
+                Take(Sse.Shuffle(b0, b1, 0xDD), offsets.BelowRight, ref best, ref code);
+                Sse.Store(py + o, best);
+                Sse2.Store(pa + o, Vector128.Create(top) + WindowOffsets.Lanes + code);
+            }
+    }
+
+    /// <summary>Takes <paramref name="v"/> where it beats the best so far: larger, or the first NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take(Vector128<float> v, Vector128<int> offset, ref Vector128<float> best, ref Vector128<int> code)
+    {
+        var nanV = ~Vector128.Equals(v, v);
+        var nanBest = ~Vector128.Equals(best, best);
+        var take = Vector128.GreaterThan(v, best) | Vector128.AndNot(nanV, nanBest);
+        best = Vector128.ConditionalSelect(take, v, best);
+        code = Vector128.ConditionalSelect(take.AsInt32(), offset, code);
+    }
+
+    private protected override void BackwardRows(Tensor dy, int lo, int hi)
+    {
         int outWidth = OutputWidth;
-        for (int s = 0; s < x.Rows; s++)
+        for (int s = lo; s < hi; s++)
         {
             var dx = _inputGrad.Row(s);
             var g = dy.Row(s);
             var index = _argmax.AsSpan(s * outWidth, outWidth);
+            if (Pairs)
+            {
+                BackwardPairs(g, index, dx);
+                continue;
+            }
+            dx.Clear();
             for (int o = 0; o < outWidth; o++) dx[index[o]] += g[o];
         }
-        return _inputGrad;
+    }
+
+    /// <summary>2×2 windows, stride 2: each window's four inputs written once, the gradient where the maximum was and zero elsewhere.</summary>
+    private unsafe void BackwardPairs(ReadOnlySpan<float> g, ReadOnlySpan<int> argmax, Span<float> dx)
+    {
+        // The windows cover every input only when both sizes are even; otherwise the dropped row or column stays zero.
+        if (2 * OutWidth != Width || 2 * OutHeight != Height) dx.Clear();
+        var offsets = new WindowOffsets(Width);
+        fixed (float* pg = g, px = dx)
+        fixed (int* pa = argmax)
+            for (int b = 0; b < _blocks.Length; b += 2)
+            {
+                int o = _blocks[b], top = _blocks[b + 1];
+                var code = Sse2.LoadVector128(pa + o) - (Vector128.Create(top) + WindowOffsets.Lanes);
+                var gv = Sse.LoadVector128(pg + o);
+                var e0 = gv & Vector128.Equals(code, Vector128<int>.Zero).AsSingle();
+                var o0 = gv & Vector128.Equals(code, offsets.Right).AsSingle();
+                var e1 = gv & Vector128.Equals(code, offsets.Below).AsSingle();
+                var o1 = gv & Vector128.Equals(code, offsets.BelowRight).AsSingle();
+                float* r0 = px + top, r1 = r0 + Width;
+                Sse.Store(r0, Sse.UnpackLow(e0, o0));
+                Sse.Store(r0 + 4, Sse.UnpackHigh(e0, o0));
+                Sse.Store(r1, Sse.UnpackLow(e1, o1));
+                Sse.Store(r1 + 4, Sse.UnpackHigh(e1, o1));
+            }
+    }
+
+    /// <summary>
+    /// The 4-output blocks of a sample for the 2×2 path, as (first output, its window's top-left input) pairs; a row whose
+    /// width is not a multiple of 4 ends with a block moved back to overlap the one before (its outputs are written twice, alike).
+    /// </summary>
+    private static int[] PairBlocks(int channels, int height, int width)
+    {
+        int outHeight = height / 2, outWidth = width / 2;
+        if (outWidth < 4) return [];
+        var blocks = new List<int>();
+        for (int c = 0, o = 0; c < channels; c++)
+            for (int oh = 0; oh < outHeight; oh++, o += outWidth)
+                for (int ow = 0; ow < outWidth; ow += 4)
+                {
+                    int at = Math.Min(ow, outWidth - 4);
+                    blocks.Add(o + at);
+                    blocks.Add((c * height + 2 * oh) * width + 2 * at);
+                }
+        return [.. blocks];
+    }
+
+    /// <summary>Where each of a window's four inputs sits relative to its top-left one, per lane of four outputs.</summary>
+    private readonly struct WindowOffsets(int width)
+    {
+        public static Vector128<int> Lanes => Vector128.Create(0, 2, 4, 6);
+        public Vector128<int> Right { get; } = Vector128.Create(1);
+        public Vector128<int> Below { get; } = Vector128.Create(width);
+        public Vector128<int> BelowRight { get; } = Vector128.Create(width + 1);
     }
 }
 
@@ -109,14 +271,14 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
 public sealed class AvgPool2d(int channels, int height, int width, int size, int stride)
     : Pool2d(channels, height, width, size, stride)
 {
-    public override Tensor Forward(Tensor x, bool training)
+    private protected override void ForwardRows(int lo, int hi)
     {
-        CheckForward(x);
+        var x = _input!;
         int plane = Height * Width;
         float scale = 1f / (Size * Size);
         var y = _output.Data;
-        int o = 0;
-        for (int s = 0; s < x.Rows; s++)
+        int o = lo * OutputWidth;
+        for (int s = lo; s < hi; s++)
         {
             var row = x.Row(s);
             for (int c = 0; c < Channels; c++)
@@ -129,17 +291,16 @@ public sealed class AvgPool2d(int channels, int height, int width, int size, int
                         y[o] = sum * scale;
                     }
         }
-        return _output;
     }
 
-    public override Tensor Backward(Tensor dy)
+    private protected override void BackwardRows(Tensor dy, int lo, int hi)
     {
-        var x = CheckBackward(dy);
         int plane = Height * Width;
         float scale = 1f / (Size * Size);
-        for (int s = 0; s < x.Rows; s++)
+        for (int s = lo; s < hi; s++)
         {
             var dx = _inputGrad.Row(s);
+            dx.Clear();
             var g = dy.Row(s);
             int o = 0;
             for (int c = 0; c < Channels; c++)
@@ -155,7 +316,6 @@ public sealed class AvgPool2d(int channels, int height, int width, int size, int
                         }
                     }
         }
-        return _inputGrad;
     }
 }
 

@@ -1,13 +1,18 @@
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Engine.Kernels;
 using Engine.Tensors;
 
 namespace Engine.Layers;
 
-/// <summary>y = max(x, 0); the gradient at exactly 0 is taken as 0, as in PyTorch.</summary>
+/// <summary>
+/// y = max(x, 0); the gradient at exactly 0 is taken as 0, as in PyTorch. A large batch (a conv layer's output) is
+/// split by element ranges across the worker pool where the second core measures faster.
+/// </summary>
 public sealed class Relu(int width) : Layer
 {
     private readonly Tensor _output = new(0, 0);
     private readonly Tensor _inputGrad = new(0, 0);
+    private readonly Pass _pass = new();
     private Tensor? _input;
 
     public override int OutputWidth => width;
@@ -17,7 +22,7 @@ public sealed class Relu(int width) : Layer
         ActivationShapes.Check(x, width);
         _input = x;
         _output.Resize(x.Rows, x.Cols);
-        TensorPrimitives.Max(x.Span, 0f, _output.Span);
+        _pass.Run(x, null, _output);
         return _output;
     }
 
@@ -25,8 +30,42 @@ public sealed class Relu(int width) : Layer
     {
         var x = ActivationShapes.CheckBackward(_input, dy);
         _inputGrad.Resize(dy.Rows, dy.Cols);
-        SpanMath.SelectPositive(x.Span, dy.Span, 0f, _inputGrad.Span);
+        _pass.Run(x, dy, _inputGrad);
         return _inputGrad;
+    }
+
+    /// <summary>Forward (no gradient) or backward over element ranges; element-wise, so any split gives the same bits.</summary>
+    private sealed class Pass : PoolWork
+    {
+        // Below this many elements (~10 µs) a pass is not worth waking a thread.
+        private const long ElementsPerThread = 1 << 16;
+        // Range borders on whole cache lines, so two threads never write the same line.
+        private const int Align = 16;
+
+        private Tensor? _x, _dy, _destination;
+
+        public void Run(Tensor x, Tensor? dy, Tensor destination)
+        {
+            (_x, _dy, _destination) = (x, dy, destination);
+            try
+            {
+                int threads = (int)Math.Clamp(x.Length / ElementsPerThread, 1, Gemm.MaxThreads);
+                if (threads == 1) RunChunk(0, 1);
+                else ThreadChoice.For(ThreadChoice.WorkKind.Activation, x.Length * (dy is null ? 1L : -1L), threads).Run(this, chunksPerThread: 1);
+            }
+            finally { _x = _dy = _destination = null; }
+        }
+
+        public override void RunChunk(int chunk, int chunks)
+        {
+            int n = _x!.Length;
+            int lo = Border(n, chunk, chunks), hi = Border(n, chunk + 1, chunks);
+            var destination = _destination!.Span[lo..hi];
+            if (_dy is null) TensorPrimitives.Max(_x.Span[lo..hi], 0f, destination);
+            else SpanMath.SelectPositive(_x.Span[lo..hi], _dy.Span[lo..hi], 0f, destination);
+        }
+
+        private static int Border(int n, int c, int chunks) => c == chunks ? n : (int)((long)n * c / chunks) / Align * Align;
     }
 }
 

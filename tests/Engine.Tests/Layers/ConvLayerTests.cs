@@ -53,11 +53,23 @@ public class ConvLayerTests
     }
 
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(2, 0)]
-    public void Conv2dForwardEqualsTheDirectSum(int stride, int padding)
+    [InlineData(1, 5, 17, 5, 2)]   // one channel, a row of 17: the 16-wide blocks overlap by 15; five filters: 4 + 1, 2 + 2 + 1
+    [InlineData(3, 4, 20, 6, 1)]   // three channels (RGB), batch 1
+    [InlineData(2, 3, 32, 2, 2)]   // rows of exactly two blocks
+    public void Conv2dGradientsMatchCentralDifferencesOnTheDirectPath(int c, int h, int w, int filters, int batch)
     {
-        const int c = 2, h = 6, w = 5, f = 3, k = 3, n = 2;
+        var conv = RandomConv(c, h, w, filters, 3, 1, 1, bias: true, seed: 41);
+        GradientCheck.Layer(conv, GradientCheck.Uniform(batch, c * h * w, 42));
+    }
+
+    [Theory]
+    [InlineData(1, 1, 2, 6, 5, 3)]
+    [InlineData(2, 0, 2, 6, 5, 3)]
+    [InlineData(1, 1, 1, 4, 18, 5)]  // the direct 3×3 path (rows of at least 16)
+    [InlineData(1, 1, 3, 3, 16, 4)]
+    public void Conv2dForwardEqualsTheDirectSum(int stride, int padding, int c, int h, int w, int f)
+    {
+        const int k = 3, n = 2;
         var conv = RandomConv(c, h, w, f, k, stride, padding, bias: true, seed: 15);
         var x = GradientCheck.Uniform(n, c * h * w, 16);
         var y = conv.Forward(x, training: false);
@@ -76,17 +88,21 @@ public class ConvLayerTests
                                     if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
                                     sum += conv.Weight.Value[((o * c + ci) * k + a) * k + b] * x[s, (ci * h + ih) * w + iw];
                                 }
-                        Assert.Equal(sum, y[s, (o * oh + i) * ow + j], 4);
+                        Assert.Equal(sum, y[s, (o * oh + i) * ow + j], 1e-5);
                     }
     }
 
-    [Fact]
-    public void Conv2dGradientsAreBitIdenticalOnOneAndTwoThreads()
+    [Theory]
+    [InlineData(0)]     // the default budget: one chunk for this small layer
+    [InlineData(16000)] // three samples per chunk: 13 chunks split across the threads
+    public void Conv2dGradientsAreBitIdenticalOnOneAndTwoThreads(int columnBudget)
     {
         float[] Run(int threads)
         {
             int saved = Gemm.MaxThreads;
             Gemm.MaxThreads = threads;
+            Conv2d.ForcedColumnBudget = columnBudget;
+            Gemm.ForceSplit = true;
             try
             {
                 var conv = RandomConv(4, 12, 12, 8, 3, 1, 1, bias: true, seed: 17);
@@ -96,9 +112,81 @@ public class ConvLayerTests
                 var dx = conv.Backward(dy);
                 return [.. y.Span, .. dx.Span, .. conv.Weight.Grad, .. conv.Bias!.Grad];
             }
-            finally { Gemm.MaxThreads = saved; }
+            finally
+            {
+                Gemm.MaxThreads = saved;
+                Conv2d.ForcedColumnBudget = 0;
+                Gemm.ForceSplit = false;
+            }
         }
         Assert.Equal(Run(1), Run(2));
+    }
+
+    [Theory]
+    [InlineData(2, 5, 5, 3, 3, 1, 1)]  // "same": the contiguous unfolding
+    [InlineData(2, 7, 5, 3, 3, 2, 0)]  // stride 2: the row-by-row unfolding
+    [InlineData(1, 6, 6, 8, 3, 1, 1)]  // fewer taps than filters: the transposed weight-gradient product
+    public void Conv2dGradientsMatchCentralDifferencesWhenTheBatchIsSplitIntoChunks(int c, int h, int w, int filters, int kernel, int stride, int padding)
+    {
+        var conv = RandomConv(c, h, w, filters, kernel, stride, padding, bias: true, seed: 31);
+        Conv2d.ForcedColumnBudget = 1;
+        try
+        {
+            Assert.Equal(3, conv.Chunks(3));
+            GradientCheck.Layer(conv, GradientCheck.Uniform(3, c * h * w, 32));
+        }
+        finally { Conv2d.ForcedColumnBudget = 0; }
+    }
+
+    [Fact]
+    public void Conv2dGivesTheSameOutputAndInputGradientWhateverTheChunking()
+    {
+        const int c = 3, h = 9, w = 9, f = 5, n = 7;
+        (float[] Y, float[] Dx, float[] Dw) Run(int budget)
+        {
+            Conv2d.ForcedColumnBudget = budget;
+            try
+            {
+                var conv = RandomConv(c, h, w, f, 3, 1, 1, bias: true, seed: 33);
+                var x = GradientCheck.Uniform(n, c * h * w, 34);
+                var y = conv.Forward(x, training: true).Span.ToArray();
+                var dx = conv.Backward(GradientCheck.Uniform(n, y.Length / n, 35)).Span.ToArray();
+                return (y, dx, conv.Weight.Grad.ToArray());
+            }
+            finally { Conv2d.ForcedColumnBudget = 0; }
+        }
+        var one = Run(0);
+        var many = Run(1);
+        // Each output and input-gradient element is one product's dot product over the same k, in the same order.
+        Assert.Equal(one.Y, many.Y);
+        Assert.Equal(one.Dx, many.Dx);
+        // The weight gradient sums per-chunk partials: the same value up to rounding.
+        for (int i = 0; i < one.Dw.Length; i++) Assert.Equal(one.Dw[i], many.Dw[i], 1e-4);
+    }
+
+    [Fact]
+    public void Conv2dAndPoolingTrainingStepsAllocateNothingOnceWarm()
+    {
+        int saved = Gemm.MaxThreads;
+        Gemm.MaxThreads = 1;
+        try
+        {
+            var conv = RandomConv(2, 12, 12, 6, 3, 1, 1, bias: true, seed: 37);
+            var pool = new MaxPool2d(6, 12, 12, 2, 2);
+            var x = GradientCheck.Uniform(16, 2 * 144, 38);
+            var dy = GradientCheck.Uniform(16, 6 * 36, 39);
+            void Step()
+            {
+                pool.Forward(conv.Forward(x, training: true), training: true);
+                conv.Backward(pool.Backward(dy));
+            }
+            Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Step();
+            Step();
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        finally { Gemm.MaxThreads = saved; }
     }
 
     [Theory]
@@ -114,6 +202,39 @@ public class ConvLayerTests
     [InlineData(2, 5, 4, 3, 1, 2)]
     public void AvgPool2dGradientMatchesCentralDifferences(int c, int h, int w, int size, int stride, int batch) =>
         GradientCheck.Layer(new AvgPool2d(c, h, w, size, stride), GradientCheck.Uniform(batch, c * h * w, 22));
+
+    [Theory]
+    [InlineData(2, 6, 10, 2)]  // 2×2 stride 2 with five outputs a row: the vectorized path, last four overlapping
+    [InlineData(1, 9, 17, 1)]  // odd sizes: the last row and column are dropped
+    public void MaxPool2dPairsGradientMatchesCentralDifferences(int c, int h, int w, int batch) =>
+        GradientCheck.Layer(new MaxPool2d(c, h, w, 2, 2), Distinct(batch, c * h * w, 26));
+
+    [Fact]
+    public void MaxPool2dPairsTakeTheFirstMaximumOnTiesAndTheFirstNaN()
+    {
+        const int c = 2, h = 4, w = 12;
+        var rng = new Rng(27);
+        var x = new Tensor(3, c * h * w);
+        // Few distinct values make ties common; a few NaNs stand in for a diverged activation.
+        for (int i = 0; i < x.Span.Length; i++) x.Span[i] = rng.NextInt(4) == 0 ? float.NaN : rng.NextInt(3);
+        var pool = new MaxPool2d(c, h, w, 2, 2);
+        var y = pool.Forward(x, training: false);
+        int o = 0;
+        for (int s = 0; s < x.Rows; s++)
+            for (int ch = 0; ch < c; ch++)
+                for (int oh = 0; oh < h / 2; oh++)
+                    for (int ow = 0; ow < w / 2; ow++, o++)
+                    {
+                        int top = (ch * h + 2 * oh) * w + 2 * ow, best = top;
+                        foreach (int at in new[] { top, top + 1, top + w, top + w + 1 })
+                        {
+                            float v = x[s, at], max = x[s, best];
+                            if (v > max || float.IsNaN(v) && !float.IsNaN(max)) best = at;
+                        }
+                        Assert.Equal(best, pool.Argmax[o]);
+                        Assert.Equal(x[s, best], y.Span[o]);
+                    }
+    }
 
     [Fact]
     public void MaxPool2dTakesEachWindowsMaximum()

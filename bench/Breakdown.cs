@@ -11,15 +11,22 @@ using Engine.Training;
 namespace Bench;
 
 /// <summary>
-/// `mlp --breakdown [batch] [threads]`: where one epoch's time goes. Replays the training loop of
-/// <see cref="TrainingSession.RunEpoch"/> phase by phase through the public layer API, timing each
-/// phase, then times the epoch's matrix products alone for comparison.
+/// `mlp --breakdown [batch] [threads]` and `cnn --breakdown [batch] [threads] [samples]`: where one epoch's time
+/// goes. Replays the training loop of <see cref="TrainingSession.RunEpoch"/> phase by phase through the public
+/// layer API, timing each phase, then times the epoch's dense products alone and each convolution's parts
+/// (forward, weight gradient, input gradient) alone for comparison.
 /// </summary>
-internal static class MlpBreakdown
+internal static class Breakdown
 {
+    // On one thread the process's CPU time is the clock: other processes on a shared machine then add little to it.
+    private static bool s_cpuClock;
+    private static long Now() => s_cpuClock ? Environment.CpuUsage.TotalTime.Ticks : Stopwatch.GetTimestamp();
+    private static double Seconds(long ticks) => ticks / (double)(s_cpuClock ? TimeSpan.TicksPerSecond : Stopwatch.Frequency);
+
     public static void Run(Dataset data, ModelSpec spec, int batch, int threads)
     {
         Gemm.MaxThreads = threads;
+        s_cpuClock = threads == 1;
         var net = Network.Create(spec, new Rng(7));
         // As TrainingSession: the step clears the gradients it used, so only the first batch runs ZeroGrad.
         var optimizer = Optimizer.Create(new OptimizerSpec(OptimizerKind.Adam, 1e-3f), 0f);
@@ -45,11 +52,11 @@ internal static class MlpBreakdown
         {
             bool timed = epoch > 0; // the first epoch warms up JIT and buffers
             net.Rng.Shuffle(order);
-            long epochStart = Stopwatch.GetTimestamp();
+            long epochStart = Now();
             for (int first = 0; first < n; first += batch)
             {
                 int rows = Math.Min(batch, n - first), p = 0;
-                long t = Stopwatch.GetTimestamp();
+                long t = Now();
                 x.Resize(rows, fs);
                 data.CopySamples(order.AsSpan(first, rows), x.Span);
                 for (int r = 0; r < rows; r++) labels[r] = data.Labels![order[first + r]];
@@ -79,35 +86,74 @@ internal static class MlpBreakdown
                 gradientsClear = true;
                 Mark(ref t, ticks, ref p, timed);
             }
-            if (timed) total += Stopwatch.GetElapsedTime(epochStart).TotalSeconds;
+            if (timed) total += Seconds(Now() - epochStart);
         }
 
         double perEpoch = total / 2;
         var flops = PhaseFlops(layers, names.Count, n);
-        Console.WriteLine($"breakdown: batch {batch}, {threads} thread(s), {perEpoch:F3} s/epoch; CPU {CpuInfo.Model()}, load average {CpuInfo.LoadAverage()}");
+        Console.WriteLine($"breakdown: batch {batch}, {threads} thread(s), {perEpoch:F3} s/epoch of {n} samples ({(s_cpuClock ? "process CPU time" : "wall time")}); CPU {CpuInfo.Model()}, load average {CpuInfo.LoadAverage()}");
         double products = 0, productFlops = 0;
         for (int i = 0; i < names.Count; i++)
         {
-            double s = ticks[i] / (double)Stopwatch.Frequency / 2;
+            double s = Seconds(ticks[i]) / 2;
             string rate = flops[i] > 0 ? $"{flops[i] / s / 1e9,7:F1} GFLOP/s" : "";
             Console.WriteLine($"  {names[i],-22} {s * 1000,8:F1} ms {100 * s / perEpoch,6:F1} % {rate}");
             if (flops[i] > 0) (products, productFlops) = (products + s, productFlops + flops[i]);
         }
-        double gemm = GemmOnly(spec, batch, n);
-        Console.WriteLine($"  {"dense layers",-22} {products * 1000,8:F1} ms {100 * products / perEpoch,6:F1} % {productFlops / products / 1e9,7:F1} GFLOP/s");
-        Console.WriteLine($"  {"(their GEMMs alone)",-22} {gemm * 1000,8:F1} ms {100 * gemm / perEpoch,6:F1} % {productFlops / gemm / 1e9,7:F1} GFLOP/s");
+        Console.WriteLine($"  {"dense and conv layers",-22} {products * 1000,8:F1} ms {100 * products / perEpoch,6:F1} % {productFlops / products / 1e9,7:F1} GFLOP/s");
+        if (!layers.Any(l => l is Conv2d))
+        {
+            double gemm = GemmOnly(spec, batch, n);
+            Console.WriteLine($"  {"(their GEMMs alone)",-22} {gemm * 1000,8:F1} ms {100 * gemm / perEpoch,6:F1} % {productFlops / gemm / 1e9,7:F1} GFLOP/s");
+        }
         Console.WriteLine($"  {"everything else",-22} {(perEpoch - products) * 1000,8:F1} ms {100 * (perEpoch - products) / perEpoch,6:F1} %");
+        for (int i = 0; i < layers.Count; i++)
+            if (layers[i] is Conv2d conv) ConvParts(conv, i, i == 0, batch, n, perEpoch);
     }
 
-    /// <summary>Per-epoch FLOPs of each phase: the Dense layers' products (forward X·W; backward Xᵀ·dY and, past the first, dY·Wᵀ).</summary>
+    /// <summary>One epoch's worth of a convolution's forward, weight-gradient and input-gradient passes alone, on random rows.</summary>
+    private static void ConvParts(Conv2d conv, int index, bool first, int batch, int samples, double perEpoch)
+    {
+        var rng = new Rng(11);
+        var x = new Tensor(batch, conv.InputWidth);
+        var dy = new Tensor(batch, conv.OutputWidth);
+        for (int i = 0; i < x.Span.Length; i++) x.Span[i] = rng.NextSingle() - 0.5f;
+        for (int i = 0; i < dy.Span.Length; i++) dy.Span[i] = rng.NextSingle() - 0.5f;
+        int batches = (samples + batch - 1) / batch;
+        double one = 2.0 * samples * conv.Filters * conv.PatchSize * conv.OutHeight * conv.OutWidth;
+        double Time(Action step)
+        {
+            step();
+            double best = double.MaxValue;
+            for (int rep = 0; rep < 2; rep++)
+            {
+                long start = Now();
+                for (int b = 0; b < batches; b++) step();
+                best = Math.Min(best, Seconds(Now() - start));
+            }
+            return best;
+        }
+        double forward = Time(() => conv.Forward(x, training: true));
+        double weights = Time(() => conv.BackwardParameters(dy));
+        double both = Time(() => conv.Backward(dy));
+        foreach (var (part, s, f) in new[] { ("forward", forward, one), ("weight grad", weights, one), ("input grad", both - weights, first ? 0 : one) })
+            Console.WriteLine($"  {$"conv {index} {part}",-22} {s * 1000,8:F1} ms {100 * s / perEpoch,6:F1} % {(f > 0 ? $"{f / s / 1e9,7:F1} GFLOP/s" : "(not run in training)")}");
+    }
+
+    /// <summary>Per-epoch FLOPs of each phase: the Dense and Conv2d layers' products (forward; backward dW and, past the first, dX).</summary>
     private static double[] PhaseFlops(IReadOnlyList<Layer> layers, int phases, int samples)
     {
         var flops = new double[phases];
         int firstLayerPhase = 2, firstBackwardPhase = 2 + layers.Count + 2;
         for (int i = 0; i < layers.Count; i++)
         {
-            if (layers[i] is not Dense d) continue;
-            double one = 2.0 * samples * d.Inputs * d.Units;
+            double one = layers[i] switch
+            {
+                Dense d => 2.0 * samples * d.Inputs * d.Units,
+                Conv2d c => 2.0 * samples * c.Filters * c.PatchSize * c.OutHeight * c.OutWidth,
+                _ => 0,
+            };
+            if (one == 0) continue;
             flops[firstLayerPhase + i] = one;
             flops[firstBackwardPhase + (layers.Count - 1 - i)] = i == 0 ? one : 2 * one;
         }
@@ -116,7 +162,7 @@ internal static class MlpBreakdown
 
     private static void Mark(ref long t, long[] ticks, ref int p, bool timed)
     {
-        long now = Stopwatch.GetTimestamp();
+        long now = Now();
         if (timed) ticks[p] += now - t;
         p++;
         t = now;

@@ -1,0 +1,159 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Engine.Kernels;
+
+/// <summary>
+/// A 3×3, stride 1, padding 1 convolution of one sample computed directly on a zero-padded copy of its planes, 16
+/// output positions of a row at a time: for a first conv on one to three channels the column matrix would hold 9 to 27
+/// rows, too few for the packed GEMM to pay for unfolding, packing and spreading the output back to NCHW.
+/// </summary>
+/// <remarks>
+/// Rows are covered by 16-wide blocks, the last one moved back to end at the row's end (overlapping the one before),
+/// so a row needs at least 16 positions. Forward writes the overlap twice with the same values; the weight gradient
+/// masks the repeated positions out of its sums.
+/// </remarks>
+internal static unsafe class DirectConv3x3
+{
+    public const int Lanes = 16, Taps = 9;
+
+    /// <summary>Whether the machine and a plane of this width can take the direct kernel.</summary>
+    public static bool Fits(int width) => Vector512.IsHardwareAccelerated && width >= Lanes;
+
+    /// <summary>Floats of one padded sample: every plane with a zero border of one.</summary>
+    public static int PaddedLength(int channels, int height, int width) => channels * (height + 2) * (width + 2);
+
+    /// <summary>Copies one sample's [C, H, W] into <paramref name="padded"/> with a one-wide zero border.</summary>
+    public static void Pad(ReadOnlySpan<float> x, int channels, int height, int width, Span<float> padded)
+    {
+        int pw = width + 2, pp = (height + 2) * pw;
+        padded[..PaddedLength(channels, height, width)].Clear();
+        for (int c = 0; c < channels; c++)
+            for (int h = 0; h < height; h++)
+                x.Slice((c * height + h) * width, width).CopyTo(padded.Slice(c * pp + (h + 1) * pw + 1, width));
+    }
+
+    /// <summary>y[f, oh, ow] = Σ_c,i,j w[f, c, i, j]·x[c, oh + i − 1, ow + j − 1] (+ bias[f] added last), for one sample.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward(float* padded, int channels, int height, int width, float* weight, float* bias, int filters, float* y)
+    {
+        int pw = width + 2, pp = (height + 2) * pw, plane = height * width, taps = channels * Taps;
+        for (int oh = 0; oh < height; oh++)
+            for (int ow = 0; ow < width; ow += Lanes)
+            {
+                if (ow > width - Lanes) ow = width - Lanes;
+                float* at = padded + oh * pw + ow;
+                float* ys = y + oh * width + ow;
+                int f = 0;
+                for (; f + 4 <= filters; f += 4)
+                {
+                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    float* w0 = weight + f * taps;
+                    for (int c = 0, t = 0; c < channels; c++)
+                        for (int i = 0; i < 3; i++)
+                            for (int j = 0; j < 3; j++, t++)
+                            {
+                                var v = Vector512.Load(at + c * pp + i * pw + j);
+                                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[t]), v, a0);
+                                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[taps + t]), v, a1);
+                                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[2 * taps + t]), v, a2);
+                                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[3 * taps + t]), v, a3);
+                            }
+                    Put(a0, bias, f, ys + f * plane);
+                    Put(a1, bias, f + 1, ys + (f + 1) * plane);
+                    Put(a2, bias, f + 2, ys + (f + 2) * plane);
+                    Put(a3, bias, f + 3, ys + (f + 3) * plane);
+                }
+                for (; f < filters; f++)
+                {
+                    Vector512<float> a0 = default;
+                    float* w0 = weight + f * taps;
+                    for (int c = 0, t = 0; c < channels; c++)
+                        for (int i = 0; i < 3; i++)
+                            for (int j = 0; j < 3; j++, t++)
+                                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[t]), Vector512.Load(at + c * pp + i * pw + j), a0);
+                    Put(a0, bias, f, ys + f * plane);
+                }
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(Vector512<float> sum, float* bias, int f, float* y) =>
+        (bias == null ? sum : sum + Vector512.Create(bias[f])).Store(y);
+
+    /// <summary>
+    /// Adds one sample's weight-gradient terms dy[f, q]·x[c, q + tap] into <paramref name="sums"/>, one 16-lane vector per
+    /// weight ([F, C, 3, 3] order); the caller sums each vector's lanes once all its samples are in.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AccumulateWeightGrad(float* padded, int channels, int height, int width, float* dy, int filters, Vector512<float>* sums)
+    {
+        int pw = width + 2, pp = (height + 2) * pw, plane = height * width, taps = channels * Taps;
+        int tail = width - Lanes, repeated = Lanes - width % Lanes;
+        var fresh = Vector512.GreaterThanOrEqual(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(repeated)).AsSingle();
+        int f = 0;
+        for (; f + 2 <= filters; f += 2)
+            for (int c = 0; c < channels; c++)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default;
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default, b8 = default;
+                for (int oh = 0; oh < height; oh++)
+                    for (int ow = 0; ow < width; ow += Lanes)
+                    {
+                        bool last = ow > tail;
+                        if (last) ow = tail;
+                        float* d = dy + f * plane + oh * width + ow;
+                        var d0 = Vector512.Load(d);
+                        var d1 = Vector512.Load(d + plane);
+                        if (last && repeated != Lanes)
+                        {
+                            d0 &= fresh;
+                            d1 &= fresh;
+                        }
+                        // Written out rather than through a helper taking the sums by ref: the JIT then keeps them in memory, not registers.
+                        float* x = padded + c * pp + oh * pw + ow;
+                        var v = Vector512.Load(x);
+                        a0 = Vector512.FusedMultiplyAdd(d0, v, a0); b0 = Vector512.FusedMultiplyAdd(d1, v, b0);
+                        v = Vector512.Load(x + 1);
+                        a1 = Vector512.FusedMultiplyAdd(d0, v, a1); b1 = Vector512.FusedMultiplyAdd(d1, v, b1);
+                        v = Vector512.Load(x + 2);
+                        a2 = Vector512.FusedMultiplyAdd(d0, v, a2); b2 = Vector512.FusedMultiplyAdd(d1, v, b2);
+                        x += pw;
+                        v = Vector512.Load(x);
+                        a3 = Vector512.FusedMultiplyAdd(d0, v, a3); b3 = Vector512.FusedMultiplyAdd(d1, v, b3);
+                        v = Vector512.Load(x + 1);
+                        a4 = Vector512.FusedMultiplyAdd(d0, v, a4); b4 = Vector512.FusedMultiplyAdd(d1, v, b4);
+                        v = Vector512.Load(x + 2);
+                        a5 = Vector512.FusedMultiplyAdd(d0, v, a5); b5 = Vector512.FusedMultiplyAdd(d1, v, b5);
+                        x += pw;
+                        v = Vector512.Load(x);
+                        a6 = Vector512.FusedMultiplyAdd(d0, v, a6); b6 = Vector512.FusedMultiplyAdd(d1, v, b6);
+                        v = Vector512.Load(x + 1);
+                        a7 = Vector512.FusedMultiplyAdd(d0, v, a7); b7 = Vector512.FusedMultiplyAdd(d1, v, b7);
+                        v = Vector512.Load(x + 2);
+                        a8 = Vector512.FusedMultiplyAdd(d0, v, a8); b8 = Vector512.FusedMultiplyAdd(d1, v, b8);
+                    }
+                var s = sums + f * taps + c * Taps;
+                s[0] += a0; s[1] += a1; s[2] += a2; s[3] += a3; s[4] += a4; s[5] += a5; s[6] += a6; s[7] += a7; s[8] += a8;
+                s += taps;
+                s[0] += b0; s[1] += b1; s[2] += b2; s[3] += b3; s[4] += b4; s[5] += b5; s[6] += b6; s[7] += b7; s[8] += b8;
+            }
+        for (; f < filters; f++)
+            for (int c = 0; c < channels; c++)
+                for (int i = 0, t = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++, t++)
+                    {
+                        Vector512<float> a = default;
+                        for (int oh = 0; oh < height; oh++)
+                            for (int ow = 0; ow < width; ow += Lanes)
+                            {
+                                bool last = ow > tail;
+                                if (last) ow = tail;
+                                var d0 = Vector512.Load(dy + f * plane + oh * width + ow);
+                                if (last && repeated != Lanes) d0 &= fresh;
+                                a = Vector512.FusedMultiplyAdd(d0, Vector512.Load(padded + c * pp + (oh + i) * pw + ow + j), a);
+                            }
+                        sums[f * taps + c * Taps + t] += a;
+                    }
+    }
+}
