@@ -5,6 +5,7 @@ using Api.Experiments;
 using Api.Infrastructure;
 using Api.Jobs;
 using Api.Models;
+using Api.Searches;
 using Api.Security;
 using Api.Telemetry;
 using Api.Training;
@@ -26,6 +27,8 @@ builder.AddDatasets();
 builder.AddJobs();
 // Hangfire worker (in-memory queue on SQLite, Hangfire.PostgreSql on PostgreSQL), job leases, SignalR, start-up recovery.
 builder.AddTraining();
+// Hyperparameter searches: trials are jobs; the coordinator decides when one pauses at a rung or ends.
+builder.AddSearches();
 // OpenTelemetry traces and metrics tagged with the node id; exported only when Telemetry:* says where.
 builder.AddTelemetry();
 
@@ -45,6 +48,7 @@ app.MapJobs();
 app.MapKeys();
 app.MapDiagnostics();
 app.MapExperiments();
+app.MapSearches();
 app.MapHub<TrainingHub>("/hubs/training");
 // Hangfire's Dashboard at /hangfire: read-only, admin keys only, signed in through an HttpOnly cookie.
 app.MapHangfireDashboardForAdmins();

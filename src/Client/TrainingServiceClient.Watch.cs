@@ -67,7 +67,7 @@ public sealed partial class TrainingServiceClient
             }
             if (!filter.Admit(e)) continue;
             yield return e;
-            if (e is JobStatusChangedEvent { Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled }) yield break;
+            if (e is JobStatusChangedEvent { Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Pruned }) yield break;
         }
     }
 

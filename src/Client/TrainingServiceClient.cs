@@ -194,6 +194,16 @@ public sealed partial class TrainingServiceClient : IAsyncDisposable, IDisposabl
     public Task<ExperimentDto> GetExperimentAsync(long id, CancellationToken ct = default) => GetAsync<ExperimentDto>($"experiments/{id}", ct);
     public Task<ExperimentSummaryDto[]> ListExperimentsAsync(CancellationToken ct = default) => GetAsync<ExperimentSummaryDto[]>("experiments", ct);
 
+    // ---- Searches ----
+
+    /// <summary>Starts a hyperparameter search (random, grid or ASHA) over a base job; trials are ordinary jobs.</summary>
+    public Task<SearchDto> SubmitSearchAsync(CreateSearchRequest request, CancellationToken ct = default) =>
+        PostAsync<SearchDto>("searches", request, ct);
+
+    public Task<SearchDto> GetSearchAsync(long id, CancellationToken ct = default) => GetAsync<SearchDto>($"searches/{id}", ct);
+    public Task<SearchSummaryDto[]> ListSearchesAsync(CancellationToken ct = default) => GetAsync<SearchSummaryDto[]>("searches", ct);
+    public Task<SearchDto> CancelSearchAsync(long id, CancellationToken ct = default) => PostAsync<SearchDto>($"searches/{id}/cancel", null, ct);
+
     // ---- Keys (admin keys only) ----
 
     /// <summary>Creates a key for an owner; the answer is the only time the key is shown.</summary>

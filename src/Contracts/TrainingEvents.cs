@@ -26,6 +26,9 @@ public interface ITrainingClient
 
     /// <summary>On Subscribe, before the replayed epochs, when the job has more than Training:HubReplayEpochs of them.</summary>
     Task HistoryTruncated(HistoryTruncatedEvent e);
+
+    /// <summary>A search's progress, to connections that called <c>SubscribeSearch(searchId)</c>.</summary>
+    Task SearchProgress(SearchEvent e);
 }
 
 /// <summary>Subscribe replays only the last epochs; the earlier ones are at <paramref name="MetricsUrl"/>.</summary>

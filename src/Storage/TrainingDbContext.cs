@@ -36,6 +36,7 @@ public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> option
     public DbSet<LayerStatRow> LayerStats => Set<LayerStatRow>();
     public DbSet<Experiment> Experiments => Set<Experiment>();
     public DbSet<JobLease> JobLeases => Set<JobLease>();
+    public DbSet<Search> Searches => Set<Search>();
 
     /// <summary>SQLite keeps no time zone; every DateTime here is written in UTC, so it is read back as UTC.</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -58,6 +59,7 @@ public sealed class TrainingDbContext(DbContextOptions<TrainingDbContext> option
         modelBuilder.Entity<Checkpoint>().HasQueryFilter(c => OwnerId == null || Set<Job>().Any(j => j.Id == c.JobId && j.OwnerId == OwnerId));
         modelBuilder.Entity<LayerStatRow>().HasQueryFilter(s => OwnerId == null || Set<Job>().Any(j => j.Id == s.JobId && j.OwnerId == OwnerId));
         modelBuilder.Entity<Experiment>().HasQueryFilter(e => OwnerId == null || e.OwnerId == OwnerId);
+        modelBuilder.Entity<Search>().HasQueryFilter(s => OwnerId == null || s.OwnerId == OwnerId);
         modelBuilder.Entity<JobLease>().HasQueryFilter(l => OwnerId == null || Set<Job>().Any(j => j.Id == l.JobId && j.OwnerId == OwnerId));
     }
 

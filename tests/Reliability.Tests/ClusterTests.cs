@@ -5,6 +5,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.SignalR.Client;
+using TrainingService.Client;
+using TrainingService.Contracts;
 using Xunit.Abstractions;
 
 namespace Reliability.Tests;
@@ -173,6 +175,55 @@ public sealed class ClusterTests(ClusterServers servers, ReferenceRun reference,
         output.WriteLine($"job {first} on {trainers[0][0].Address}, job {second} on {trainers[1][0].Address}");
         // Each job's weights are the single-node reference's: the node it ran on changes nothing.
         Assert.Equal(Api.TensorData(reference.Weights), Api.TensorData(await cluster.A.Client.WeightsAsync(first)));
+    }
+
+    [Fact]
+    public async Task AnAshaSearchIsSharedByBothNodesAndEachPromotedTrialEndsLikeAnUninterruptedJob()
+    {
+        await using var cluster = await StartClusterAsync();
+        using var api = cluster.A.Client.Typed();
+        var dataset = await api.CreateSyntheticDatasetAsync(new CreateSyntheticDatasetRequest("spirals", SyntheticKind.Spirals, 600, Classes: 3, Seed: 42, Noise: 0.2f));
+        var space = new Dictionary<string, SearchDimension>
+        {
+            ["optimizer.learningRate"] = new("loguniform", 0.0003, 0.3),
+            ["layers[0].units"] = new("choice", Values: [JsonSerializer.SerializeToElement(16), JsonSerializer.SerializeToElement(32)]),
+        };
+        var baseJob = new CreateJobRequest(Spec: Api.StandardSpec(hidden: 32), DatasetId: dataset.Id, ValidationSplit: 0.2f, BatchSize: 16, Seed: 7);
+        var search = await api.SubmitSearchAsync(new CreateSearchRequest(BaseJob: baseJob, Space: space, MaxTrials: 9, MaxEpochs: 9,
+            Algorithm: SearchAlgorithm.Asha, Eta: 3, Seed: 11, MaxConcurrentTrials: 2));
+        using var reader = cluster.B.Client.Typed();
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        while (search.Status == SearchStatus.Running)
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"search {search.Id} did not finish\nA:\n{cluster.A.Log}\nB:\n{cluster.B.Log}");
+            await Task.Delay(200);
+            // Read from the other node: the decisions are in the shared database, wherever they were made.
+            search = await reader.GetSearchAsync(search.Id);
+        }
+
+        Assert.Equal(SearchStatus.Succeeded, search.Status);
+        Assert.All(search.Trials, t => Assert.Contains(t.Status, new[] { "succeeded", "pruned" }));
+        foreach (var trial in search.Trials)
+        {
+            // Each rung's run reported once: one start per rung reached, every epoch stored once and in order.
+            var job = await api.GetJobAsync(trial.JobId!.Value);
+            Assert.Equal(trial.Results.Length, job.Attempts);
+            Assert.Equal(Enumerable.Range(1, trial.Epoch), await cluster.B.Client.MetricEpochsAsync(job.Id));
+            output.WriteLine($"trial {trial.Index} ({job.Status}, {trial.Epoch} epochs) trained on {string.Join(", ", Trainers(cluster, job.Id).Select(n => cluster.NodeOf(n)))}");
+        }
+        var finished = search.Trials.Where(t => t.Status == "succeeded").ToList();
+        Assert.NotEmpty(finished);
+        foreach (var trial in finished)
+        {
+            // Paused at epochs 1 and 3, maybe continued on the other node: still the uninterrupted run's weights.
+            var job = await api.GetJobAsync(trial.JobId!.Value);
+            var o = job.Options;
+            var plain = await api.SubmitJobAsync(new CreateJobRequest(Spec: job.Spec, DatasetId: dataset.Id, ValidationSplit: o.ValidationSplit,
+                Optimizer: o.Optimizer, Epochs: o.Epochs, BatchSize: o.BatchSize, Seed: o.Seed, WeightDecay: o.WeightDecay));
+            var done = await cluster.A.Client.WaitForStatusAsync(plain.Id, TimeSpan.FromMinutes(3), "succeeded", "failed");
+            Assert.Equal("succeeded", done.Status());
+            Assert.Equal(Api.TensorData(await cluster.A.Client.WeightsAsync(plain.Id)), Api.TensorData(await cluster.B.Client.WeightsAsync(job.Id)));
+        }
     }
 
     [Theory]

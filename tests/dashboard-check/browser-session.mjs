@@ -27,6 +27,17 @@ export function checkCommandLine(script, defaultEpochs) {
   return { baseUrl, screenshotPath, epochs, timeoutMs: Number(opts.timeout) * 1000, summary, step };
 }
 
+/** REST with the key from API_KEY, as any API client would; the page is only the viewer. Throws on a non-2xx answer. */
+export async function callApi(baseUrl, method, path, body) {
+  const response = await fetch(new URL(path, baseUrl), {
+    method,
+    headers: { 'Content-Type': 'application/json', 'X-Api-Key': process.env.API_KEY ?? '' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
 /**
  * Opens the dashboard at baseUrl with the key from API_KEY, waits for its hub connection and runs
  * check(page). summary.ok is set when check returns; summary.error holds the first line of a failure.

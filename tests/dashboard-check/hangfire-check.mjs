@@ -3,20 +3,11 @@
 // the cookie is out of the page's reach, that a trained job is listed as succeeded, and that the page is read-only.
 // Usage: API_KEY=<admin key> node hangfire-check.mjs <baseUrl> <screenshotPath> [--epochs 2] [--timeout 180]
 // Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
-import { checkCommandLine, runDashboardCheck } from './browser-session.mjs';
+import { callApi, checkCommandLine, runDashboardCheck } from './browser-session.mjs';
 
 const { baseUrl, screenshotPath, epochs, timeoutMs, summary, step } = checkCommandLine('hangfire-check.mjs', 2);
 
-/** REST with the key, as any API client would. */
-async function call(method, path, body) {
-  const response = await fetch(new URL(path, baseUrl), {
-    method,
-    headers: { 'Content-Type': 'application/json', 'X-Api-Key': process.env.API_KEY ?? '' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
+const call = (method, path, body) => callApi(baseUrl, method, path, body);
 
 await runDashboardCheck({ baseUrl, screenshotPath, summary, step }, async (page) => {
   // A job trained to the end, so Hangfire has one to list.

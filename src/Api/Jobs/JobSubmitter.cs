@@ -98,18 +98,28 @@ public sealed class JobSubmitter(TrainingQueue queue, IOptions<SecurityOptions> 
     /// </summary>
     public async Task<ProblemHttpResult?> SubmitAsync(TrainingDbContext db, IReadOnlyList<Job> jobs, string field, CancellationToken ct)
     {
+        if (await CheckRoomAsync(db, jobs.Count, field, ct) is { } full) return full;
+        db.Jobs.AddRange(jobs);
+        await db.SaveChangesAsync(ct);
+        foreach (var job in jobs) queue.Enqueue(job.Id);
+        return null;
+    }
+
+    /// <summary>
+    /// 409 (keyed <paramref name="field"/>) when <paramref name="count"/> more active jobs would take the owner past
+    /// <see cref="SecurityOptions.MaxActiveJobsPerOwner"/>, or the owner's storage is full; null when they fit.
+    /// </summary>
+    public async Task<ProblemHttpResult?> CheckRoomAsync(TrainingDbContext db, int count, string field, CancellationToken ct)
+    {
         // New checkpoints would pass the owner's storage quota: refused before anything is queued.
         if (await quota.CheckNotFullAsync(db, "datasetId", ct) is { } full) return full;
         // 409, not 429: the owner's own queue is full, which waiting on a clock does not fix; cancelling does.
         // The context is scoped to the owner, so this counts only their jobs.
         int maxActive = security.Value.MaxActiveJobsPerOwner;
         int active = await db.Jobs.CountAsync(j => j.Status == JobStatus.Queued || j.Status == JobStatus.Running, ct);
-        if (active + jobs.Count > maxActive)
-            return Problems.Conflict(field, $"{jobs.Count} more job(s) would exceed your {maxActive} queued or running jobs " +
+        if (active + count > maxActive)
+            return Problems.Conflict(field, $"{count} more job(s) would exceed your {maxActive} queued or running jobs " +
                 $"(Security:MaxActiveJobsPerOwner; {active} now); cancel some or wait");
-        db.Jobs.AddRange(jobs);
-        await db.SaveChangesAsync(ct);
-        foreach (var job in jobs) queue.Enqueue(job.Id);
         return null;
     }
 

@@ -62,7 +62,7 @@ public static partial class JobsApi
     }
 
     /// <summary>List jobs, newest first, optionally only those with one status.</summary>
-    /// <param name="status">queued, running, succeeded, failed or cancelled.</param>
+    /// <param name="status">queued, running, succeeded, failed, cancelled, paused (a search trial at a rung) or pruned.</param>
     /// <param name="page">1-based page number; default 1.</param>
     /// <param name="pageSize">Jobs per page, 1 to 100; default 20.</param>
     internal static async Task<Results<Ok<JobPage>, ProblemHttpResult>> List(
@@ -73,7 +73,7 @@ public static partial class JobsApi
         if (status is not null)
         {
             if (!Enum.TryParse<JobStatus>(status, ignoreCase: true, out var s) || int.TryParse(status, out _))
-                return Problems.Field("status", "must be queued, running, succeeded, failed or cancelled");
+                return Problems.Field("status", "must be queued, running, succeeded, failed, cancelled, paused or pruned");
             filter = s;
         }
         if (page is < 1 or > MaxPage) return Problems.Field("page", $"must be between 1 and {MaxPage}");
@@ -115,7 +115,8 @@ public static partial class JobsApi
         long id, IDbContextFactory<TrainingDbContext> contexts, JobLifecycle lifecycle, TrainingRegistry registry,
         JobViewCache views, CancellationToken ct)
     {
-        var job = await lifecycle.MoveAsync(id, JobStatus.Cancelled, JobLifecycle.Active, ct: ct);
+        // A search trial paused at a rung can be cancelled too; its search then counts it out.
+        var job = await lifecycle.MoveAsync(id, JobStatus.Cancelled, [.. JobLifecycle.Active, JobStatus.Paused], ct: ct);
         if (job is null) return await NotActive(id, contexts, "cancelled", ct);
         // The status is stored first, so a worker that stops now finds the job already Cancelled.
         registry.Cancel(id);
@@ -164,7 +165,7 @@ public static partial class JobsApi
         if (status is null) return Problems.NotFound("job", id);
         var name = status.Value.ToString().ToLowerInvariant();
         var rule = onlyStopped ? "only a cancelled or failed job can be resumed"
-            : mustBeFinished ? "cancel it first" : "only a queued or running job can be cancelled";
+            : mustBeFinished ? "cancel it first" : "only a queued, running or paused job can be cancelled";
         return Problems.Conflict("status", $"job {id} is {name} and cannot be {verb}: {rule}");
     }
 }

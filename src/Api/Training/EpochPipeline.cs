@@ -14,7 +14,7 @@ namespace Api.Training;
 /// stored as a yield's checkpoint, after the previous epoch's write.
 /// </remarks>
 internal sealed class EpochPipeline(
-    TrainingSession session, long jobId, int checkpointEvery, RunningJob running, CancellationToken yieldAt, string run, EpochWriter writer,
+    TrainingSession session, long jobId, int checkpointEvery, int? stopAfterEpoch, RunningJob running, CancellationToken yieldAt, string run, EpochWriter writer,
     JobEvents events, ILogger logger) : IDisposable
 {
     private static readonly Task<bool> Stored = Task.FromResult(true);
@@ -33,7 +33,7 @@ internal sealed class EpochPipeline(
     /// <summary>The run's outcome.</summary>
     public enum Outcome
     {
-        /// <summary>Every epoch trained and stored.</summary>
+        /// <summary>Every epoch trained and stored, or every epoch up to a search trial's stop (its rung).</summary>
         Finished,
         /// <summary>A write found the job no longer Running (cancelled or deleted: whoever changed it announced it).</summary>
         Stopped,
@@ -75,12 +75,15 @@ internal sealed class EpochPipeline(
         }
     }
 
+    /// <summary>A search trial pauses at its rung with a checkpoint there; a promotion continues it from that.</summary>
+    private bool AtStop() => session.CompletedEpochs >= stopAfterEpoch;
+
     private Outcome TrainEpochs()
     {
         // Named for operators (top -H, /proc/<pid>/task/*/comm): which thread trains which job.
         Thread.CurrentThread.Name = $"train-job-{jobId}";
         ComputePriority.LowerCurrentThread();
-        while (!session.IsFinished)
+        while (!session.IsFinished && !AtStop())
         {
             EpochMetrics metrics;
             try
@@ -103,7 +106,7 @@ internal sealed class EpochPipeline(
             }
             // Whatever needs this epoch's network is taken now, before the next epoch changes it; the rest of
             // the epoch's cost (the state's file, the transaction, pruning, events) overlaps the next epoch.
-            bool checkpoint = session.IsFinished || metrics.IsBest || metrics.Epoch % checkpointEvery == 0;
+            bool checkpoint = session.IsFinished || AtStop() || metrics.IsBest || metrics.Epoch % checkpointEvery == 0;
             var epoch = new EpochRecord(metrics, session.CaptureEpochEnd(checkpoint, _probe));
             if (!Take()) return Outcome.Stopped;
             // Task.Run: SQLite's async calls complete synchronously, so the write would otherwise run here, before the next epoch.

@@ -93,8 +93,8 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
         }
     }
 
-    /// <summary>The jobs this node has subscribers for.</summary>
-    internal IReadOnlyCollection<long> SubscribedJobs => [.. _subscribers.Where(kv => !kv.Value.IsEmpty).Select(kv => kv.Key)];
+    /// <summary>The jobs this node has subscribers for (not the searches, whose keys are negative).</summary>
+    internal IReadOnlyCollection<long> SubscribedJobs => [.. _subscribers.Where(kv => kv.Key > 0 && !kv.Value.IsEmpty).Select(kv => kv.Key)];
 
     /// <summary>
     /// Whether some subscriber of the job is behind <paramref name="epoch"/> or was last told another status than
@@ -145,7 +145,17 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
         Publish(Kind.Layers, e);
     }
 
-    private enum Kind { Epoch, Status, Batch, Layers }
+    /// <summary>A search's subscribers share the job table under the negated search id (ids are positive).</summary>
+    internal static long SearchKey(long searchId) => -searchId;
+
+    /// <summary>A search's progress (trial started, rung reached, promoted, pruned, best changed, finished), after it is stored.</summary>
+    public void SearchProgress(SearchEvent e)
+    {
+        Post(SearchKey(e.SearchId), Message(nameof(ITrainingClient.SearchProgress), e));
+        Publish(Kind.Search, e);
+    }
+
+    private enum Kind { Epoch, Status, Batch, Layers, Search }
 
     private void Publish<T>(Kind kind, T e)
     {
@@ -183,6 +193,10 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
             case Kind.Layers:
                 var layers = JsonSerializer.Deserialize<LayerStatsEvent>(json, ApiJson.Options)!;
                 Post(layers.JobId, Message(nameof(ITrainingClient.LayerStats), layers));
+                break;
+            case Kind.Search:
+                var search = JsonSerializer.Deserialize<SearchEvent>(json, ApiJson.Options)!;
+                Post(SearchKey(search.SearchId), Message(nameof(ITrainingClient.SearchProgress), search));
                 break;
         }
     }

@@ -9,7 +9,7 @@ namespace Api.Training;
 /// worker and the cancel/resume endpoints can race without a lost or reversed transition. A change that
 /// happens is announced as JobStatusChanged under the job's event lock.
 /// </summary>
-public sealed class JobLifecycle(IDbContextFactory<TrainingDbContext> contexts, JobEvents events)
+public sealed class JobLifecycle(IDbContextFactory<TrainingDbContext> contexts, JobEvents events, IEnumerable<IJobStatusObserver> observers)
 {
     public static readonly JobStatus[] Active = [JobStatus.Queued, JobStatus.Running];
 
@@ -40,6 +40,8 @@ public sealed class JobLifecycle(IDbContextFactory<TrainingDbContext> contexts, 
             changed = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
             await events.StatusChangedAsync(changed);
         });
+        if (changed is not null)
+            foreach (var observer in observers) await observer.StatusChangedAsync(changed);
         return changed;
     }
 }

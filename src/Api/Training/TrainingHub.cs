@@ -58,6 +58,27 @@ public sealed class TrainingHub(IDbContextFactory<TrainingDbContext> contexts, J
         if (!queued) throw new HubException("this connection has too many undelivered events (Training:HubQueueLength); it is being closed");
     }
 
+    /// <summary>
+    /// Starts a search's <c>SearchProgress</c> events for this connection (live only: GET /searches/{id} has the state so
+    /// far; each trial's epochs come from Subscribe(jobId) as for any job).
+    /// </summary>
+    public async Task SubscribeSearch(long searchId)
+    {
+        await using var db = await contexts.CreateDbContextAsync(Context.ConnectionAborted);
+        var owner = Security.RequestOwnerScope.OwnerOf(Context.User);
+        if (owner is null || !await db.Searches.IgnoreQueryFilters().AnyAsync(s => s.Id == searchId && s.OwnerId == owner, Context.ConnectionAborted))
+            throw new HubException($"search {searchId} does not exist");
+        if (!events.Subscribe(Context, JobEvents.SearchKey(searchId), [], 0, null))
+            throw new HubException("this connection has too many undelivered events (Training:HubQueueLength); it is being closed");
+    }
+
+    /// <summary>Stops the search's events for this connection.</summary>
+    public Task UnsubscribeSearch(long searchId)
+    {
+        events.Unsubscribe(Context.ConnectionId, JobEvents.SearchKey(searchId));
+        return Task.CompletedTask;
+    }
+
     /// <summary>Stops the job's events for this connection.</summary>
     public Task Unsubscribe(long jobId)
     {

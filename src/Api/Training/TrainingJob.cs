@@ -152,7 +152,7 @@ public sealed class TrainingJob(
         logger.LogInformation("Job {JobId} training from epoch {Epoch} of {Epochs}", job.Id, session.CompletedEpochs, trainingOptions.Epochs);
 
         using var yieldAt = new CancellationTokenSource();
-        using var pipeline = new EpochPipeline(session, job.Id, job.CheckpointEvery, running, yieldAt.Token, run, writer, events, logger);
+        using var pipeline = new EpochPipeline(session, job.Id, job.CheckpointEvery, job.StopAfterEpoch, running, yieldAt.Token, run, writer, events, logger);
         using var watchEnd = new CancellationTokenSource();
         var watching = fairShare.WatchAsync(job, yieldAt, watchEnd.Token);
         EpochPipeline.Outcome outcome;
@@ -168,7 +168,9 @@ public sealed class TrainingJob(
         switch (outcome)
         {
             case EpochPipeline.Outcome.Finished:
-                await lifecycle.MoveAsync(job.Id, JobStatus.Succeeded, [JobStatus.Running], earlyStopped: session.EarlyStopped);
+                // A search trial that reached its rung (and not its last epoch) pauses there until promoted or pruned.
+                await lifecycle.MoveAsync(job.Id, session.IsFinished ? JobStatus.Succeeded : JobStatus.Paused, [JobStatus.Running],
+                    earlyStopped: session.EarlyStopped);
                 return false;
             case EpochPipeline.Outcome.Yielded:
                 logger.LogInformation("Job {JobId} yielded its slot at epoch {Epoch} batch {Batch}; queued again behind the waiting jobs",

@@ -318,6 +318,9 @@ namespace Storage.Postgres.Migrations
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
 
+                    b.Property<long?>("SearchId")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("SpecJson")
                         .IsRequired()
                         .HasColumnType("text");
@@ -329,6 +332,12 @@ namespace Storage.Postgres.Migrations
                         .IsRequired()
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)");
+
+                    b.Property<int?>("StopAfterEpoch")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("TrialIndex")
+                        .HasColumnType("integer");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
@@ -356,6 +365,9 @@ namespace Storage.Postgres.Migrations
                     b.HasIndex("Status");
 
                     b.HasIndex("ValidationDatasetId");
+
+                    b.HasIndex("SearchId", "TrialIndex")
+                        .IsUnique();
 
                     b.ToTable("Jobs", (string)null);
                 });
@@ -485,6 +497,69 @@ namespace Storage.Postgres.Migrations
                     b.HasIndex("OwnerId");
 
                     b.ToTable("Models", (string)null);
+                });
+
+            modelBuilder.Entity("Storage.Entities.Search", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long?>("BestJobId")
+                        .HasColumnType("bigint");
+
+                    b.Property<double?>("BestValue")
+                        .HasColumnType("double precision");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("OwnerId")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("RequestJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<int>("TrialsCreated")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("TrialsJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("OwnerId");
+
+                    b.HasIndex("Status");
+
+                    b.ToTable("Searches", (string)null);
                 });
 
             modelBuilder.Entity("Storage.Entities.Checkpoint", b =>

@@ -16,6 +16,8 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<Job>
         b.Property(j => j.Status).HasConversion<string>().HasMaxLength(16);
         b.HasIndex(j => j.Status);
         b.HasIndex(j => j.ExperimentId);
+        // One job per trial: a decision that lost a race to create it fails its insert instead of training it twice.
+        b.HasIndex(j => new { j.SearchId, j.TrialIndex }).IsUnique();
         b.Property(j => j.VariationName).HasMaxLength(100);
         b.Property(j => j.InitialWeightsSha256).HasMaxLength(64);
         // A job keeps its own copy of the spec, so losing the model or a finished job's data only clears the link.

@@ -36,4 +36,13 @@ public sealed class Job : IOwned
     public string? VariationName { get; set; }
     /// <summary>The model's imported weights (<see cref="WeightFiles"/>), copied at submission; training starts from them.</summary>
     public string? InitialWeightsSha256 { get; set; }
+    /// <summary>The search this job is a trial of, if any; a plain indexed column like <see cref="ExperimentId"/>.</summary>
+    public long? SearchId { get; set; }
+    /// <summary>The trial's index in its search (the order its parameters were sampled in).</summary>
+    public int? TrialIndex { get; set; }
+    /// <summary>
+    /// Training pauses after this epoch (status Paused, checkpoint stored at it) though <see cref="Epochs"/> is the full
+    /// budget, so the learning-rate schedule is the full run's; a promotion raises it and queues the job again.
+    /// </summary>
+    public int? StopAfterEpoch { get; set; }
 }

@@ -301,6 +301,9 @@ namespace Storage.Migrations
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("SearchId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("SpecJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -312,6 +315,12 @@ namespace Storage.Migrations
                         .IsRequired()
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
+
+                    b.Property<int?>("StopAfterEpoch")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("TrialIndex")
+                        .HasColumnType("INTEGER");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT");
@@ -339,6 +348,9 @@ namespace Storage.Migrations
                     b.HasIndex("Status");
 
                     b.HasIndex("ValidationDatasetId");
+
+                    b.HasIndex("SearchId", "TrialIndex")
+                        .IsUnique();
 
                     b.ToTable("Jobs", (string)null);
                 });
@@ -464,6 +476,67 @@ namespace Storage.Migrations
                     b.HasIndex("OwnerId");
 
                     b.ToTable("Models", (string)null);
+                });
+
+            modelBuilder.Entity("Storage.Entities.Search", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("BestJobId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("BestValue")
+                        .HasColumnType("REAL");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OwnerId")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("TrialsCreated")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TrialsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("OwnerId");
+
+                    b.HasIndex("Status");
+
+                    b.ToTable("Searches", (string)null);
                 });
 
             modelBuilder.Entity("Storage.Entities.Checkpoint", b =>

@@ -53,6 +53,23 @@ public sealed class DashboardBrowserTests
     }
 
     /// <summary>
+    /// A small ASHA search opened while its trials still wait: the panel follows it to the end on hub events alone, with a
+    /// curve per trial holding every epoch trained and a dot per trial in the parameter scatter.
+    /// </summary>
+    [ChromiumFact]
+    public async Task SearchPanelFollowsAnAshaSearchLiveInChromium()
+    {
+        var (summaryLine, screenshot) = await RunCheckAsync("search-check.mjs", "search.png", epochs: 3);
+        var s = JsonDocument.Parse(summaryLine).RootElement;
+        Assert.Equal("running", s.GetProperty("openedWhile").GetString());
+        Assert.Equal(3, s.GetProperty("series").GetInt32());
+        Assert.Equal(s.GetProperty("epochsTrained").GetInt32(), s.GetProperty("points").GetInt32());
+        Assert.Equal(3, s.GetProperty("dots").GetInt32());
+        Assert.Contains("best: trial", s.GetProperty("summaryText").GetString());
+        Assert.True(new FileInfo(screenshot).Length > 0, $"no screenshot at {screenshot}");
+    }
+
+    /// <summary>
     /// A job with more epochs than the hub replays (2 here): opening it shows the HistoryTruncated note, and the chart
     /// still has every epoch, the omitted ones loaded from GET /jobs/{id}/metrics.
     /// </summary>

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 
@@ -29,9 +28,17 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         var experimentId = experiment.GetProperty("id").GetInt64();
         foreach (var j in experiment.GetProperty("jobs").EnumerateArray())
             await alice.WaitForStatusAsync(j.GetProperty("jobId").GetInt64(), TimeSpan.FromSeconds(60), "succeeded");
+        var search = await (await alice.PostAsJsonAsync("/searches", new
+        {
+            name = Secret, baseJob = new { modelId, datasetId, epochs = 1, validationSplit = 0.2 }, maxTrials = 1,
+            space = new Dictionary<string, object> { ["optimizer.learningRate"] = new { type = "loguniform", min = 0.001, max = 0.1 } },
+        })).ReadJsonAsync();
+        var searchId = search.GetProperty("id").GetInt64();
+        await alice.WaitForStatusAsync(search.GetProperty("trials")[0].GetProperty("jobId").GetInt64(), TimeSpan.FromSeconds(60), "succeeded");
         var ids = new Dictionary<string, long>
         {
             ["/datasets/"] = datasetId, ["/models/"] = modelId, ["/jobs/"] = jobId, ["/keys/"] = 1, ["/experiments/"] = experimentId,
+            ["/searches/"] = searchId,
         };
 
         using var doc = JsonDocument.Parse(await factory.CreateClient(null).GetStringAsync("/swagger/v1/swagger.json"));
@@ -69,10 +76,12 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/experiments/{experimentId}")).StatusCode);
         // B's walk of GET /experiments saw no secret; A's own list does show it, so that check could fail.
         Assert.Contains(Secret, await alice.GetStringAsync("/experiments"));
+        Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync($"/searches/{searchId}")).StatusCode);
+        Assert.Contains(Secret, await alice.GetStringAsync("/searches"));
     }
 
     /// <summary>Operations without a path id whose body below names A's model or data set.</summary>
-    private static readonly string[] ReferencesOwnerA = ["CreateJob", "CreateExperiment", "GradientCheckSpec"];
+    private static readonly string[] ReferencesOwnerA = ["CreateJob", "CreateExperiment", "CreateSearch", "GradientCheckSpec"];
 
     [Fact]
     public async Task HubSubscribeToAnotherOwnersJobSendsNothing()
@@ -99,19 +108,7 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         Assert.Equal(0, bobEvents);
     }
 
-    private async Task<HubConnection> ConnectAsync(string key)
-    {
-        var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(factory.Server.BaseAddress, "/hubs/training"), o =>
-            {
-                o.HttpMessageHandlerFactory = _ => factory.Server.CreateHandler();
-                o.Transports = HttpTransportType.LongPolling;
-                o.AccessTokenProvider = () => Task.FromResult<string?>(key);
-            })
-            .Build();
-        await connection.StartAsync();
-        return connection;
-    }
+    private Task<HubConnection> ConnectAsync(string key) => factory.ConnectHubAsync(key);
 
     private static async Task<(long Dataset, long Model, long Job)> TrainedJobAsync(HttpClient client)
     {
@@ -138,6 +135,7 @@ public sealed class OwnerIsolationTests(ServiceFactory factory) : IClassFixture<
         {
             "CreateJob" => $$"""{"modelId":{{modelId}},"datasetId":{{datasetId}},"epochs":1}""",
             "CreateExperiment" => $$"""{"baseJob":{"modelId":{{modelId}},"datasetId":{{datasetId}},"epochs":1},"variations":[{"name":"v"}]}""",
+            "CreateSearch" => $$$$"""{"baseJob":{"modelId":{{{{modelId}}}},"datasetId":{{{{datasetId}}}},"epochs":1,"validationSplit":0.2},"maxTrials":1,"space":{"optimizer.learningRate":{"type":"loguniform","min":0.001,"max":0.1}}}""",
             "GradientCheckModel" => $$"""{"datasetId":{{datasetId}}}""",
             "GradientCheckSpec" => $$"""{"spec":{"input":[2],"layers":[{"type":"dense","units":3}],"loss":"softmax_cross_entropy"},"datasetId":{{datasetId}}}""",
             "Predict" => """{"inputs":[[0.1,0.2]]}""",

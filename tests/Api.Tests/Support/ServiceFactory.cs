@@ -3,6 +3,7 @@ using System.Text.Json;
 using Api.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -105,6 +106,21 @@ public class ServiceFactory : WebApplicationFactory<Program>
     {
         var response = await CreateClient().PostAsJsonAsync("/keys", new { owner, admin });
         return (await response.ReadJsonAsync()).GetProperty("key").GetString()!;
+    }
+
+    /// <summary>A started connection to /hubs/training in process (long polling), authenticated with <paramref name="key"/>.</summary>
+    public async Task<HubConnection> ConnectHubAsync(string key)
+    {
+        var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(Server.BaseAddress, "/hubs/training"), o =>
+            {
+                o.HttpMessageHandlerFactory = _ => Server.CreateHandler();
+                o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
+                o.AccessTokenProvider = () => Task.FromResult<string?>(key);
+            })
+            .Build();
+        await connection.StartAsync();
+        return connection;
     }
 
     protected override void Dispose(bool disposing)

@@ -55,6 +55,8 @@ export const api = {
   createJob: (body) => request('POST', 'jobs', body),
   listExperiments: () => request('GET', 'experiments'),
   getExperiment: (id) => request('GET', `experiments/${id}`),
+  listSearches: () => request('GET', 'searches'),
+  getSearch: (id) => request('GET', `searches/${id}`),
 };
 
 /** Fetches a weights file and hands it to the browser as a download, so errors can be shown instead of raw JSON. */

@@ -24,6 +24,10 @@ export class TrainingHub {
     this.connection.on('LayerStats', (e) => handlers.onLayerStats?.(e));
     // Subscribe replays only a job's last epochs (Training:HubReplayEpochs); the rest are at e.metricsUrl.
     this.connection.on('HistoryTruncated', (e) => handlers.onHistoryTruncated?.(e));
+    this.connection.on('SearchProgress', (e) => handlers.onSearch?.(e));
+    // The open search: its decisions (SubscribeSearch) and its trials' epochs, beside the experiment's jobs.
+    this.searchId = null;
+    this.searchJobs = new Set();
     this.connection.onreconnecting(() => handlers.onConnection('reconnecting'));
     // A new connection has no groups: subscribe again; the history it resends is deduplicated by epoch.
     this.connection.onreconnected(async () => {
@@ -72,10 +76,37 @@ export class TrainingHub {
     for (const id of this.extra) if (!previous.has(id)) await this.subscribe(id);
   }
 
+  /** Follows a search's events and its trials' jobs (replacing the previous search's). */
+  async followSearch(searchId, jobIds) {
+    const previous = this.searchJobs;
+    const previousSearch = this.searchId;
+    this.searchId = searchId;
+    this.searchJobs = new Set(jobIds);
+    if (this.connection.state !== HubConnectionState.Connected) return;
+    if (previousSearch !== searchId) {
+      if (previousSearch != null) await this.connection.invoke('UnsubscribeSearch', previousSearch).catch(() => {});
+      await this.subscribeSearch(searchId);
+    }
+    for (const id of previous) {
+      if (!this.searchJobs.has(id) && !this.extra.has(id) && id !== this.jobId) await this.connection.invoke('Unsubscribe', id).catch(() => {});
+    }
+    for (const id of this.searchJobs) if (!previous.has(id) && !this.extra.has(id) && id !== this.jobId) await this.subscribe(id);
+  }
+
+  async subscribeSearch(searchId) {
+    try {
+      await this.connection.invoke('SubscribeSearch', searchId);
+    } catch (e) {
+      this.handlers.onConnection('connected', `Subscribing to search ${searchId} failed: ${e.message}`);
+    }
+  }
+
   async subscribeCurrent() {
     if (this.connection.state !== HubConnectionState.Connected) return;
     if (this.jobId != null) await this.subscribe(this.jobId);
     for (const id of this.extra) if (id !== this.jobId) await this.subscribe(id);
+    if (this.searchId != null) await this.subscribeSearch(this.searchId);
+    for (const id of this.searchJobs) if (id !== this.jobId && !this.extra.has(id)) await this.subscribe(id);
   }
 
   async subscribe(jobId) {

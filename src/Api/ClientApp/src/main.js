@@ -6,6 +6,7 @@ import { JobTable } from './jobs.js';
 import { bestOf } from './charts.js';
 import { JobDetail } from './detail.js';
 import { ExperimentsPanel } from './experiments.js';
+import { SearchesPanel } from './searches.js';
 import { TrainingHub } from './hub.js';
 import { wireKeyForm } from './key.js';
 import { LayerPanel } from './layers.js';
@@ -54,13 +55,27 @@ const experiments = new ExperimentsPanel({
   onSelect: (id) => selectExperiment(id),
 });
 
+const searches = new SearchesPanel({
+  list: $('searches-body'), empty: $('searches-empty'), title: $('search-title'), body: $('search-body'),
+  summary: $('search-summary'), chart: $('search-chart'), scatter: $('search-scatter'),
+}, {
+  load: (id) => api.getSearch(id),
+  follow: (id, jobIds) => hub.followSearch(id, jobIds),
+  onSelect: (id) => selectSearch(id),
+});
+
 const hub = new TrainingHub({
+  onSearch(e) {
+    searches.onEvent(e);
+    if (e.kind === 'trialStarted' || e.kind === 'finished') refreshSearches();
+  },
   onLayerStats(e) {
     layerPanel.show(e.jobId, e.epoch, e.layers);
   },
   onEpoch(e) {
     if (e.jobId === detail.jobId) detail.addMetric(e);
     experiments.addMetric(e);
+    searches.addMetric(e);
     const job = jobs.get(e.jobId);
     // Keep the table's row moving between polls; the next poll brings the service's own numbers.
     if (!job) return;
@@ -164,13 +179,14 @@ async function refreshJob(id) {
  */
 async function loadOmittedEpochs(e) {
   const shown = e.jobId === detail.jobId;
-  if (!shown && !experiments.has(e.jobId)) return;
+  if (!shown && !experiments.has(e.jobId) && !searches.has(e.jobId)) return;
   try {
     const history = await api.metrics(e.jobId);
     for (const m of history) {
       if (m.epoch >= e.firstReplayedEpoch) continue;
       if (e.jobId === detail.jobId) detail.addMetric({ ...m, jobId: e.jobId });
       experiments.addMetric({ ...m, jobId: e.jobId });
+      searches.addMetric({ ...m, jobId: e.jobId });
     }
     if (e.jobId === detail.jobId) detail.showHistoryNote(e, true);
   } catch (err) {
@@ -210,6 +226,25 @@ new QuickStart($('quick-start'), async (jobId) => {
 
 $('jobs-refresh').addEventListener('click', refreshJobs);
 $('experiments-refresh').addEventListener('click', refreshExperiments);
+$('searches-refresh').addEventListener('click', refreshSearches);
+
+async function refreshSearches() {
+  try {
+    searches.showList(await api.listSearches());
+    showProblem($('searches-error'), null);
+  } catch (e) {
+    showProblem($('searches-error'), e, 'Loading searches');
+  }
+}
+
+async function selectSearch(id) {
+  try {
+    await searches.open(id);
+    showProblem($('searches-error'), null);
+  } catch (e) {
+    showProblem($('searches-error'), e, `Loading search ${id}`);
+  }
+}
 
 async function refreshExperiments() {
   try {
@@ -267,6 +302,7 @@ async function start() {
   hub.start();
   await refreshJobs();
   await refreshExperiments();
+  await refreshSearches();
   const fromHash = /^#job-(\d+)$/.exec(location.hash);
   if (fromHash) await selectJob(Number(fromHash[1]));
 }

@@ -1,0 +1,47 @@
+// Drives the dashboard's Searches panel: a small ASHA search is created over REST and opened at once; the panel must
+// follow it live (hub SearchProgress events and each trial's epochs) to the end: a curve per trial, a dot per trial.
+// Usage: API_KEY=<key> node search-check.mjs <baseUrl> <screenshotPath> [--epochs 3] [--timeout 180]
+// Prints one JSON summary line; exits 1 when any check fails. Uses Debian's Chromium, never a downloaded browser.
+import { callApi, checkCommandLine, runDashboardCheck } from './browser-session.mjs';
+
+const { baseUrl, screenshotPath, epochs, timeoutMs, summary, step } = checkCommandLine('search-check.mjs', 3);
+
+const call = (method, path, body) => callApi(baseUrl, method, path, body);
+
+await runDashboardCheck({ baseUrl, screenshotPath, summary, step, contextOptions: { viewport: { width: 1400, height: 1400 } } }, async (page) => {
+  const dataset = await call('POST', 'datasets/synthetic', { name: 'search spirals', kind: 'spirals', size: 200, classes: 3, seed: 5 });
+  const spec = { input: [2], layers: [{ type: 'dense', units: 16 }, { type: 'relu' }, { type: 'dense', units: 3 }], loss: 'softmax_cross_entropy' };
+  // A long job holds the one worker, so the search's trials wait until the panel has it open.
+  const big = await call('POST', 'datasets/synthetic', { name: 'blocker', kind: 'spirals', size: 2000, classes: 3, seed: 5 });
+  const blocker = await call('POST', 'jobs', {
+    datasetId: big.id, epochs: 1000, batchSize: 16,
+    spec: { input: [2], layers: [{ type: 'dense', units: 128 }, { type: 'relu' }, { type: 'dense', units: 3 }], loss: 'softmax_cross_entropy' },
+  });
+  while ((await call('GET', `jobs/${blocker.id}`)).status !== 'running') await new Promise((r) => setTimeout(r, 50));
+  const search = await call('POST', 'searches', {
+    name: 'search check',
+    baseJob: { spec, datasetId: dataset.id, batchSize: 32, validationSplit: 0.25 },
+    space: { 'optimizer.learningRate': { type: 'loguniform', min: 0.0003, max: 0.3 } },
+    maxTrials: 3, maxEpochs: epochs, algorithm: 'asha', eta: 3, seed: 4,
+  });
+  summary.searchId = search.id;
+  step(`search ${search.id} created`);
+
+  await page.click('#searches-refresh');
+  await page.locator(`#searches-body tr[data-id="${search.id}"]`).click();
+  await page.waitForFunction(() => document.getElementById('search-summary').dataset.status === 'running');
+  summary.openedWhile = 'running';
+  await call('POST', `jobs/${blocker.id}/cancel`);
+  // No polling in the panel: only the hub's events can take it to the end.
+  await page.waitForFunction(() => document.getElementById('search-summary').dataset.status === 'succeeded', null, { timeout: timeoutMs });
+  step('search finished in the panel');
+  const final = await call('GET', `searches/${search.id}`);
+  summary.epochsTrained = final.epochsTrained;
+  await page.waitForFunction((points) => document.getElementById('search-chart').dataset.points === points,
+    String(final.epochsTrained), { timeout: timeoutMs });
+  step('every trial epoch is on the chart');
+  summary.series = Number(await page.locator('#search-chart').getAttribute('data-series'));
+  summary.points = Number(await page.locator('#search-chart').getAttribute('data-points'));
+  summary.dots = Number(await page.locator('#search-scatter').getAttribute('data-points'));
+  summary.summaryText = await page.locator('#search-summary').textContent();
+});
