@@ -273,6 +273,7 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
         /// <summary>False, and the connection is closed, when the client has let its queue fill up.</summary>
         public bool Post(SerializedHubMessage message)
         {
+            bool overflow = false;
             lock (_pending)
             {
                 if (_completed) return false;
@@ -283,7 +284,7 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
                         _pending.Enqueue(message);
                         return true;
                     }
-                    _completed = true;
+                    (_completed, overflow) = (true, true);
                     _pending.Clear();
                 }
                 else
@@ -291,7 +292,7 @@ public sealed class JobEvents(HubConnections connections, IOptions<WorkerOptions
                     _writing = true;
                 }
             }
-            if (_completed)
+            if (overflow)
             {
                 logger.LogInformation("Closed hub connection {ConnectionId}: it did not read its events ({Capacity} queued, Training:HubQueueLength)",
                     connection.ConnectionId, _capacity);
