@@ -83,6 +83,20 @@ public static class Api
         }
     }
 
+    /// <summary>
+    /// Waits until <paramref name="afterEpoch"/> epochs are stored, then a random fraction (up to
+    /// <paramref name="maxEpochFraction"/>) of the last epoch's duration: a kill point. Returns the extra delay in ms.
+    /// </summary>
+    public static async Task<int> WaitForKillPointAsync(this HttpClient client, long id, int afterEpoch, double maxEpochFraction)
+    {
+        await client.WaitForEpochAsync(id, afterEpoch, TimeSpan.FromMinutes(2));
+        if (maxEpochFraction <= 0) return 0;
+        double epochSeconds = (await client.GetJobAsync(id)).GetProperty("latestMetrics").GetProperty("seconds").GetDouble();
+        int delay = (int)(Random.Shared.NextDouble() * maxEpochFraction * epochSeconds * 1000);
+        await Task.Delay(delay);
+        return delay;
+    }
+
     public static async Task<int[]> MetricEpochsAsync(this HttpClient client, long id)
     {
         using var api = client.Typed();

@@ -242,14 +242,7 @@ public sealed class ClusterTests(ClusterServers servers, ReferenceRun reference,
         try
         {
             foreach (var s in subscribers.Values) await s.SubscribeAsync(id);
-            await cluster.A.Client.WaitForEpochAsync(id, afterEpoch, TimeSpan.FromMinutes(2));
-            int delay = 0;
-            if (maxEpochFraction > 0)
-            {
-                double epochSeconds = (await cluster.A.Client.GetJobAsync(id)).GetProperty("latestMetrics").GetProperty("seconds").GetDouble();
-                delay = (int)(Random.Shared.NextDouble() * maxEpochFraction * epochSeconds * 1000);
-                await Task.Delay(delay);
-            }
+            int delay = await cluster.A.Client.WaitForKillPointAsync(id, afterEpoch, maxEpochFraction);
             var trainer = Assert.Single(Trainers(cluster, id));
             var survivor = cluster.Nodes.Single(n => n != trainer);
             await trainer.KillAsync();

@@ -28,17 +28,7 @@ public sealed partial class CrashRecoveryTests(ReferenceRun reference, ITestOutp
         await using (var first = await ServiceProcess.StartAsync(folder.Path))
         {
             id = await first.Client.SubmitStandardJobAfterWarmUpAsync();
-            await first.Client.WaitForEpochAsync(id, afterEpoch, TimeSpan.FromMinutes(2));
-            if (maxEpochFraction > 0)
-            {
-                double epochSeconds = (await first.Client.GetJobAsync(id)).GetProperty("latestMetrics").GetProperty("seconds").GetDouble();
-                delay = (int)(Random.Shared.NextDouble() * maxEpochFraction * epochSeconds * 1000);
-                await Task.Delay(delay);
-            }
-            else
-            {
-                delay = 0;
-            }
+            delay = await first.Client.WaitForKillPointAsync(id, afterEpoch, maxEpochFraction);
             await first.KillAsync();
             firstLog = first.Log;
         }
