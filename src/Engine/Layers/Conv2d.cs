@@ -207,6 +207,7 @@ public sealed class Conv2d : Layer
                 dy.Slice(s * outWidth + f * p, p).CopyTo(planes.Slice(f * n + (s - lo) * p, p));
         if (!Direct) WeightGradProduct(chunk, lo, hi, planes, split);
         if (!inputGradient) return;
+        if (_taps is not null && !split && !_work.StoredColumns && FoldedInputGrad(lo, hi, planes)) return;
         // dcols[Ckk×n] = Wᵀ·dY (W stored F×Ckk, i.e. k×m for transA), folded back onto each input (col2im).
         var columns = Scratch(ref t_columns, k * n);
         Multiply(Weight.Value, planes, columns, k, n, Filters, split, transA: true);
@@ -217,6 +218,26 @@ public sealed class Conv2d : Layer
             image.Clear();
             Col2Im(columns[((s - lo) * p)..], image, n);
         }
+    }
+
+    /// <summary>
+    /// The input gradient's product into a column matrix with guards, folded onto each sample by <see cref="SameTaps.Fold"/>:
+    /// the bits of the stored path's product and <see cref="Col2Im"/>. False, with nothing written, when the product would take
+    /// the unpacked loops (which give the same bits for products that small).
+    /// </summary>
+    private unsafe bool FoldedInputGrad(int lo, int hi, Span<float> planes)
+    {
+        int p = OutPlane, n = (hi - lo) * p, k = PatchSize, guard = _taps!.Guard;
+        // The guards need only be readable: the fold clears every lane it reads from them.
+        var columns = Scratch(ref t_columns, guard + k * n + guard);
+        fixed (float* pp = planes, pc = columns, pdx = _inputGrad.Data)
+        {
+            var panels = new StoredPanels(pp, n, transB: false);
+            if (!Gemm.TryMultiplyPanels(Weight.Value, ref panels, columns.Slice(guard, k * n), k, n, Filters, transA: true)) return false;
+            for (int s = lo; s < hi; s++)
+                _taps.Fold(pc + guard + (long)(s - lo) * p, n, Channels, pdx + (long)s * InputWidth);
+        }
+        return true;
     }
 
     /// <summary>The chunk's bias and weight gradient partials from its output gradient gathered into <paramref name="planes"/> (F×n).</summary>

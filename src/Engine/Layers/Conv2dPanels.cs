@@ -53,6 +53,62 @@ internal sealed unsafe class SameTaps
     /// <summary>Whether the machine has the 256-bit loads and transposes the panel writers use.</summary>
     public static bool Supported => Avx.IsSupported;
 
+    /// <summary>
+    /// col2im of one sample: dx[c, r] = Σ_t columns[(c·k·k + t)·ld + r − offset(t)] over the taps t whose read lands on r,
+    /// summed from zero in tap order as the stored path's col2im adds them, so the bits are the same. <paramref name="columns"/>
+    /// points at the sample's first position in the first row and needs <see cref="Guard"/> readable floats either side.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Fold(float* columns, long ld, int channels, float* dx)
+    {
+        int plane = Plane, kk = TapsPerChannel;
+        // Tap t's row read at r − offset(t), which is where the turned-around tap reads, under that tap's mask.
+        var src = stackalloc float*[kk];
+        var mask = stackalloc int*[kk];
+        var tail = stackalloc float[8];
+        for (int c = 0; c < channels; c++)
+        {
+            for (int t = 0; t < kk; t++)
+            {
+                int read = kk - 1 - t;
+                src[t] = columns + (c * kk + t) * ld + _offsets[read];
+                mask[t] = Masks + read * MaskStride;
+            }
+            float* to = dx + c * plane;
+            int r = 0;
+            // Four vectors at a time: four independent sums, each still added in tap order.
+            for (; r + 32 <= plane; r += 32)
+            {
+                Vector256<float> s0 = Vector256<float>.Zero, s1 = s0, s2 = s0, s3 = s0;
+                for (int t = 0; t < kk; t++)
+                {
+                    float* x = src[t] + r;
+                    int* m = mask[t] + r;
+                    s0 = Avx.Add(s0, Load(x, m));
+                    s1 = Avx.Add(s1, Load(x + 8, m + 8));
+                    s2 = Avx.Add(s2, Load(x + 16, m + 16));
+                    s3 = Avx.Add(s3, Load(x + 24, m + 24));
+                }
+                Avx.Store(to + r, s0);
+                Avx.Store(to + r + 8, s1);
+                Avx.Store(to + r + 16, s2);
+                Avx.Store(to + r + 24, s3);
+            }
+            for (; r < plane; r += 8)
+            {
+                var sum = Vector256<float>.Zero;
+                for (int t = 0; t < kk; t++) sum = Avx.Add(sum, Load(src[t] + r, mask[t] + r));
+                if (r + 8 <= plane) Avx.Store(to + r, sum);
+                else
+                {
+                    // The plane's last vector would spill onto the next plane, which may be another thread's sample.
+                    Avx.Store(tail, sum);
+                    for (int e = 0; r + e < plane; e++) to[r + e] = tail[e];
+                }
+            }
+        }
+    }
+
     /// <summary>A vector of tap reads with the ruled-out lanes cleared.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(float* src, int* mask) => Avx.And(Avx.LoadVector256(src), Vector256.Load(mask).AsSingle());
