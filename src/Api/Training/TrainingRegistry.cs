@@ -87,9 +87,7 @@ public sealed class TrainingRegistry
     public bool Cancel(long jobId)
     {
         if (!_running.TryGetValue(jobId, out var job)) return false;
-        job.ProgressAtCancel = job.Progress;
-        job.CancelRequested = true;
-        job.Source.Cancel();
+        job.CancelAt();
         return true;
     }
 
@@ -125,6 +123,20 @@ public sealed class RunningJob(long jobId, CancellationTokenSource source) : IDi
     {
         get { lock (this) return _progress; }
         set { lock (this) _progress = value; }
+    }
+
+    /// <summary>
+    /// Notes the last batch finished and cancels, both under the lock the training thread takes to report a batch: a batch
+    /// it finishes meanwhile is reported after the cancel, so at most the one under way is counted as trained after it.
+    /// </summary>
+    public void CancelAt()
+    {
+        lock (this)
+        {
+            _progressAtCancel = _progress;
+            CancelRequested = true;
+            Source.Cancel();
+        }
     }
 
     public void Dispose() => Source.Dispose();
