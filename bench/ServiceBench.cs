@@ -11,7 +11,8 @@ namespace Bench;
 /// <summary>
 /// The reference MLP trained by the engine alone and by the real service (REST submit, Hangfire worker,
 /// metrics and a checkpoint stored every epoch), on the same data; seconds per epoch and their ratio.
-/// Args: [epochs (default 4)] [--samples N (default 60,000)] [--rounds R (default 3): service jobs, each between two engine-alone runs].
+/// Args: [epochs (default 4)] [--samples N (default 60,000)] [--rounds R (default 3): service jobs, each between two engine-alone runs]
+/// [--engine-nice N (default: the service's Training__Nice, 10)].
 /// </summary>
 internal static class ServiceBench
 {
@@ -34,6 +35,11 @@ internal static class ServiceBench
         // either side of it: the shared machine's speed drifts by tens of percent within a minute, so one
         // before/after pair is not enough; the medians over the rounds are the figures.
         int rounds = IntOption(args, "--rounds", 3);
+        // The engine alone trains at the service's training priority unless told otherwise (--engine-nice 0: a nice-0
+        // process against the service's nice-10 training shows what the priority costs on a shared machine).
+        int engineNice = IntOption(args, "--engine-nice", ThreadNice.ServiceNice());
+        ThreadNice.ForEngineWorkers(engineNice);
+        Console.WriteLine($"service training threads at nice {ThreadNice.ServiceNice()}, engine alone at nice {engineNice}");
         var dir = Path.Combine(Path.GetTempPath(), $"bench-npy-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         try
@@ -47,13 +53,13 @@ internal static class ServiceBench
             Npy.WriteInt32(yWarm, labels[..WarmupSamples]);
             await using var service = await StartServiceAsync(xPath, yPath, xWarm, yWarm);
             await StartLatencyAsync(service);
-            var engineRuns = new List<(double Wall, double Cpu)> { EngineAlone(data, epochs) };
+            var engineRuns = new List<(double Wall, double Cpu)> { ThreadNice.Run(engineNice, () => EngineAlone(data, epochs)) };
             var serviceRuns = new List<(double Metric, double Wall, double Cpu, double Other)>();
             Console.WriteLine($"{"round",5} {"engine s/epoch",15} {"service own s",14} {"service wall s",15} {"own/engine",11} {"wall/engine",12} {"wall/own",9} {"CPU ratio",10} {"other CPU ms",13}");
             for (int r = 0; r < rounds; r++)
             {
                 serviceRuns.Add(await ThroughService(service, epochs));
-                engineRuns.Add(EngineAlone(data, epochs));
+                engineRuns.Add(ThreadNice.Run(engineNice, () => EngineAlone(data, epochs)));
                 var (m, w, c, o) = serviceRuns[r];
                 double engine = (engineRuns[r].Wall + engineRuns[r + 1].Wall) / 2, engineCpu = (engineRuns[r].Cpu + engineRuns[r + 1].Cpu) / 2;
                 Console.WriteLine($"{r + 1,5} {engine,15:F3} {m,14:F3} {w,15:F3} {m / engine,11:F3} {w / engine,12:F3} {w / m,9:F3} {c / engineCpu,10:F3} {o * 1e3,13:F1}");

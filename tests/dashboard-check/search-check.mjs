@@ -29,16 +29,33 @@ await runDashboardCheck({ baseUrl, screenshotPath, summary, step, contextOptions
 
   await page.click('#searches-refresh');
   await page.locator(`#searches-body tr[data-id="${search.id}"]`).click();
-  await page.waitForFunction(() => document.getElementById('search-summary').dataset.status === 'running');
-  summary.openedWhile = 'running';
+  // Subscribed, so the trials' events from here on reach the panel.
+  await page.waitForFunction((id) => document.getElementById('search-summary').dataset.following === id, String(search.id));
+  summary.openedWhile = await page.evaluate(() => document.getElementById('search-summary').dataset.status);
   await call('POST', `jobs/${blocker.id}/cancel`);
-  // No polling in the panel: only the hub's events can take it to the end.
-  await page.waitForFunction(() => document.getElementById('search-summary').dataset.status === 'succeeded', null, { timeout: timeoutMs });
+  // No polling in the panel: only the hub's events can take it to the end. It waits on the service's own state: once the
+  // search has ended there, the panel gets a short while to show it, however long the trials took on a loaded machine.
+  const deadline = Date.now() + timeoutMs;
+  let ended = null;
+  while (ended == null && Date.now() < deadline) {
+    const s = await call('GET', `searches/${search.id}`);
+    if (s.status !== 'running') ended = s; else await new Promise((r) => setTimeout(r, 250));
+  }
+  step(`search ${ended?.status ?? 'still running'} in the service`);
+  try {
+    await page.waitForFunction((status) => document.getElementById('search-summary').dataset.status === status,
+      ended?.status ?? 'succeeded', { timeout: 30_000, polling: 100 });
+  } catch (e) {
+    summary.panel = await page.evaluate(() => ({ status: document.getElementById('search-summary').dataset.status,
+      text: document.getElementById('search-summary').textContent, connection: window.__dashboard.state.connection }));
+    summary.service = await call('GET', `searches/${search.id}`);
+    throw e;
+  }
   step('search finished in the panel');
   const final = await call('GET', `searches/${search.id}`);
   summary.epochsTrained = final.epochsTrained;
   await page.waitForFunction((points) => document.getElementById('search-chart').dataset.points === points,
-    String(final.epochsTrained), { timeout: timeoutMs });
+    String(final.epochsTrained), { timeout: 30_000, polling: 100 });
   step('every trial epoch is on the chart');
   summary.series = Number(await page.locator('#search-chart').getAttribute('data-series'));
   summary.points = Number(await page.locator('#search-chart').getAttribute('data-points'));

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Engine.Training;
 
 namespace Api.Training;
@@ -87,9 +88,7 @@ public sealed class TrainingRegistry
     public bool Cancel(long jobId)
     {
         if (!_running.TryGetValue(jobId, out var job)) return false;
-        job.ProgressAtCancel = job.Progress;
-        job.CancelRequested = true;
-        job.Source.Cancel();
+        job.CancelAt();
         return true;
     }
 
@@ -109,22 +108,40 @@ public sealed class RunningJob(long jobId, CancellationTokenSource source) : IDi
     /// <summary>Set by a user's cancel, so the worker can tell it from a shutdown.</summary>
     public volatile bool CancelRequested;
 
-    private BatchProgress? _progress;
+    // Readers (GET /jobs/{id}, many at once) never lock: the training thread publishes each batch as a new box.
+    private StrongBox<BatchProgress>? _progress;
+    private BatchProgress? _progressAtCancel;
+    private readonly Lock _publish = new();
 
     /// <summary>The last batch finished when the cancel came, so the worker can say how many it trained after it.</summary>
     public BatchProgress? ProgressAtCancel
     {
-        get { lock (this) return _progressAtCancel; }
-        set { lock (this) _progressAtCancel = value; }
+        get { lock (_publish) return _progressAtCancel; }
     }
-
-    private BatchProgress? _progressAtCancel;
 
     /// <summary>The last batch finished, written by the training thread and read by GET /jobs/{id}.</summary>
     public BatchProgress? Progress
     {
-        get { lock (this) return _progress; }
-        set { lock (this) _progress = value; }
+        get => Volatile.Read(ref _progress)?.Value;
+        set
+        {
+            var box = value is { } v ? new StrongBox<BatchProgress>(v) : null;
+            lock (_publish) Volatile.Write(ref _progress, box);
+        }
+    }
+
+    /// <summary>
+    /// Notes the last batch finished and cancels, both under the lock the training thread takes to publish a batch: a batch
+    /// it finishes meanwhile is published after the cancel, so at most the one under way is counted as trained after it.
+    /// </summary>
+    public void CancelAt()
+    {
+        lock (_publish)
+        {
+            _progressAtCancel = _progress?.Value;
+            CancelRequested = true;
+            Source.Cancel();
+        }
     }
 
     public void Dispose() => Source.Dispose();

@@ -19,6 +19,7 @@ export class SearchesPanel {
     this.curves = new Map();
     this.plot = null;
     this.pending = null;
+    this.stale = false;
   }
 
   showList(searches) {
@@ -55,12 +56,26 @@ export class SearchesPanel {
     this.makePlot();
     this.drawScatter();
     await this.deps.follow(id, trials.map((t) => t.jobId));
+    // What changed between the load and the subscription came before any event could tell: load once more.
+    if (fresh) this.onEvent({ searchId: id });
+    this.el.summary.dataset.following = String(id);
   }
 
-  /** A SearchProgress event: reloads the open search (at most one reload in flight). */
+  /**
+   * A SearchProgress event: reloads the open search, at most one reload in flight. An event during a reload asks for one
+   * more after it, since that reload may have read the search before the change the event announces.
+   */
   onEvent(e) {
-    if (e.searchId !== this.search?.id || this.pending) return;
-    this.pending = this.open(e.searchId).finally(() => { this.pending = null; });
+    if (e.searchId !== this.search?.id) return;
+    if (this.pending) {
+      this.stale = true;
+      return;
+    }
+    this.stale = false;
+    this.pending = this.open(e.searchId).finally(() => {
+      this.pending = null;
+      if (this.stale) this.onEvent(e);
+    });
   }
 
   has(jobId) {
