@@ -16,6 +16,7 @@ namespace Bench;
 /// large-GEMM rate (the engine's Gemm, PyTorch's torch.mm), both measured here.
 /// `bench cnn [samples=12800] [epochs=1]`: the time is measured on <c>samples</c> and scaled to 60,000.
 /// `bench cnn --breakdown [batch=128] [threads=all] [samples=2560]`: where the epoch goes, layer by layer (<see cref="Breakdown"/>).
+/// `bench cnn --ab [threads=all] [rounds=7]`: the second convolution with its column matrix stored or written into the panels (<see cref="ConvAb"/>).
 /// </summary>
 internal static class CnnBench
 {
