@@ -40,8 +40,11 @@ internal static class ApiBench
 
         await Load(client, path, connections, TimeSpan.FromSeconds(warmup)); // JIT, connection pool, EF query cache
         var cpuBefore = service.CpuTime;
+        double? otherBefore = service.OtherThreadsRunSeconds();
         var (latencies, errors, elapsed) = await Load(client, path, connections, TimeSpan.FromSeconds(seconds));
         var cpu = service.CpuTime - cpuBefore;
+        // Threads other than the training ones: what answering costs, without training's share of the cores.
+        double? requestCpu = service.OtherThreadsRunSeconds() - otherBefore;
         var status = await service.StatusAsync(jobId);
         int epoch = (await service.Api.GetJobAsync(jobId)).Epoch;
 
@@ -51,7 +54,8 @@ internal static class ApiBench
                           $"p50 {Stats.Percentile(latencies, 0.50):F2} ms, p99 {Stats.Percentile(latencies, 0.99):F2} ms, " +
                           $"max {latencies[^1]:F2} ms");
         Console.WriteLine($"service CPU {cpu.TotalSeconds:F1} s in {elapsed:F1} s ({cpu.TotalSeconds / elapsed * 100:F0}% of one core, training included), " +
-                          $"{cpu.TotalMilliseconds * 1000 / latencies.Length:F0} µs per request{(idle ? "" : " incl. training's share")}; " +
+                          $"{cpu.TotalMilliseconds * 1000 / latencies.Length:F0} µs per request{(idle ? "" : " incl. training's share")}" +
+                          (requestCpu is { } r ? $", {r * 1e6 / latencies.Length:F0} µs on threads other than training's" : "") + "; " +
                           $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
     }
 
