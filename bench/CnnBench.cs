@@ -16,6 +16,7 @@ namespace Bench;
 /// large-GEMM rate (the engine's Gemm, PyTorch's torch.mm), both measured here.
 /// `bench cnn [samples=12800] [epochs=1]`: the time is measured on <c>samples</c> and scaled to 60,000.
 /// `bench cnn --breakdown [batch=128] [threads=all] [samples=2560]`: where the epoch goes, layer by layer (<see cref="Breakdown"/>).
+/// `bench cnn --ab [threads=all] [rounds=7]`: the second convolution with its column matrix stored or written into the panels (<see cref="ConvAb"/>).
 /// </summary>
 internal static class CnnBench
 {
@@ -36,6 +37,13 @@ internal static class CnnBench
             int threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
             int count = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2560;
             Breakdown.Run(MakeImages(count), Spec, batch, threads);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "--ab")
+        {
+            int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
+            int rounds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 7;
+            ConvAb(threads, rounds);
             return;
         }
         int samples = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 12_800;
@@ -79,6 +87,48 @@ internal static class CnnBench
         Console.WriteLine($"pytorch {torch.Version}: best {torchBest:F2} s/epoch ({torchThreads} threads); torch.mm 1024³ at " +
                           $"{matmulFlops / 1e9:F1} GFLOP/s -> floor {torchFloor:F2} s, {torchBest / torchFloor:F2}x the floor");
         Console.WriteLine($"engine / pytorch epoch time: {best / torchBest:F3}x (load average {CpuInfo.LoadAverage()})");
+    }
+
+    /// <summary>
+    /// `bench cnn --ab [threads=all] [rounds=7]`: the reference network's second convolution (32→64, 3×3 same, 14×14, batch 128)
+    /// with its column matrix stored (A) and written straight into the products' panels (B), interleaved in one run; best
+    /// of the rounds, each 20 batches of forward, weight gradient alone and both gradients.
+    /// </summary>
+    private static void ConvAb(int threads, int rounds)
+    {
+        Gemm.MaxThreads = threads;
+        var conv = new Engine.Layers.Conv2d(32, 14, 14, 64, 3, 1, 1);
+        var rng = new Rng(5);
+        foreach (var p in conv.Parameters)
+            for (int i = 0; i < p.Value.Length; i++) p.Value[i] = rng.NextSingle() - 0.5f;
+        var x = new Tensor(Batch, conv.InputWidth);
+        var dy = new Tensor(Batch, conv.OutputWidth);
+        for (int i = 0; i < x.Span.Length; i++) x.Span[i] = rng.NextSingle() - 0.5f;
+        for (int i = 0; i < dy.Span.Length; i++) dy.Span[i] = rng.NextSingle() - 0.5f;
+        const int batches = 20;
+        double flops = 2.0 * batches * Batch * conv.Filters * conv.PatchSize * conv.OutHeight * conv.OutWidth;
+        var best = new double[2, 3];
+        for (int i = 0; i < best.Length; i++) best[i / 3, i % 3] = double.MaxValue;
+        Action[] parts = [() => conv.Forward(x, training: true), () => conv.BackwardParameters(dy), () => conv.Backward(dy)];
+        for (int round = 0; round <= rounds; round++)
+            for (int v = 0; v < 2; v++)
+            {
+                Engine.Layers.Conv2d.ForceStoredColumns = v == 0;
+                for (int part = 0; part < 3; part++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    for (int b = 0; b < batches; b++) parts[part]();
+                    if (round > 0) best[v, part] = Math.Min(best[v, part], sw.Elapsed.TotalSeconds);
+                }
+            }
+        Engine.Layers.Conv2d.ForceStoredColumns = false;
+        Console.WriteLine($"conv 32->64 3x3 same 14x14, batch {Batch}, {threads} thread(s), best of {rounds} rounds of {batches} batches; CPU {CpuInfo.Model()}, load average {CpuInfo.LoadAverage()}");
+        string[] names = ["forward", "weight grad", "weight+input grad"];
+        for (int part = 0; part < 3; part++)
+        {
+            double f = part == 2 ? 2 * flops : flops;
+            Console.WriteLine($"  {names[part],-18} stored columns {best[0, part] * 1000,7:F1} ms ({f / best[0, part] / 1e9,6:F1} GFLOP/s)   panels {best[1, part] * 1000,7:F1} ms ({f / best[1, part] / 1e9,6:F1} GFLOP/s)   B/A {best[1, part] / best[0, part]:F3}");
+        }
     }
 
     /// <summary>Forward FLOPs, plus twice them for the backward pass (dW and dX) except dX of the first trainable layer.</summary>

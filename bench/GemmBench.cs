@@ -23,6 +23,9 @@ internal static class GemmBench
         new("Xᵀ·dY +=  784×128·128×256", 784, 256, 128, TransA: true, Accumulate: true),
         new("dY·Wᵀ     128×256·256×784", 128, 784, 256, TransB: true),
         new("dY·Wᵀ     128×128·128×256", 128, 256, 128, TransB: true),
+        new("conv W·cols  64×288·288×784", 64, 784, 288),
+        new("conv dY·colsᵀ 64×784·784×288", 64, 288, 784, TransB: true),
+        new("conv Wᵀ·dY  288×64·64×784", 288, 784, 64, TransA: true),
         new("512³", 512, 512, 512),
         new("1024³", 1024, 1024, 1024),
     ];

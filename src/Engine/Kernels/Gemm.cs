@@ -136,6 +136,28 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// C[m×n] = op(A)·B on the calling thread with B never stored: <paramref name="panels"/> writes its packed panels.
+    /// The same bits as <see cref="MultiplyOnThisThread"/> on the stored B. False, with nothing done, when the product
+    /// would take the unpacked loops instead: the caller then stores B and calls <see cref="MultiplyOnThisThread"/>.
+    /// </summary>
+    internal static unsafe bool TryMultiplyPanels<TPanels>(ReadOnlySpan<float> a, ref TPanels panels, Span<float> c,
+        int m, int n, int k, bool transA = false) where TPanels : struct, IPanelsB
+    {
+        var path = ActivePath;
+        long work = (long)m * n * k;
+        if (path == Path.Simple || work <= SmallWork || m == 1 && work <= SingleRowWork || k == 0) return false;
+        ArgumentOutOfRangeException.ThrowIfLessThan(a.Length, m * k, nameof(a));
+        ArgumentOutOfRangeException.ThrowIfLessThan(c.Length, m * n, nameof(c));
+        var kernel = path == Path.Vector512 ? Kernel512 : Kernel256;
+        fixed (float* pa = a, pc = c)
+        {
+            var problem = new GemmProblem { A = pa, C = pc, M = m, N = n, K = k, TransA = transA };
+            GemmDriver.Run(problem, kernel, 0, m, 0, n, ref panels);
+        }
+        return true;
+    }
+
     private static void Split(in GemmProblem problem, in GemmKernel kernel, bool splitN, int threads, int tiles)
     {
         int chunks = Math.Clamp(tiles / MinTilesPerChunk, threads, 2 * threads);

@@ -28,6 +28,9 @@ internal static unsafe class GemmDriver
     // kc×NR floats of B (32 KiB at 256×32) stay in the 48 KiB L1; mc×kc of A (≤ 240 KiB) in the 1 MiB L2.
     internal const int KcMax = 256, McMax = 240, NcMax = 3072;
 
+    /// <summary>Floats a panel source may write past the panel's end (one Vector512).</summary>
+    internal const int PanelSlack = 16;
+
     [ThreadStatic] private static float[]? t_packA, t_packB;
 
     /// <summary>Depth of each k slice: the slices are balanced so no slice is a tiny remainder.</summary>
@@ -44,8 +47,16 @@ internal static unsafe class GemmDriver
         return (size + unit - 1) / unit * unit;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in GemmProblem g, in GemmKernel kernel, int i0, int i1, int j0, int j1)
+    {
+        var panels = new StoredPanels(g.B, g.Ldb, g.TransB);
+        Run(g, kernel, i0, i1, j0, j1, ref panels);
+    }
+
+    /// <summary>The product with op(B)'s panels written by <paramref name="panels"/> (g.B is not read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TPanels>(in GemmProblem g, in GemmKernel kernel, int i0, int i1, int j0, int j1, ref TPanels panels)
+        where TPanels : struct, IPanelsB
     {
         int mr = kernel.Mr, nr = kernel.Nr;
         int rows = i1 - i0, cols = j1 - j0;
@@ -55,8 +66,9 @@ internal static unsafe class GemmDriver
         int ncMax = BlockSize(cols, NcMax, nr);
 
         float* packA = Buffer(ref t_packA, (long)mcMax * kcMax);
-        float* packB = Buffer(ref t_packB, (long)ncMax * kcMax);
-        int lda = g.Lda, ldb = g.Ldb, ldc = g.N;
+        // A panel source may write whole vectors past a sliver's end: the slack keeps the last one inside the buffer.
+        float* packB = Buffer(ref t_packB, (long)ncMax * kcMax + PanelSlack);
+        int lda = g.Lda, ldc = g.N;
 
         for (int jc = j0; jc < j1; jc += ncMax)
         {
@@ -65,7 +77,7 @@ internal static unsafe class GemmDriver
             {
                 int kc = Math.Min(kcMax, g.K - pc);
                 bool store = pc == 0 && !g.Accumulate;
-                GemmPack.PackB(g.B, ldb, g.TransB, pc, kc, jc, nc, nr, packB);
+                panels.Pack(pc, kc, jc, nc, nr, packB);
                 for (int ic = i0; ic < i1; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, i1 - ic);
@@ -108,4 +120,20 @@ internal static unsafe class GemmDriver
         float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(cache));
         return (float*)(((nint)p + 63) & ~(nint)63);
     }
+}
+
+/// <summary>
+/// Writes op(B) rows [p0, p0+kc) × columns [j0, j0+nc) as ⌈nc/nr⌉ zero-padded slivers of kc×nr (<see cref="GemmPack.PackB"/>'s
+/// layout), from wherever B's values come from: a stored matrix, or an operand the caller never materializes.
+/// It may write up to <see cref="GemmDriver.PanelSlack"/> floats past a sliver's row as long as a later row or sliver overwrites them.
+/// </summary>
+internal unsafe interface IPanelsB
+{
+    void Pack(int p0, int kc, int j0, int nc, int nr, float* dst);
+}
+
+/// <summary>op(B) read from a stored row-major matrix.</summary>
+internal readonly unsafe struct StoredPanels(float* b, int ldb, bool transB) : IPanelsB
+{
+    public void Pack(int p0, int kc, int j0, int nc, int nr, float* dst) => GemmPack.PackB(b, ldb, transB, p0, kc, j0, nc, nr, dst);
 }

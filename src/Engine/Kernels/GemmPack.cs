@@ -90,17 +90,15 @@ internal static unsafe class GemmPack
 
     /// <summary>Reads 8 rows of 8 (stride ld), writes the transpose as 8 rows of 8 (stride ldd).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* s, int ld, float* d, int ldd)
-    {
-        var r0 = Avx.LoadVector256(s);
-        var r1 = Avx.LoadVector256(s + ld);
-        var r2 = Avx.LoadVector256(s + 2L * ld);
-        var r3 = Avx.LoadVector256(s + 3L * ld);
-        var r4 = Avx.LoadVector256(s + 4L * ld);
-        var r5 = Avx.LoadVector256(s + 5L * ld);
-        var r6 = Avx.LoadVector256(s + 6L * ld);
-        var r7 = Avx.LoadVector256(s + 7L * ld);
+    private static void Transpose8x8(float* s, int ld, float* d, int ldd) =>
+        Transpose8x8(Avx.LoadVector256(s), Avx.LoadVector256(s + ld), Avx.LoadVector256(s + 2L * ld), Avx.LoadVector256(s + 3L * ld),
+            Avx.LoadVector256(s + 4L * ld), Avx.LoadVector256(s + 5L * ld), Avx.LoadVector256(s + 6L * ld), Avx.LoadVector256(s + 7L * ld), d, ldd);
 
+    /// <summary>Writes the transpose of the 8×8 block whose rows are r0..r7 as 8 rows of 8 (stride ldd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* d, int ldd)
+    {
         var t0 = Avx.UnpackLow(r0, r1);
         var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3);

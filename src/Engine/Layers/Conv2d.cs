@@ -27,11 +27,15 @@ public sealed class Conv2d : Layer
     /// <summary>Floats of column matrix per chunk: a few samples' worth that stays in a core's 1 MiB L2.</summary>
     internal const int ColumnBudget = 1 << 18;
 
-    [ThreadStatic] private static float[]? t_columns, t_planes, t_transposed, t_padded, t_sums;
+    [ThreadStatic] private static float[]? t_columns, t_planes, t_transposed, t_padded, t_sums, t_staged;
 
     /// <summary>Replaces <see cref="ColumnBudget"/> for batches run from the calling thread (0: none), so tests see many chunks on small layers.</summary>
     internal static int ForcedColumnBudget { get => t_forcedColumnBudget; set => t_forcedColumnBudget = value; }
     [ThreadStatic] private static int t_forcedColumnBudget;
+
+    /// <summary>Stores the column matrix even where the products could take it as panels, for batches run from the calling thread: tests and the bench compare the two.</summary>
+    internal static bool ForceStoredColumns { get => t_forceStoredColumns; set => t_forceStoredColumns = value; }
+    [ThreadStatic] private static bool t_forceStoredColumns;
 
     private readonly Tensor _output = new(0, 0);
     private readonly Tensor _inputGrad = new(0, 0);
@@ -39,6 +43,7 @@ public sealed class Conv2d : Layer
     private float[] _weightGrads = [];
     private float[] _biasGrads = [];
     private readonly ChunkWork _work;
+    private readonly SameTaps? _taps;
     private Tensor? _input;
 
     /// <param name="namePrefix">Prefix of the parameter names, e.g. <c>0.</c>.</param>
@@ -60,6 +65,7 @@ public sealed class Conv2d : Layer
         Bias = bias ? new Parameter(namePrefix + "bias", [filters], decays: false) : null;
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _work = new ChunkWork(this);
+        if (SameSize && !Direct && SameTaps.Supported) _taps = new SameTaps(height, width, kernel, padding);
     }
 
     public int Channels { get; }
@@ -132,11 +138,14 @@ public sealed class Conv2d : Layer
             return;
         }
         int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth;
-        var columns = Scratch(ref t_columns, PatchSize * n);
         var planes = Scratch(ref t_planes, Filters * n);
         var x = _input!.Data;
-        for (int s = lo; s < hi; s++) Im2Col(x.AsSpan(s * inWidth, inWidth), columns[((s - lo) * p)..], n);
-        Multiply(Weight.Value, columns, planes, Filters, n, PatchSize, split);
+        if (!ColumnsAsPanels(split) || !ForwardPanels(lo, n, planes))
+        {
+            var columns = Scratch(ref t_columns, PatchSize * n);
+            for (int s = lo; s < hi; s++) Im2Col(x.AsSpan(s * inWidth, inWidth), columns[((s - lo) * p)..], n);
+            Multiply(Weight.Value, columns, planes, Filters, n, PatchSize, split);
+        }
         var y = _output.Data;
         for (int s = lo; s < hi; s++)
             for (int f = 0; f < Filters; f++)
@@ -148,6 +157,41 @@ public sealed class Conv2d : Layer
             }
     }
 
+    /// <summary>
+    /// Whether this chunk's products take the column matrix as panels written from the input (<see cref="SameTaps"/>): a
+    /// chunk run on one thread, as the panels are; a product split across threads keeps the stored columns.
+    /// </summary>
+    private bool ColumnsAsPanels(bool split) => _taps is not null && !split && !_work.StoredColumns;
+
+    /// <summary>A copy of samples [lo, lo + count) with the zero guards the panel writers read past them.</summary>
+    private Span<float> Staged(int lo, int count)
+    {
+        int guard = _taps!.Guard, length = count * InputWidth;
+        var staged = Scratch(ref t_staged, guard + length + guard);
+        staged[..guard].Clear();
+        staged[(guard + length)..].Clear();
+        _input!.Data.AsSpan(lo * InputWidth, length).CopyTo(staged[guard..]);
+        return staged;
+    }
+
+    private unsafe bool ForwardPanels(int lo, int n, Span<float> planes)
+    {
+        fixed (float* px = Staged(lo, n / OutPlane))
+        {
+            var panels = new ColumnPanels(_taps!, px + _taps!.Guard, InputWidth);
+            return Gemm.TryMultiplyPanels(Weight.Value, ref panels, planes, Filters, n, PatchSize);
+        }
+    }
+
+    private unsafe bool WeightGradPanels(int lo, int n, ReadOnlySpan<float> planes, Span<float> weightGrad)
+    {
+        fixed (float* px = Staged(lo, n / OutPlane))
+        {
+            var panels = new TransposedColumnPanels(_taps!, px + _taps!.Guard, InputWidth);
+            return Gemm.TryMultiplyPanels(planes, ref panels, weightGrad, Filters, PatchSize, n);
+        }
+    }
+
     /// <summary>Backward of samples [lo, hi) into chunk <paramref name="chunk"/>'s gradient partials, and their input gradient when asked.</summary>
     private void BackwardChunk(int chunk, int lo, int hi, ReadOnlySpan<float> dy, bool inputGradient, bool split)
     {
@@ -157,14 +201,15 @@ public sealed class Conv2d : Layer
             if (!inputGradient) return;
         }
         int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth, k = PatchSize;
-        var columns = Scratch(ref t_columns, k * n);
         var planes = Scratch(ref t_planes, Filters * n);
         for (int s = lo; s < hi; s++)
             for (int f = 0; f < Filters; f++)
                 dy.Slice(s * outWidth + f * p, p).CopyTo(planes.Slice(f * n + (s - lo) * p, p));
-        if (!Direct) WeightGradProduct(chunk, lo, hi, planes, columns, split);
+        if (!Direct) WeightGradProduct(chunk, lo, hi, planes, split);
         if (!inputGradient) return;
+        if (_taps is not null && !split && !_work.StoredColumns && FoldedInputGrad(lo, hi, planes)) return;
         // dcols[Ckk×n] = Wᵀ·dY (W stored F×Ckk, i.e. k×m for transA), folded back onto each input (col2im).
+        var columns = Scratch(ref t_columns, k * n);
         Multiply(Weight.Value, planes, columns, k, n, Filters, split, transA: true);
         var dx = _inputGrad.Data;
         for (int s = lo; s < hi; s++)
@@ -175,8 +220,28 @@ public sealed class Conv2d : Layer
         }
     }
 
+    /// <summary>
+    /// The input gradient's product into a column matrix with guards, folded onto each sample by <see cref="SameTaps.Fold"/>:
+    /// the bits of the stored path's product and <see cref="Col2Im"/>. False, with nothing written, when the product would take
+    /// the unpacked loops (which give the same bits for products that small).
+    /// </summary>
+    private unsafe bool FoldedInputGrad(int lo, int hi, Span<float> planes)
+    {
+        int p = OutPlane, n = (hi - lo) * p, k = PatchSize, guard = _taps!.Guard;
+        // The guards need only be readable: the fold clears every lane it reads from them.
+        var columns = Scratch(ref t_columns, guard + k * n + guard);
+        fixed (float* pp = planes, pc = columns, pdx = _inputGrad.Data)
+        {
+            var panels = new StoredPanels(pp, n, transB: false);
+            if (!Gemm.TryMultiplyPanels(Weight.Value, ref panels, columns.Slice(guard, k * n), k, n, Filters, transA: true)) return false;
+            for (int s = lo; s < hi; s++)
+                _taps.Fold(pc + guard + (long)(s - lo) * p, n, Channels, pdx + (long)s * InputWidth);
+        }
+        return true;
+    }
+
     /// <summary>The chunk's bias and weight gradient partials from its output gradient gathered into <paramref name="planes"/> (F×n).</summary>
-    private void WeightGradProduct(int chunk, int lo, int hi, Span<float> planes, Span<float> columns, bool split)
+    private void WeightGradProduct(int chunk, int lo, int hi, Span<float> planes, bool split)
     {
         int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, k = PatchSize;
         if (Bias is not null)
@@ -184,9 +249,11 @@ public sealed class Conv2d : Layer
             var biasGrad = _biasGrads.AsSpan(chunk * Filters, Filters);
             for (int f = 0; f < Filters; f++) biasGrad[f] = TensorPrimitives.Sum(planes.Slice(f * n, n));
         }
+        var weightGrad = _weightGrads.AsSpan(chunk * Weight.Value.Length, Weight.Value.Length);
+        if (k >= Filters && ColumnsAsPanels(split) && WeightGradPanels(lo, n, planes, weightGrad)) return;
+        var columns = Scratch(ref t_columns, k * n);
         var x = _input!.Data;
         for (int s = lo; s < hi; s++) Im2Col(x.AsSpan(s * inWidth, inWidth), columns[((s - lo) * p)..], n);
-        var weightGrad = _weightGrads.AsSpan(chunk * Weight.Value.Length, Weight.Value.Length);
         if (k >= Filters)
         {
             // dW[F×Ckk] = dY[F×n]·colsᵀ (cols stored Ckk×n, i.e. n×k for transB).
@@ -380,6 +447,9 @@ public sealed class Conv2d : Layer
     private sealed class ChunkWork(Conv2d layer) : PoolWork
     {
         private ThreadChoice.WorkKind _kind;
+
+        /// <summary>The caller's <see cref="ForceStoredColumns"/>, for the chunks run on other threads.</summary>
+        public bool StoredColumns { get; private set; }
         private int _rows;
         private Tensor? _dy;
 
@@ -394,7 +464,7 @@ public sealed class Conv2d : Layer
                 if (layer._weightGrads.Length < chunks * wLength) layer._weightGrads = new float[chunks * wLength];
                 if (layer.Bias is not null && layer._biasGrads.Length < chunks * layer.Filters) layer._biasGrads = new float[chunks * layer.Filters];
             }
-            (_kind, _rows, _dy) = (kind, rows, dy);
+            (_kind, _rows, _dy, StoredColumns) = (kind, rows, dy, ForceStoredColumns);
             try
             {
                 int threads = Math.Min(Gemm.MaxThreads, chunks);

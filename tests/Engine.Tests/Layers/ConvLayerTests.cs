@@ -126,6 +126,8 @@ public class ConvLayerTests
     [InlineData(2, 5, 5, 3, 3, 1, 1)]  // "same": the contiguous unfolding
     [InlineData(2, 7, 5, 3, 3, 2, 0)]  // stride 2: the row-by-row unfolding
     [InlineData(1, 6, 6, 8, 3, 1, 1)]  // fewer taps than filters: the transposed weight-gradient product
+    [InlineData(3, 4, 4, 4, 3, 1, 1)]  // planes narrower than the GEMM's slivers: panels spanning samples
+    [InlineData(2, 6, 6, 3, 5, 1, 2)]  // 5×5 "same" through the panels
     public void Conv2dGradientsMatchCentralDifferencesWhenTheBatchIsSplitIntoChunks(int c, int h, int w, int filters, int kernel, int stride, int padding)
     {
         var conv = RandomConv(c, h, w, filters, kernel, stride, padding, bias: true, seed: 31);
@@ -164,11 +166,14 @@ public class ConvLayerTests
         for (int i = 0; i < one.Dw.Length; i++) Assert.Equal(one.Dw[i], many.Dw[i], 1e-4);
     }
 
-    [Fact]
-    public void Conv2dAndPoolingTrainingStepsAllocateNothingOnceWarm()
+    [Theory]
+    [InlineData(0)]     // one chunk: the stored column matrix
+    [InlineData(6000)]  // two samples per chunk: the products take their panels from the input
+    public void Conv2dAndPoolingTrainingStepsAllocateNothingOnceWarm(int columnBudget)
     {
         int saved = Gemm.MaxThreads;
         Gemm.MaxThreads = 1;
+        Conv2d.ForcedColumnBudget = columnBudget;
         try
         {
             var conv = RandomConv(2, 12, 12, 6, 3, 1, 1, bias: true, seed: 37);
@@ -186,7 +191,52 @@ public class ConvLayerTests
             Step();
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        finally { Gemm.MaxThreads = saved; }
+        finally
+        {
+            Gemm.MaxThreads = saved;
+            Conv2d.ForcedColumnBudget = 0;
+        }
+    }
+
+    [Theory]
+    [InlineData(3, 4, 4, 5, 3, 1)]    // planes of 16, narrower than a sliver: a sliver spans several samples
+    [InlineData(4, 7, 9, 6, 3, 1)]    // odd sizes
+    [InlineData(2, 6, 6, 4, 5, 2)]    // 5×5 "same"
+    [InlineData(8, 5, 5, 40, 3, 1)]   // 72 taps: a last sliver of 8 taps in the weight gradient's panels
+    [InlineData(1, 5, 5, 12, 3, 1)]   // fewer taps than filters: the weight gradient keeps the stored columns
+    public void Conv2dPanelsWrittenFromTheInputGiveTheStoredColumnsBits(int c, int h, int w, int filters, int kernel, int padding)
+    {
+        const int batch = 7;
+        float[] Run(Gemm.Path path, bool stored)
+        {
+            int saved = Gemm.MaxThreads;
+            var savedPath = Gemm.ForcedPath;
+            // One thread runs every chunk on this thread, so the forced kernel path holds for all of them.
+            Gemm.MaxThreads = 1;
+            Gemm.ForcedPath = path;
+            Conv2d.ForceStoredColumns = stored;
+            try
+            {
+                var conv = RandomConv(c, h, w, filters, kernel, 1, padding, bias: true, seed: 43);
+                // Two samples per chunk (the last chunk one), so runs of positions cross from one sample to the next.
+                Conv2d.ForcedColumnBudget = 2 * conv.PatchSize * h * w;
+                Assert.Equal(4, conv.Chunks(batch));
+                var x = GradientCheck.Uniform(batch, c * h * w, 44);
+                var y = conv.Forward(x, training: true).Span.ToArray();
+                var dx = conv.Backward(GradientCheck.Uniform(batch, y.Length / batch, 45)).Span.ToArray();
+                return [.. y, .. dx, .. conv.Weight.Grad, .. conv.Bias!.Grad];
+            }
+            finally
+            {
+                Gemm.MaxThreads = saved;
+                Gemm.ForcedPath = savedPath;
+                Conv2d.ForceStoredColumns = false;
+                Conv2d.ForcedColumnBudget = 0;
+            }
+        }
+        foreach (var path in new[] { Gemm.Path.Vector512, Gemm.Path.Vector256 })
+            if (path != Gemm.Path.Vector512 || System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+                Assert.Equal(Run(path, stored: true), Run(path, stored: false));
     }
 
     [Theory]
