@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using Engine;
 using Engine.Data;
 using Engine.Kernels;
+using Engine.Losses;
 using Engine.Specs;
 using Engine.Tensors;
 using Engine.Training;
@@ -17,6 +19,7 @@ namespace Bench;
 /// `bench cnn [samples=12800] [epochs=1]`: the time is measured on <c>samples</c> and scaled to 60,000.
 /// `bench cnn --breakdown [batch=128] [threads=all] [samples=2560]`: where the epoch goes, layer by layer (<see cref="Breakdown"/>).
 /// `bench cnn --ab [threads=all] [rounds=7]`: the second convolution with its column matrix stored or written into the panels (<see cref="ConvAb"/>).
+/// `bench cnn --relu-ab [threads=all] [rounds=7]`: a training batch with each ReLU before or after its max pooling (<see cref="ReluAb"/>).
 /// </summary>
 internal static class CnnBench
 {
@@ -37,6 +40,13 @@ internal static class CnnBench
             int threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
             int count = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2560;
             Breakdown.Run(MakeImages(count), Spec, batch, threads);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "--relu-ab")
+        {
+            int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
+            int rounds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 7;
+            ReluAb(threads, rounds);
             return;
         }
         if (args.Length > 0 && args[0] == "--ab")
@@ -129,6 +139,45 @@ internal static class CnnBench
             double f = part == 2 ? 2 * flops : flops;
             Console.WriteLine($"  {names[part],-18} stored columns {best[0, part] * 1000,7:F1} ms ({f / best[0, part] / 1e9,6:F1} GFLOP/s)   panels {best[1, part] * 1000,7:F1} ms ({f / best[1, part] / 1e9,6:F1} GFLOP/s)   B/A {best[1, part] / best[0, part]:F3}");
         }
+    }
+
+    /// <summary>
+    /// `bench cnn --relu-ab [threads=all] [rounds=7]`: the reference network's forward and backward pass on a batch of 128,
+    /// run layer by layer in spec order (A) and through Network.Forward, which runs each ReLU after its max pooling (B),
+    /// interleaved in one run; best of the rounds, each 10 batches.
+    /// </summary>
+    private static void ReluAb(int threads, int rounds)
+    {
+        Gemm.MaxThreads = threads;
+        var network = Network.Create(Spec, new Rng(5));
+        var data = MakeImages(Batch);
+        var x = new Tensor(data.Features, Batch, network.InputWidth);
+        var targets = Targets.FromLabels(data.Labels!);
+        const int batches = 10;
+        var best = new[] { double.MaxValue, double.MaxValue };
+        for (int round = 0; round <= rounds; round++)
+            for (int v = 0; v < 2; v++)
+            {
+                var sw = Stopwatch.StartNew();
+                for (int b = 0; b < batches; b++)
+                {
+                    network.ZeroGrad();
+                    if (v == 1)
+                    {
+                        network.ComputeLoss(network.Forward(x, training: true), targets);
+                        network.Backward();
+                        continue;
+                    }
+                    var y = x;
+                    foreach (var layer in network.Layers) y = layer.Forward(y, training: true);
+                    network.ComputeLoss(y, targets);
+                    network.BackwardInSpecOrder();
+                }
+                if (round > 0) best[v] = Math.Min(best[v], sw.Elapsed.TotalSeconds);
+            }
+        Console.WriteLine($"reference cnn forward+backward, batch {Batch}, {threads} thread(s), best of {rounds} rounds of {batches} batches; " +
+                          $"CPU {CpuInfo.Model()}, load average {CpuInfo.LoadAverage()}");
+        Console.WriteLine($"  spec order {best[0] * 1000 / batches,7:F2} ms/batch   ReLU after pooling {best[1] * 1000 / batches,7:F2} ms/batch   B/A {best[1] / best[0]:F3}");
     }
 
     /// <summary>Forward FLOPs, plus twice them for the backward pass (dW and dX) except dX of the first trainable layer.</summary>

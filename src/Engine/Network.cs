@@ -33,7 +33,17 @@ public sealed class Network
         _parameters = [.. layers.SelectMany(l => l.Parameters)];
         _buffers = [.. layers.SelectMany(l => l.Buffers)];
         _firstTrainable = Array.FindIndex(layers, l => l.Parameters.Count > 0);
+        _pooledRelu = new Relu?[layers.Length];
+        for (int i = 0; i + 1 < layers.Length; i++)
+            if (layers[i] is Relu && layers[i + 1] is MaxPool2d pool) _pooledRelu[i] = new Relu(pool.OutputWidth);
     }
+
+    /// <summary>
+    /// For a ReLU followed by max pooling (index of the ReLU): a ReLU over the pooled width, run after the pooling instead.
+    /// max(relu(x)) = relu(max(x)) with the same window maximum winning, so values and gradients keep their bits, and
+    /// the ReLU's passes touch a quarter of the elements (a 2×2 pool).
+    /// </summary>
+    private readonly Relu?[] _pooledRelu;
 
     public ModelSpec Spec { get; }
     public IReadOnlyList<Layer> Layers => _layers;
@@ -122,7 +132,15 @@ public sealed class Network
     public Tensor Forward(Tensor x, bool training)
     {
         if (x.Cols != InputWidth) throw new ArgumentException($"Expected {InputWidth} input columns, got {x.Cols}.", nameof(x));
-        foreach (var layer in _layers) x = layer.Forward(x, training);
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            if (_pooledRelu[i] is { } relu)
+            {
+                x = relu.Forward(_layers[++i].Forward(x, training), training);
+                continue;
+            }
+            x = _layers[i].Forward(x, training);
+        }
         return x;
     }
 
@@ -133,11 +151,24 @@ public sealed class Network
     /// Backpropagates the last <see cref="ComputeLoss"/>, accumulating (+=) parameter gradients. It stops at
     /// the first layer with parameters: gradients with respect to the input are never needed.
     /// </summary>
-    public void Backward()
+    public void Backward() => BackwardThrough(pairsSwapped: true);
+
+    /// <summary>
+    /// <see cref="Backward"/> after a forward pass that ran every layer in spec order, one by one (the layer
+    /// diagnostics), instead of through <see cref="Forward"/>.
+    /// </summary>
+    internal void BackwardInSpecOrder() => BackwardThrough(pairsSwapped: false);
+
+    private void BackwardThrough(bool pairsSwapped)
     {
         var dy = Loss.Backward();
         if (_firstTrainable < 0) return;
-        for (int i = _layers.Length - 1; i > _firstTrainable; i--) dy = _layers[i].Backward(dy);
+        for (int i = _layers.Length - 1; i > _firstTrainable; i--)
+        {
+            // The pooling of a swapped pair (i), then its ReLU's index (i - 1) is done with.
+            if (pairsSwapped && _pooledRelu[i - 1] is { } relu) dy = _layers[i--].Backward(relu.Backward(dy));
+            else dy = _layers[i].Backward(dy);
+        }
         _layers[_firstTrainable].BackwardParameters(dy);
     }
 

@@ -97,7 +97,7 @@ public static class LayerDiagnostics
             }
             network.ZeroGrad();
             network.ComputeLoss(x, probe.Targets);
-            network.Backward();
+            network.BackwardInSpecOrder();
 
             var result = new LayerStats[layers.Count];
             for (int i = 0; i < layers.Count; i++)

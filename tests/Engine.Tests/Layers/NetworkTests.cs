@@ -253,4 +253,85 @@ public class NetworkTests
         for (int i = 0; i < one.Length; i++)
             Assert.Equal(one[i].Select(BitConverter.SingleToInt32Bits), two[i].Select(BitConverter.SingleToInt32Bits));
     }
+
+    /// <summary>
+    /// A ReLU before max pooling runs after it in <see cref="Network.Forward"/>: the windows below hold only negatives,
+    /// a maximum of exactly 0 or −0, tied positives and a lone positive, and every output and input-gradient bit is the same.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(3, 1)]
+    public void ReluBeforeMaxPoolingGivesTheSameBitsWhenThePoolingRunsFirst(int size, int stride)
+    {
+        const int channels = 2, side = 4, rows = 2;
+        float[] plane =
+        [
+            -1f, -2f, 0f, -3f,
+            -4f, -0.5f, -0f, 0f,
+            2f, 2f, 0.25f, -1f,
+            -1f, 2f, -7f, 0.25f,
+        ];
+        var x = new Tensor(rows, channels * side * side);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < channels; c++)
+                for (int i = 0; i < plane.Length; i++)
+                    x.Span[r * x.Cols + c * plane.Length + i] = (c + r) % 2 == 0 ? plane[i] : -plane[plane.Length - 1 - i];
+        var (specY, specDx) = ReluPool(x, size, stride, reluFirst: true);
+        var (swapY, swapDx) = ReluPool(x, size, stride, reluFirst: false);
+        Assert.Equal(specY.Select(BitConverter.SingleToInt32Bits), swapY.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(specDx.Select(BitConverter.SingleToInt32Bits), swapDx.Select(BitConverter.SingleToInt32Bits));
+        Assert.Contains(specDx, g => g != 0);
+    }
+
+    private static (float[] Y, float[] Dx) ReluPool(Tensor x, int size, int stride, bool reluFirst)
+    {
+        var pool = new MaxPool2d(2, 4, 4, size, stride);
+        var relu = new Relu(reluFirst ? x.Cols : pool.OutputWidth);
+        var y = reluFirst ? pool.Forward(relu.Forward(x, true), true) : relu.Forward(pool.Forward(x, true), true);
+        var dy = new Tensor(y.Rows, y.Cols);
+        for (int i = 0; i < dy.Length; i++) dy.Span[i] = 0.5f + i;
+        var dx = reluFirst ? relu.Backward(pool.Backward(dy)) : pool.Backward(relu.Backward(dy));
+        return (y.Span.ToArray(), dx.Span.ToArray());
+    }
+
+    /// <summary>
+    /// A conv network trained through <see cref="Network.Forward"/> (ReLUs after their pooling) and one run layer by layer
+    /// in spec order give the same output and parameter-gradient bits, on 1 and 2 threads.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void AConvNetworkWithReluBeforePoolingTrainsToTheSameBitsAsInSpecOrder(int threads)
+    {
+        var spec = new ModelSpec([2, 8, 8],
+            [new Conv2dSpec(6, 3, Padding: ConvPadding.SameSize), new ReluSpec(), new MaxPool2dSpec(2),
+             new Conv2dSpec(5, 3, Padding: ConvPadding.SameSize), new ReluSpec(), new MaxPool2dSpec(2), new FlattenSpec(), new DenseSpec(3)],
+            LossKind.SoftmaxCrossEntropy);
+        var rng = new Rng(3);
+        var x = new Tensor([.. Enumerable.Range(0, 16 * 128).Select(_ => rng.NextGaussian())], 16, 128);
+        var targets = Targets.FromLabels(Enumerable.Range(0, 16).Select(i => i % 3).ToArray());
+        int saved = Kernels.Gemm.MaxThreads;
+        try
+        {
+            Kernels.Gemm.MaxThreads = threads;
+            var swapped = Network.Create(spec, new Rng(8));
+            float swappedLoss = swapped.ComputeLoss(swapped.Forward(x, training: true), targets);
+            swapped.Backward();
+
+            var inOrder = Network.Create(spec, new Rng(8));
+            var y = x;
+            foreach (var layer in inOrder.Layers) y = layer.Forward(y, training: true);
+            float inOrderLoss = inOrder.ComputeLoss(y, targets);
+            inOrder.BackwardInSpecOrder();
+
+            Assert.Equal(BitConverter.SingleToInt32Bits(inOrderLoss), BitConverter.SingleToInt32Bits(swappedLoss));
+            for (int i = 0; i < swapped.Parameters.Count; i++)
+                Assert.Equal(inOrder.Parameters[i].Grad.Select(BitConverter.SingleToInt32Bits), swapped.Parameters[i].Grad.Select(BitConverter.SingleToInt32Bits));
+            Assert.Contains(swapped.Parameters[0].Grad, g => g != 0);
+        }
+        finally
+        {
+            Kernels.Gemm.MaxThreads = saved;
+        }
+    }
 }
