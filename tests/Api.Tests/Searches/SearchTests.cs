@@ -125,6 +125,15 @@ public sealed class SearchTests(ServiceFactory factory, Xunit.Abstractions.ITest
         Assert.Equal(2, started.Count);
         await _client.WaitForEpochAsync(started[0].GetProperty("jobId").GetInt64(), 1, Timeout);
 
+        var before = await _client.GetFromJsonAsync<JsonElement>($"/searches/{id}");
+        if (before.GetProperty("status").GetString() != "running")
+        {
+            // Nothing here should end the search this early: say how its trials ended.
+            var jobs = new List<string>();
+            foreach (var t in before.GetProperty("trials").EnumerateArray().Where(t => t.GetProperty("jobId").ValueKind == JsonValueKind.Number))
+                jobs.Add((await _client.GetFromJsonAsync<JsonElement>($"/jobs/{t.GetProperty("jobId").GetInt64()}")).ToString());
+            Assert.Fail($"search {id} ended before its cancel: {before}\n{string.Join("\n", jobs)}");
+        }
         var cancelled = await (await _client.PostAsync($"/searches/{id}/cancel", null)).ReadJsonAsync();
         Assert.Equal("cancelled", cancelled.GetProperty("status").GetString());
         await Problem.AssertAsync(await _client.PostAsync($"/searches/{id}/cancel", null), HttpStatusCode.Conflict, "status");
