@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Engine.Kernels;
 
 namespace Bench;
 
@@ -6,7 +6,7 @@ namespace Bench;
 /// Runs the engine-alone side of a comparison at the service's training priority (<c>Training:Nice</c>, default 10),
 /// so the ratio measures what the service adds, not how much more of a shared machine a nice-0 process gets.
 /// </summary>
-internal static partial class ThreadNice
+internal static class ThreadNice
 {
     /// <summary>The nice the service gives its training threads: Training__Nice from this environment (it inherits it), else 10.</summary>
     public static int ServiceNice() =>
@@ -18,7 +18,7 @@ internal static partial class ThreadNice
     /// </summary>
     public static void ForEngineWorkers(int nice)
     {
-        if (nice > 0) Engine.Kernels.Gemm.WorkerThreadStarted = () => LowerCurrentThread(nice);
+        if (nice > 0) Gemm.WorkerThreadStarted = () => LowerCurrentThread(nice);
     }
 
     /// <summary>Runs <paramref name="work"/> on a new thread at <paramref name="nice"/> and returns its result.</summary>
@@ -46,15 +46,6 @@ internal static partial class ThreadNice
 
     private static void LowerCurrentThread(int nice)
     {
-        if (nice == 0 || !OperatingSystem.IsLinux()) return;
-        // PRIO_PROCESS with a thread id sets that one thread on Linux.
-        if (setpriority(0, gettid(), nice) != 0)
-            throw new InvalidOperationException($"setpriority failed with errno {Marshal.GetLastPInvokeError()}");
+        if (!OsThreadPriority.TryLowerCurrentThread(nice, out var failure)) throw new InvalidOperationException(failure);
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setpriority(int which, int who, int prio);
-
-    [LibraryImport("libc")]
-    private static partial int gettid();
 }

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Engine.Kernels;
 using Microsoft.Extensions.Options;
 
 namespace Api.Training;
@@ -10,10 +10,8 @@ namespace Api.Training;
 /// (CFS weights 1024 and 110), and training still gets every cycle the requests leave. Lowering one's own priority needs no privileges; raising it back would,
 /// so the setting applies only to threads that do nothing but train.
 /// </summary>
-internal static partial class ComputePriority
+internal static class ComputePriority
 {
-    private const int PrioProcess = 0;
-
     private static int s_nice;
     private static int s_failed;
     private static ILogger? s_logger;
@@ -27,28 +25,11 @@ internal static partial class ComputePriority
     /// <summary>Lowers the calling thread to <see cref="Nice"/>. A failure is logged once and otherwise ignored.</summary>
     public static void LowerCurrentThread()
     {
-        int nice = Nice;
-        if (nice == 0 || !OperatingSystem.IsLinux()) return;
-        try
-        {
-            // who = a thread id: on Linux, PRIO_PROCESS with a tid sets that one thread, not the whole process.
-            if (setpriority(PrioProcess, gettid(), nice) != 0) Failed($"setpriority failed with errno {Marshal.GetLastPInvokeError()}");
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            Failed(e.Message);
-        }
+        if (!OsThreadPriority.TryLowerCurrentThread(Nice, out var failure)) Failed(failure!);
     }
 
-    /// <summary>The calling thread's nice value on Linux (what <c>getpriority</c> reports); null elsewhere.</summary>
-    public static int? CurrentThreadNice()
-    {
-        if (!OperatingSystem.IsLinux()) return null;
-        Marshal.SetLastPInvokeError(0);
-        int value = getpriority(PrioProcess, gettid());
-        // -1 is also a valid nice value; errno tells the two apart.
-        return value == -1 && Marshal.GetLastPInvokeError() != 0 ? null : value;
-    }
+    /// <summary>The calling thread's nice value on Linux; null elsewhere.</summary>
+    public static int? CurrentThreadNice() => OsThreadPriority.CurrentThreadNice();
 
     private static void Failed(string reason)
     {
@@ -59,15 +40,6 @@ internal static partial class ComputePriority
 
     /// <summary>A failure that happened before the host's logger was there, to log at start.</summary>
     private static string? s_failure;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setpriority(int which, int who, int prio);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getpriority(int which, int who);
-
-    [LibraryImport("libc")]
-    private static partial int gettid();
 
     /// <summary>Gives the helper the host's logger, for its one warning; the nice value itself is set before the host is built.</summary>
     internal sealed class Logging(ILoggerFactory loggers, IOptions<WorkerOptions> options) : IHostedService
