@@ -25,11 +25,13 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(paths);
         services.AddSingleton<CheckpointFiles>();
         services.AddSingleton<WeightFiles>();
+        var writes = new WriteGeneration(enabled: provider == StorageOptions.Sqlite);
+        services.AddSingleton(writes);
         // Pooled: building a context is a good part of a short request. Safe because a context reads its owner
         // from the ambient IOwnerScope at each query (TrainingDbContext), so nothing of one lease reaches the next.
         services.AddSingleton<IDbContextFactory<TrainingDbContext>>(sp => new OwnerScopedContextFactory(
             new PooledDbContextFactory<TrainingDbContext>(new DbContextOptionsBuilder<TrainingDbContext>()
-                .UseApplicationServiceProvider(sp).Apply(provider, paths, options).Options),
+                .UseApplicationServiceProvider(sp).Apply(provider, paths, options).Tracking(writes).Options),
             sp.GetService<IOwnerScope>()));
         services.AddHostedService<StorageInitializer>();
         return services;
@@ -55,6 +57,10 @@ public static class StorageServiceCollectionExtensions
         provider == StorageOptions.Postgres
             ? builder.UseNpgsql(options.PostgresConnectionString, o => o.MigrationsAssembly(PostgresMigrationsAssembly))
             : builder.UseSqlite(ConnectionString(paths.Database, options.BusyTimeoutSeconds));
+
+    private static DbContextOptionsBuilder<TrainingDbContext> Tracking(
+        this DbContextOptionsBuilder<TrainingDbContext> builder, WriteGeneration writes) =>
+        writes.Enabled ? builder.AddInterceptors(new WriteGenerationInterceptor(writes)) : builder;
 
     /// <summary>
     /// Microsoft.Data.Sqlite retries a busy database until the command timeout runs out, so

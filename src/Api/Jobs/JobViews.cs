@@ -41,7 +41,7 @@ internal static class JobViews
         return [.. jobs.Select(j => Build(j, found[j.Id], registry, cache))];
     }
 
-    private static JobDto Build(Job j, JobViewCache.Aggregates a, TrainingRegistry registry, JobViewCache cache)
+    public static JobDto Build(Job j, JobViewCache.Aggregates a, TrainingRegistry registry, JobViewCache cache)
     {
         var (latest, bestEpoch, meanSeconds) = (a.Latest, a.BestEpoch, a.MeanSeconds);
         BatchDto? batch = null;

@@ -94,9 +94,14 @@ public static partial class JobsApi
     internal static async Task<Results<Ok<JobDto>, ProblemHttpResult>> Get(
         long id, IDbContextFactory<TrainingDbContext> contexts, TrainingRegistry registry, JobViewCache views, CancellationToken ct)
     {
+        if (views.TryGetRow(id, out var kept) && views.TryGetAggregates(kept, out var aggregates))
+            return TypedResults.Ok(JobViews.Build(kept, aggregates, registry, views));
+        var stamp = views.RowStamp();
         await using var db = await contexts.CreateDbContextAsync(ct);
         var job = await JobById(db, id);
-        return job is null ? Problems.NotFound("job", id) : TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, views, ct));
+        if (job is null) return Problems.NotFound("job", id);
+        views.SetRow(stamp, job);
+        return TypedResults.Ok(await JobViews.BuildAsync(db, job, registry, views, ct));
     }
 
     /// <summary>Per-epoch metrics of a job, in epoch order.</summary>

@@ -8,12 +8,25 @@ using Engine.Serialization;
 using Engine.Specs;
 using Engine.Tensors;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Api.Tests.Jobs;
 
 public sealed class FullFlowTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
 {
     private readonly HttpClient _client = factory.CreateClient();
+
+    [Fact]
+    public async Task ATrainedJobLeavesNoWriteOpenSoItsRowCanBeKeptForPolling()
+    {
+        var jobId = await _client.CreateJobAsync(await _client.CreateModelAsync(), await _client.CreateSyntheticAsync(), epochs: 3);
+        await _client.WaitForStatusAsync(jobId, TimeSpan.FromSeconds(60), "succeeded", "failed");
+        // A write whose end EF never reported would leave the service without a stamp for good, every GET a query.
+        var writes = factory.Services.GetRequiredService<global::Storage.WriteGeneration>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (writes.Stamp() is null && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.NotNull(writes.Stamp());
+    }
 
     [Fact]
     public async Task SyntheticDataToTrainedModelToDownloadedWeightsAndPredictions()
