@@ -36,7 +36,17 @@ public sealed class Network
         _pooledRelu = new Relu?[layers.Length];
         for (int i = 0; i + 1 < layers.Length; i++)
             if (layers[i] is Relu && layers[i + 1] is MaxPool2d pool) _pooledRelu[i] = new Relu(pool.OutputWidth);
+        _convPool = new MaxPool2d?[layers.Length];
+        for (int i = 0; i + 2 < layers.Length; i++)
+            if (layers[i] is Conv2d conv && _pooledRelu[i + 1] is not null && layers[i + 2] is MaxPool2d pool && conv.CanPoolDirectly(pool))
+                _convPool[i] = pool;
     }
+
+    /// <summary>
+    /// For a direct first-layer conv whose swapped ReLU and max pooling follow (index of the conv): the pooling, written
+    /// by the conv itself (<see cref="Conv2d.ForwardPooled"/>) so that its full-size output is never stored and read back.
+    /// </summary>
+    private readonly MaxPool2d?[] _convPool;
 
     /// <summary>
     /// For a ReLU followed by max pooling (index of the ReLU): a ReLU over the pooled width, run after the pooling instead.
@@ -134,6 +144,12 @@ public sealed class Network
         if (x.Cols != InputWidth) throw new ArgumentException($"Expected {InputWidth} input columns, got {x.Cols}.", nameof(x));
         for (int i = 0; i < _layers.Length; i++)
         {
+            if (_convPool[i] is { } pool)
+            {
+                x = _pooledRelu[i + 1]!.Forward(((Conv2d)_layers[i]).ForwardPooled(x, pool), training);
+                i += 2;
+                continue;
+            }
             if (_pooledRelu[i] is { } relu)
             {
                 x = relu.Forward(_layers[++i].Forward(x, training), training);

@@ -77,6 +77,91 @@ internal static unsafe class DirectConv3x3
             }
     }
 
+    /// <summary>Whether <see cref="ForwardPooled"/> can take a plane of this size: even sides, so every 2×2 window is whole.</summary>
+    public static bool PoolFits(int height, int width) => Fits(width) && height % 2 == 0 && width % 2 == 0;
+
+    /// <summary>
+    /// <see cref="Forward"/> followed by a 2×2, stride 2 max pooling, without storing the convolution: two output rows at
+    /// a time, each window's maximum (first on ties, first NaN; <see cref="WindowMax"/>) and its index in the unpooled
+    /// sample, as the pooling layer writes them. The values are <see cref="Forward"/>'s to the bit, bias included.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardPooled(float* padded, int channels, int height, int width, float* weight, float* bias, int filters,
+        float* pooled, int* argmax)
+    {
+        int pw = width + 2, pp = (height + 2) * pw, plane = height * width, taps = channels * Taps;
+        int outWidth = width / 2, outPlane = height / 2 * outWidth;
+        for (int oh = 0; oh < height; oh += 2)
+            for (int ow = 0; ow < width; ow += Lanes)
+            {
+                if (ow > width - Lanes) ow = width - Lanes; // even, as the width is: the windows stay aligned
+                float* at = padded + oh * pw + ow;
+                int top = oh * width + ow, o = oh / 2 * outWidth + ow / 2;
+                int f = 0;
+                for (; f + 4 <= filters; f += 4)
+                {
+                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                    float* w0 = weight + f * taps;
+                    for (int c = 0, t = 0; c < channels; c++)
+                        for (int i = 0; i < 3; i++)
+                            for (int j = 0; j < 3; j++, t++)
+                            {
+                                var v = Vector512.Load(at + c * pp + i * pw + j);
+                                var u = Vector512.Load(at + c * pp + (i + 1) * pw + j);
+                                var k0 = Vector512.Create(w0[t]);
+                                var k1 = Vector512.Create(w0[taps + t]);
+                                var k2 = Vector512.Create(w0[2 * taps + t]);
+                                var k3 = Vector512.Create(w0[3 * taps + t]);
+                                a0 = Vector512.FusedMultiplyAdd(k0, v, a0); b0 = Vector512.FusedMultiplyAdd(k0, u, b0);
+                                a1 = Vector512.FusedMultiplyAdd(k1, v, a1); b1 = Vector512.FusedMultiplyAdd(k1, u, b1);
+                                a2 = Vector512.FusedMultiplyAdd(k2, v, a2); b2 = Vector512.FusedMultiplyAdd(k2, u, b2);
+                                a3 = Vector512.FusedMultiplyAdd(k3, v, a3); b3 = Vector512.FusedMultiplyAdd(k3, u, b3);
+                            }
+                    Pool(a0, b0, bias, f, width, top + f * plane, pooled + f * outPlane + o, argmax + f * outPlane + o);
+                    Pool(a1, b1, bias, f + 1, width, top + (f + 1) * plane, pooled + (f + 1) * outPlane + o, argmax + (f + 1) * outPlane + o);
+                    Pool(a2, b2, bias, f + 2, width, top + (f + 2) * plane, pooled + (f + 2) * outPlane + o, argmax + (f + 2) * outPlane + o);
+                    Pool(a3, b3, bias, f + 3, width, top + (f + 3) * plane, pooled + (f + 3) * outPlane + o, argmax + (f + 3) * outPlane + o);
+                }
+                for (; f < filters; f++)
+                {
+                    Vector512<float> a0 = default, b0 = default;
+                    float* w0 = weight + f * taps;
+                    for (int c = 0, t = 0; c < channels; c++)
+                        for (int i = 0; i < 3; i++)
+                            for (int j = 0; j < 3; j++, t++)
+                            {
+                                var k0 = Vector512.Create(w0[t]);
+                                a0 = Vector512.FusedMultiplyAdd(k0, Vector512.Load(at + c * pp + i * pw + j), a0);
+                                b0 = Vector512.FusedMultiplyAdd(k0, Vector512.Load(at + c * pp + (i + 1) * pw + j), b0);
+                            }
+                    Pool(a0, b0, bias, f, width, top + f * plane, pooled + f * outPlane + o, argmax + f * outPlane + o);
+                }
+            }
+    }
+
+    private static Vector512<int> EvenLanes => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+    private static Vector512<int> OddLanes => Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+
+    /// <summary>Eight windows from two rows of sixteen outputs, in the window order (0,0), (0,1), (1,0), (1,1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pool(Vector512<float> upper, Vector512<float> lower, float* bias, int f, int width, int top, float* pooled, int* argmax)
+    {
+        if (bias != null)
+        {
+            var b = Vector512.Create(bias[f]);
+            upper += b;
+            lower += b;
+        }
+        var best = Vector512.Shuffle(upper, EvenLanes).GetLower();
+        var code = Vector256<int>.Zero;
+        WindowMax.Take(Vector512.Shuffle(upper, OddLanes).GetLower(), Vector256.Create(1), ref best, ref code);
+        WindowMax.Take(Vector512.Shuffle(lower, EvenLanes).GetLower(), Vector256.Create(width), ref best, ref code);
+        WindowMax.Take(Vector512.Shuffle(lower, OddLanes).GetLower(), Vector256.Create(width + 1), ref best, ref code);
+        best.Store(pooled);
+        (Vector256.Create(top) + Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + code).Store(argmax);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(Vector512<float> sum, float* bias, int f, float* y) =>
         (bias == null ? sum : sum + Vector512.Create(bias[f])).Store(y);

@@ -99,6 +99,43 @@ public sealed class Conv2d : Layer
         return _output;
     }
 
+    /// <summary>
+    /// Whether <see cref="ForwardPooled"/> can stand for this layer's forward pass followed by <paramref name="pool"/>'s: a
+    /// direct 3×3 conv (<see cref="DirectConv3x3"/>) whose output the pooling takes in whole 2×2 windows.
+    /// </summary>
+    internal bool CanPoolDirectly(MaxPool2d pool) =>
+        Direct && pool.IsEvenPairs && pool.Channels == Filters && pool.Height == OutHeight && pool.Width == OutWidth
+        && DirectConv3x3.PoolFits(OutHeight, OutWidth);
+
+    /// <summary>
+    /// This layer's forward pass and <paramref name="pool"/>'s as one: the convolution's output is never stored, the
+    /// pooling's output and argmax are written directly, to the bit as the two layers give them. Backward runs as usual
+    /// (the pooling's, then this layer's), so only the layers' own unpooled output is missing.
+    /// </summary>
+    internal Tensor ForwardPooled(Tensor x, MaxPool2d pool)
+    {
+        if (x.Cols != InputWidth) throw new ArgumentException($"Conv2d expects {InputWidth} input columns, got {x.Cols}.", nameof(x));
+        if (!CanPoolDirectly(pool)) throw new InvalidOperationException("This pooling cannot be written by the convolution.");
+        _input = x;
+        _output.Resize(x.Rows, OutputWidth);
+        (_pooled, _argmax) = pool.ForwardWrittenBy(_output);
+        try
+        {
+            _work.Run(ThreadChoice.WorkKind.ConvForward, x.Rows);
+        }
+        finally
+        {
+            _argmax = null;
+        }
+        var pooled = _pooled;
+        _pooled = null;
+        return pooled;
+    }
+
+    // Set only while ForwardPooled runs: where its chunks write.
+    private Tensor? _pooled;
+    private int[]? _argmax;
+
     public override Tensor Backward(Tensor dy) => Backward(dy, inputGradient: true);
 
     // In the first layer dX costs as much as the forward pass and nobody reads it.
@@ -134,7 +171,8 @@ public sealed class Conv2d : Layer
     {
         if (Direct)
         {
-            ForwardDirect(lo, hi);
+            if (_argmax is not null) ForwardDirectPooled(lo, hi);
+            else ForwardDirect(lo, hi);
             return;
         }
         int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth;
@@ -282,6 +320,20 @@ public sealed class Conv2d : Layer
             {
                 DirectConv3x3.Pad(x.AsSpan(s * inWidth, inWidth), Channels, Height, Width, padded);
                 DirectConv3x3.Forward(pp, Channels, Height, Width, pw, pb, Filters, py + (long)s * outWidth);
+            }
+    }
+
+    private unsafe void ForwardDirectPooled(int lo, int hi)
+    {
+        int inWidth = InputWidth, pooledWidth = _pooled!.Cols;
+        var padded = Scratch(ref t_padded, DirectConv3x3.PaddedLength(Channels, Height, Width));
+        var x = _input!.Data;
+        fixed (float* pp = padded, pw = Weight.Value, pb = Bias?.Value, py = _pooled.Data)
+        fixed (int* pa = _argmax)
+            for (int s = lo; s < hi; s++)
+            {
+                DirectConv3x3.Pad(x.AsSpan(s * inWidth, inWidth), Channels, Height, Width, padded);
+                DirectConv3x3.ForwardPooled(pp, Channels, Height, Width, pw, pb, Filters, py + (long)s * pooledWidth, pa + (long)s * pooledWidth);
             }
     }
 

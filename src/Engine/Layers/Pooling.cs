@@ -114,7 +114,9 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     : Pool2d(channels, height, width, size, stride)
 {
     private int[] _argmax = [];
-    private readonly int[] _blocks = size == 2 && stride == 2 ? PairBlocks(channels, height, width) : [];
+    // Eight outputs a block where a row has that many and AVX2 is there, else four (SSE).
+    private readonly int _lanes = width / 2 >= 8 && Avx2.IsSupported ? 8 : 4;
+    private readonly int[] _blocks = size == 2 && stride == 2 ? PairBlocks(channels, height, width, width / 2 >= 8 && Avx2.IsSupported ? 8 : 4) : [];
 
     /// <summary>For each output of the last forward pass, the index of its maximum within its sample's input row.</summary>
     public ReadOnlySpan<int> Argmax => _argmax.AsSpan(0, (_input?.Rows ?? 0) * OutputWidth);
@@ -126,6 +128,22 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
         if (_argmax.Length < rows * OutputWidth) _argmax = new int[rows * OutputWidth];
     }
 
+    /// <summary>
+    /// Readies a forward pass whose outputs and argmax another kernel writes (<see cref="Conv2d.ForwardPooled"/>);
+    /// <paramref name="input"/> stands for the unpooled batch, of which backward needs only the number of rows.
+    /// </summary>
+    internal (Tensor Output, int[] Argmax) ForwardWrittenBy(Tensor input)
+    {
+        if (input.Cols != InputWidth) throw new ArgumentException($"MaxPool2d expects {InputWidth} input columns, got {input.Cols}.", nameof(input));
+        _input = input;
+        _output.Resize(input.Rows, OutputWidth);
+        PrepareForward(input.Rows);
+        return (_output, _argmax);
+    }
+
+    /// <summary>Whether a kernel may write this pooling's forward pass the way <see cref="ForwardRows"/> does: 2×2 windows, stride 2, even sides.</summary>
+    internal bool IsEvenPairs => Size == 2 && Stride == 2 && Height % 2 == 0 && Width % 2 == 0;
+
     private protected override void ForwardRows(int lo, int hi)
     {
         var x = _input!;
@@ -133,8 +151,9 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
         {
             var y = _output.Row(s);
             var argmax = _argmax.AsSpan(s * OutputWidth, OutputWidth);
-            if (Pairs) ForwardPairs(x.Row(s), y, argmax);
-            else ForwardWindows(x.Row(s), y, argmax);
+            if (!Pairs) ForwardWindows(x.Row(s), y, argmax);
+            else if (_lanes == 8) ForwardPairs8(x.Row(s), y, argmax);
+            else ForwardPairs(x.Row(s), y, argmax);
         }
     }
 
@@ -175,23 +194,42 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
                 // Window order (0,0), (0,1), (1,0), (1,1): even and odd columns of each row.
                 var best = Sse.Shuffle(a0, a1, 0x88);
                 var code = Vector128<int>.Zero;
-                Take(Sse.Shuffle(a0, a1, 0xDD), offsets.Right, ref best, ref code);
-                Take(Sse.Shuffle(b0, b1, 0x88), offsets.Below, ref best, ref code);
-                Take(Sse.Shuffle(b0, b1, 0xDD), offsets.BelowRight, ref best, ref code);
+                WindowMax.Take(Sse.Shuffle(a0, a1, 0xDD), offsets.Right, ref best, ref code);
+                WindowMax.Take(Sse.Shuffle(b0, b1, 0x88), offsets.Below, ref best, ref code);
+                WindowMax.Take(Sse.Shuffle(b0, b1, 0xDD), offsets.BelowRight, ref best, ref code);
                 Sse.Store(py + o, best);
                 Sse2.Store(pa + o, Vector128.Create(top) + WindowOffsets.Lanes + code);
             }
     }
 
-    /// <summary>Takes <paramref name="v"/> where it beats the best so far: larger, or the first NaN.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Take(Vector128<float> v, Vector128<int> offset, ref Vector128<float> best, ref Vector128<int> code)
+    /// <summary>
+    /// <see cref="ForwardPairs"/> eight outputs at a time. The in-lane shuffles leave the outputs in the order
+    /// 0 1 4 5 2 3 6 7; each lane is still compared exactly as in the four-wide path, and one permute puts them back.
+    /// </summary>
+    private unsafe void ForwardPairs8(ReadOnlySpan<float> row, Span<float> y, Span<int> argmax)
     {
-        var nanV = ~Vector128.Equals(v, v);
-        var nanBest = ~Vector128.Equals(best, best);
-        var take = Vector128.GreaterThan(v, best) | Vector128.AndNot(nanV, nanBest);
-        best = Vector128.ConditionalSelect(take, v, best);
-        code = Vector128.ConditionalSelect(take.AsInt32(), offset, code);
+        var offsets = new WindowOffsets(Width);
+        var right = Vector256.Create(offsets.Right, offsets.Right);
+        var below = Vector256.Create(offsets.Below, offsets.Below);
+        var belowRight = Vector256.Create(offsets.BelowRight, offsets.BelowRight);
+        fixed (float* px = row, py = y)
+        fixed (int* pa = argmax)
+            for (int b = 0; b < _blocks.Length; b += 2)
+            {
+                int o = _blocks[b], top = _blocks[b + 1];
+                float* r0 = px + top, r1 = r0 + Width;
+                var a0 = Avx.LoadVector256(r0);
+                var a1 = Avx.LoadVector256(r0 + 8);
+                var b0 = Avx.LoadVector256(r1);
+                var b1 = Avx.LoadVector256(r1 + 8);
+                var best = Avx.Shuffle(a0, a1, 0x88);
+                var code = Vector256<int>.Zero;
+                WindowMax.Take(Avx.Shuffle(a0, a1, 0xDD), right, ref best, ref code);
+                WindowMax.Take(Avx.Shuffle(b0, b1, 0x88), below, ref best, ref code);
+                WindowMax.Take(Avx.Shuffle(b0, b1, 0xDD), belowRight, ref best, ref code);
+                Avx.Store(py + o, Avx2.Permute4x64(best.AsDouble(), 0xD8).AsSingle());
+                Avx.Store(pa + o, Vector256.Create(top) + WindowOffsets.Lanes8 + Avx2.Permute4x64(code.AsInt64(), 0xD8).AsInt32());
+            }
     }
 
     private protected override void BackwardRows(Tensor dy, int lo, int hi)
@@ -204,7 +242,8 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
             var index = _argmax.AsSpan(s * outWidth, outWidth);
             if (Pairs)
             {
-                BackwardPairs(g, index, dx);
+                if (_lanes == 8) BackwardPairs8(g, index, dx);
+                else BackwardPairs(g, index, dx);
                 continue;
             }
             dx.Clear();
@@ -237,20 +276,52 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
             }
     }
 
+    /// <summary><see cref="BackwardPairs"/> eight outputs at a time: each row's sixteen inputs from two in-lane interleaves.</summary>
+    private unsafe void BackwardPairs8(ReadOnlySpan<float> g, ReadOnlySpan<int> argmax, Span<float> dx)
+    {
+        if (2 * OutWidth != Width || 2 * OutHeight != Height) dx.Clear();
+        var offsets = new WindowOffsets(Width);
+        var right = Vector256.Create(offsets.Right, offsets.Right);
+        var below = Vector256.Create(offsets.Below, offsets.Below);
+        var belowRight = Vector256.Create(offsets.BelowRight, offsets.BelowRight);
+        fixed (float* pg = g, px = dx)
+        fixed (int* pa = argmax)
+            for (int b = 0; b < _blocks.Length; b += 2)
+            {
+                int o = _blocks[b], top = _blocks[b + 1];
+                var code = Avx.LoadVector256(pa + o) - (Vector256.Create(top) + WindowOffsets.Lanes8);
+                var gv = Avx.LoadVector256(pg + o);
+                var e0 = gv & Vector256.Equals(code, Vector256<int>.Zero).AsSingle();
+                var o0 = gv & Vector256.Equals(code, right).AsSingle();
+                var e1 = gv & Vector256.Equals(code, below).AsSingle();
+                var o1 = gv & Vector256.Equals(code, belowRight).AsSingle();
+                float* r0 = px + top, r1 = r0 + Width;
+                // Unpacking interleaves within each 128-bit lane: outputs 0 1 | 4 5 and 2 3 | 6 7.
+                var low0 = Avx.UnpackLow(e0, o0);
+                var high0 = Avx.UnpackHigh(e0, o0);
+                var low1 = Avx.UnpackLow(e1, o1);
+                var high1 = Avx.UnpackHigh(e1, o1);
+                Avx.Store(r0, Avx.Permute2x128(low0, high0, 0x20));
+                Avx.Store(r0 + 8, Avx.Permute2x128(low0, high0, 0x31));
+                Avx.Store(r1, Avx.Permute2x128(low1, high1, 0x20));
+                Avx.Store(r1 + 8, Avx.Permute2x128(low1, high1, 0x31));
+            }
+    }
+
     /// <summary>
-    /// The 4-output blocks of a sample for the 2×2 path, as (first output, its window's top-left input) pairs; a row whose
-    /// width is not a multiple of 4 ends with a block moved back to overlap the one before (its outputs are written twice, alike).
+    /// The blocks of <paramref name="lanes"/> outputs of a sample for the 2×2 path, as (first output, its window's top-left
+    /// input) pairs; a row whose width is not a multiple of the lanes ends with a block moved back to overlap the one before (its outputs are written twice, alike).
     /// </summary>
-    private static int[] PairBlocks(int channels, int height, int width)
+    private static int[] PairBlocks(int channels, int height, int width, int lanes)
     {
         int outHeight = height / 2, outWidth = width / 2;
-        if (outWidth < 4) return [];
+        if (outWidth < lanes) return [];
         var blocks = new List<int>();
         for (int c = 0, o = 0; c < channels; c++)
             for (int oh = 0; oh < outHeight; oh++, o += outWidth)
-                for (int ow = 0; ow < outWidth; ow += 4)
+                for (int ow = 0; ow < outWidth; ow += lanes)
                 {
-                    int at = Math.Min(ow, outWidth - 4);
+                    int at = Math.Min(ow, outWidth - lanes);
                     blocks.Add(o + at);
                     blocks.Add((c * height + 2 * oh) * width + 2 * at);
                 }
@@ -261,6 +332,7 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     private readonly struct WindowOffsets(int width)
     {
         public static Vector128<int> Lanes => Vector128.Create(0, 2, 4, 6);
+        public static Vector256<int> Lanes8 => Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
         public Vector128<int> Right { get; } = Vector128.Create(1);
         public Vector128<int> Below { get; } = Vector128.Create(width);
         public Vector128<int> BelowRight { get; } = Vector128.Create(width + 1);

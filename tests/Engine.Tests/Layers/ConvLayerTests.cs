@@ -256,19 +256,24 @@ public class ConvLayerTests
     [Theory]
     [InlineData(2, 6, 10, 2)]  // 2×2 stride 2 with five outputs a row: the vectorized path, last four overlapping
     [InlineData(1, 9, 17, 1)]  // odd sizes: the last row and column are dropped
+    [InlineData(2, 4, 20, 2)]  // ten outputs a row: eight-wide blocks where AVX2 is there, the last overlapping
+    [InlineData(1, 5, 33, 1)]  // sixteen outputs a row, two eight-wide blocks, the odd row and column dropped
     public void MaxPool2dPairsGradientMatchesCentralDifferences(int c, int h, int w, int batch) =>
         GradientCheck.Layer(new MaxPool2d(c, h, w, 2, 2), Distinct(batch, c * h * w, 26));
 
-    [Fact]
-    public void MaxPool2dPairsTakeTheFirstMaximumOnTiesAndTheFirstNaN()
+    [Theory]
+    [InlineData(12)]  // four-wide blocks
+    [InlineData(28)]  // eight-wide blocks (AVX2), as after the reference CNN's first convolution
+    [InlineData(20)]
+    public void MaxPool2dPairsTakeTheFirstMaximumOnTiesAndTheFirstNaN(int w)
     {
-        const int c = 2, h = 4, w = 12;
+        const int c = 2, h = 4;
         var rng = new Rng(27);
         var x = new Tensor(3, c * h * w);
         // Few distinct values make ties common; a few NaNs stand in for a diverged activation.
         for (int i = 0; i < x.Span.Length; i++) x.Span[i] = rng.NextInt(4) == 0 ? float.NaN : rng.NextInt(3);
         var pool = new MaxPool2d(c, h, w, 2, 2);
-        var y = pool.Forward(x, training: false);
+        var y = pool.Forward(x, training: true);
         int o = 0;
         for (int s = 0; s < x.Rows; s++)
             for (int ch = 0; ch < c; ch++)
@@ -284,6 +289,14 @@ public class ConvLayerTests
                         Assert.Equal(best, pool.Argmax[o]);
                         Assert.Equal(x[s, best], y.Span[o]);
                     }
+
+        // Backward: each window's gradient at its maximum and zero at its other three inputs.
+        var g = GradientCheck.Uniform(3, c * (h / 2) * (w / 2), 28);
+        var dx = pool.Backward(g);
+        var expected = new float[dx.Span.Length];
+        for (int s = 0, at = 0; s < x.Rows; s++)
+            for (int i = 0; i < c * (h / 2) * (w / 2); i++, at++) expected[s * c * h * w + pool.Argmax[at]] = g.Span[at];
+        Assert.Equal(expected, dx.Span.ToArray());
     }
 
     [Fact]

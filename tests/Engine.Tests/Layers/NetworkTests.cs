@@ -299,16 +299,20 @@ public class NetworkTests
     /// in spec order give the same output and parameter-gradient bits, on 1 and 2 threads.
     /// </summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void AConvNetworkWithReluBeforePoolingTrainsToTheSameBitsAsInSpecOrder(int threads)
+    [InlineData(1, 2, 8, 8)]
+    [InlineData(2, 2, 8, 8)]
+    [InlineData(1, 1, 28, 28)]  // a direct first conv that writes its pooling itself (AVX-512), four filters at a time and two more
+    [InlineData(2, 3, 16, 20)]  // three channels; the second 16-wide block overlaps the first
+    [InlineData(2, 1, 18, 17)]  // an odd width: the conv and its pooling run apart
+    public void AConvNetworkWithReluBeforePoolingTrainsToTheSameBitsAsInSpecOrder(int threads, int channels, int height, int width)
     {
-        var spec = new ModelSpec([2, 8, 8],
+        var spec = new ModelSpec([channels, height, width],
             [new Conv2dSpec(6, 3, Padding: ConvPadding.SameSize), new ReluSpec(), new MaxPool2dSpec(2),
              new Conv2dSpec(5, 3, Padding: ConvPadding.SameSize), new ReluSpec(), new MaxPool2dSpec(2), new FlattenSpec(), new DenseSpec(3)],
             LossKind.SoftmaxCrossEntropy);
         var rng = new Rng(3);
-        var x = new Tensor([.. Enumerable.Range(0, 16 * 128).Select(_ => rng.NextGaussian())], 16, 128);
+        int inputs = channels * height * width;
+        var x = new Tensor([.. Enumerable.Range(0, 16 * inputs).Select(_ => rng.NextGaussian())], 16, inputs);
         var targets = Targets.FromLabels(Enumerable.Range(0, 16).Select(i => i % 3).ToArray());
         int saved = Kernels.Gemm.MaxThreads;
         try
