@@ -182,7 +182,16 @@ public sealed class Network
         for (int i = _layers.Length - 1; i > _firstTrainable; i--)
         {
             // The pooling of a swapped pair (i), then its ReLU's index (i - 1) is done with.
-            if (pairsSwapped && _pooledRelu[i - 1] is { } relu) dy = _layers[i--].Backward(relu.Backward(dy));
+            if (pairsSwapped && _pooledRelu[i - 1] is { } relu)
+            {
+                // A first conv that wrote this pooling takes its gradient as the pooling receives it.
+                if (i - 2 == _firstTrainable && _convPool[i - 2] is { } pool)
+                {
+                    ((Conv2d)_layers[i - 2]).BackwardParametersPooled(relu.Backward(dy), pool);
+                    return;
+                }
+                dy = _layers[i--].Backward(relu.Backward(dy));
+            }
             else dy = _layers[i].Backward(dy);
         }
         _layers[_firstTrainable].BackwardParameters(dy);

@@ -168,12 +168,15 @@ internal static unsafe class DirectConv3x3
 
     /// <summary>
     /// Adds one sample's weight-gradient terms dy[f, q]·x[c, q + tap] into <paramref name="sums"/>, one 16-lane vector per
-    /// weight ([F, C, 3, 3] order); the caller sums each vector's lanes once all its samples are in.
+    /// weight ([F, C, 3, 3] order), and, when <paramref name="biasSums"/> is given, the terms dy[f, q] into one vector per
+    /// filter; the caller sums each vector's lanes once all its samples are in. <typeparamref name="TGrad"/> says where dy
+    /// comes from: stored (<see cref="StoredGrad"/>) or rebuilt from a 2×2 max pooling's gradient (<see cref="PooledGrad"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AccumulateWeightGrad(float* padded, int channels, int height, int width, float* dy, int filters, Vector512<float>* sums)
+    public static void AccumulateWeightGrad<TGrad>(float* padded, int channels, int height, int width, TGrad dy, int filters,
+        Vector512<float>* sums, Vector512<float>* biasSums) where TGrad : struct, IOutputGrad<TGrad>
     {
-        int pw = width + 2, pp = (height + 2) * pw, plane = height * width, taps = channels * Taps;
+        int pw = width + 2, pp = (height + 2) * pw, taps = channels * Taps;
         int tail = width - Lanes, repeated = Lanes - width % Lanes;
         var fresh = Vector512.GreaterThanOrEqual(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(repeated)).AsSingle();
         int f = 0;
@@ -182,19 +185,21 @@ internal static unsafe class DirectConv3x3
             {
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default;
                 Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default, b8 = default;
+                Vector512<float> z0 = default, z1 = default;
                 for (int oh = 0; oh < height; oh++)
                     for (int ow = 0; ow < width; ow += Lanes)
                     {
                         bool last = ow > tail;
                         if (last) ow = tail;
-                        float* d = dy + f * plane + oh * width + ow;
-                        var d0 = Vector512.Load(d);
-                        var d1 = Vector512.Load(d + plane);
+                        var d0 = dy.Row(f, oh, ow);
+                        var d1 = dy.Row(f + 1, oh, ow);
                         if (last && repeated != Lanes)
                         {
                             d0 &= fresh;
                             d1 &= fresh;
                         }
+                        z0 += d0;
+                        z1 += d1;
                         // Written out rather than through a helper taking the sums by ref: the JIT then keeps them in memory, not registers.
                         float* x = padded + c * pp + oh * pw + ow;
                         var v = Vector512.Load(x);
@@ -222,8 +227,14 @@ internal static unsafe class DirectConv3x3
                 s[0] += a0; s[1] += a1; s[2] += a2; s[3] += a3; s[4] += a4; s[5] += a5; s[6] += a6; s[7] += a7; s[8] += a8;
                 s += taps;
                 s[0] += b0; s[1] += b1; s[2] += b2; s[3] += b3; s[4] += b4; s[5] += b5; s[6] += b6; s[7] += b7; s[8] += b8;
+                if (c == 0 && biasSums != null)
+                {
+                    biasSums[f] += z0;
+                    biasSums[f + 1] += z1;
+                }
             }
         for (; f < filters; f++)
+        {
             for (int c = 0; c < channels; c++)
                 for (int i = 0, t = 0; i < 3; i++)
                     for (int j = 0; j < 3; j++, t++)
@@ -234,11 +245,102 @@ internal static unsafe class DirectConv3x3
                             {
                                 bool last = ow > tail;
                                 if (last) ow = tail;
-                                var d0 = Vector512.Load(dy + f * plane + oh * width + ow);
+                                var d0 = dy.Row(f, oh, ow);
                                 if (last && repeated != Lanes) d0 &= fresh;
                                 a = Vector512.FusedMultiplyAdd(d0, Vector512.Load(padded + c * pp + (oh + i) * pw + ow + j), a);
                             }
                         sums[f * taps + c * Taps + t] += a;
                     }
+            if (biasSums == null) continue;
+            Vector512<float> z = default;
+            for (int oh = 0; oh < height; oh++)
+                for (int ow = 0; ow < width; ow += Lanes)
+                {
+                    bool last = ow > tail;
+                    if (last) ow = tail;
+                    var d0 = dy.Row(f, oh, ow);
+                    if (last && repeated != Lanes) d0 &= fresh;
+                    z += d0;
+                }
+            biasSums[f] += z;
+        }
+    }
+}
+
+/// <summary>A batch's output gradient as the weight gradient reads it: per sample, sixteen values at a time.</summary>
+internal interface IOutputGrad<TSelf> where TSelf : struct, IOutputGrad<TSelf>
+{
+    /// <summary>The same gradient, at sample <paramref name="s"/> of the batch.</summary>
+    TSelf Sample(int s);
+
+    /// <summary>Filter <paramref name="f"/>, row <paramref name="oh"/>, columns from <paramref name="ow"/>, of the current sample.</summary>
+    Vector512<float> Row(int f, int oh, int ow);
+}
+
+/// <summary>The output gradient as stored, [N, F, H, W].</summary>
+internal readonly unsafe struct StoredGrad : IOutputGrad<StoredGrad>
+{
+    private readonly float* _dy;
+    private readonly int _height, _width, _sampleLength;
+
+    public StoredGrad(float* dy, int filters, int height, int width) : this(filters * height * width, dy, height, width) { }
+
+    private StoredGrad(int sampleLength, float* dy, int height, int width)
+    {
+        _dy = dy;
+        _height = height;
+        _width = width;
+        _sampleLength = sampleLength;
+    }
+
+    public StoredGrad Sample(int s) => new(_sampleLength, _dy + (long)s * _sampleLength, _height, _width);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Row(int f, int oh, int ow) => Vector512.Load(_dy + ((long)f * _height + oh) * _width + ow);
+}
+
+/// <summary>
+/// The output gradient a 2×2, stride 2 max pooling would hand back, rebuilt from its gradient and argmax
+/// (<see cref="DirectConv3x3.ForwardPooled"/>'s): each window's gradient where its maximum was, zero at the other three,
+/// bit for bit as the pooling's backward writes it. <c>ow</c> must be even.
+/// </summary>
+internal readonly unsafe struct PooledGrad : IOutputGrad<PooledGrad>
+{
+    private readonly float* _grad;
+    private readonly int* _argmax;
+    private readonly int _height, _width, _sampleLength;
+
+    public PooledGrad(float* grad, int* argmax, int filters, int height, int width)
+        : this(filters * (height / 2) * (width / 2), grad, argmax, height, width) { }
+
+    private PooledGrad(int sampleLength, float* grad, int* argmax, int height, int width)
+    {
+        _grad = grad;
+        _argmax = argmax;
+        _height = height;
+        _width = width;
+        _sampleLength = sampleLength;
+    }
+
+    public PooledGrad Sample(int s)
+    {
+        long offset = (long)s * _sampleLength;
+        return new(_sampleLength, _grad + offset, _argmax + offset, _height, _width);
+    }
+
+    private static Vector256<int> WindowTops => Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+    private static Vector512<int> Interleave => Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Row(int f, int oh, int ow)
+    {
+        int top = (f * _height + (oh & ~1)) * _width + ow;
+        int o = (f * (_height / 2) + (oh >> 1)) * (_width / 2) + (ow >> 1);
+        var code = Vector256.Load(_argmax + o) - (Vector256.Create(top) + WindowTops);
+        var g = Vector256.Load(_grad + o);
+        int left = (oh & 1) * _width;
+        var even = g & Vector256.Equals(code, Vector256.Create(left)).AsSingle();
+        var odd = g & Vector256.Equals(code, Vector256.Create(left + 1)).AsSingle();
+        return Vector512.Shuffle(Vector512.Create(even, odd), Interleave);
     }
 }

@@ -132,7 +132,7 @@ public sealed class Conv2d : Layer
         return pooled;
     }
 
-    // Set only while ForwardPooled runs: where its chunks write.
+    // Set only while ForwardPooled runs (where its chunks write) and while BackwardParametersPooled runs (the argmax).
     private Tensor? _pooled;
     private int[]? _argmax;
 
@@ -147,15 +147,39 @@ public sealed class Conv2d : Layer
         if (dy.Rows != x.Rows || dy.Cols != OutputWidth)
             throw new ArgumentException($"Conv2d expects a {x.Rows}×{OutputWidth} gradient, got {dy.Rows}×{dy.Cols}.", nameof(dy));
         if (inputGradient) _inputGrad.Resize(x.Rows, InputWidth);
-        int chunks = _work.Run(inputGradient ? ThreadChoice.WorkKind.ConvBackwardInput : ThreadChoice.WorkKind.ConvBackward, x.Rows, dy);
+        AddChunkGradients(_work.Run(inputGradient ? ThreadChoice.WorkKind.ConvBackwardInput : ThreadChoice.WorkKind.ConvBackward, x.Rows, dy));
+        return _inputGrad;
+    }
+
+    /// <summary>
+    /// <see cref="BackwardParameters"/> after <see cref="ForwardPooled"/>, from <paramref name="pool"/>'s output gradient: the
+    /// full-size gradient the pooling would hand back is rebuilt sixteen values at a time in registers, never stored.
+    /// </summary>
+    internal void BackwardParametersPooled(Tensor pooledGrad, MaxPool2d pool)
+    {
+        var x = _input ?? throw new InvalidOperationException("Backward called before Forward.");
+        if (!CanPoolDirectly(pool) || pooledGrad.Rows != x.Rows || pooledGrad.Cols != pool.OutputWidth)
+            throw new ArgumentException($"Conv2d expects a {x.Rows}×{pool.OutputWidth} pooled gradient, got {pooledGrad.Rows}×{pooledGrad.Cols}.", nameof(pooledGrad));
+        _argmax = pool.ArgmaxBuffer;
+        try
+        {
+            AddChunkGradients(_work.Run(ThreadChoice.WorkKind.ConvBackward, x.Rows, pooledGrad));
+        }
+        finally
+        {
+            _argmax = null;
+        }
+    }
+
+    /// <summary>Adds the chunks' gradient partials in chunk order, whatever thread ran each chunk.</summary>
+    private void AddChunkGradients(int chunks)
+    {
         int wLength = Weight.Value.Length;
-        // Chunk order, whatever thread ran each chunk.
         for (int c = 0; c < chunks; c++)
         {
             TensorPrimitives.Add(Weight.Grad, _weightGrads.AsSpan(c * wLength, wLength), Weight.Grad);
             if (Bias is not null) TensorPrimitives.Add(Bias.Grad, _biasGrads.AsSpan(c * Filters, Filters), Bias.Grad);
         }
-        return _inputGrad;
     }
 
     /// <summary>How many chunks a batch of <paramref name="rows"/> samples is split into: from the batch size and the layer's shape only.</summary>
@@ -235,7 +259,8 @@ public sealed class Conv2d : Layer
     {
         if (Direct)
         {
-            WeightGradDirect(chunk, lo, hi, dy);
+            if (_argmax is not null) WeightGradDirectPooled(chunk, lo, hi, dy);
+            else WeightGradDirect(chunk, lo, hi, dy);
             if (!inputGradient) return;
         }
         int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth, k = PatchSize;
@@ -339,28 +364,40 @@ public sealed class Conv2d : Layer
 
     private unsafe void WeightGradDirect(int chunk, int lo, int hi, ReadOnlySpan<float> dy)
     {
-        int inWidth = InputWidth, outWidth = OutputWidth, p = OutPlane, weights = Weight.Value.Length;
-        if (Bias is not null)
-        {
-            var biasGrad = _biasGrads.AsSpan(chunk * Filters, Filters);
-            biasGrad.Clear();
-            for (int s = lo; s < hi; s++)
-                for (int f = 0; f < Filters; f++) biasGrad[f] += TensorPrimitives.Sum(dy.Slice(s * outWidth + f * p, p));
-        }
+        fixed (float* pdy = dy) WeightGradDirect(chunk, lo, hi, new StoredGrad(pdy, Filters, OutHeight, OutWidth));
+    }
+
+    /// <summary>The weight gradient from the gradient of the max pooling this layer wrote in <see cref="ForwardPooled"/>.</summary>
+    private unsafe void WeightGradDirectPooled(int chunk, int lo, int hi, ReadOnlySpan<float> pooledGrad)
+    {
+        fixed (float* pg = pooledGrad)
+        fixed (int* pa = _argmax)
+            WeightGradDirect(chunk, lo, hi, new PooledGrad(pg, pa, Filters, OutHeight, OutWidth));
+    }
+
+    private unsafe void WeightGradDirect<TGrad>(int chunk, int lo, int hi, TGrad batch) where TGrad : struct, IOutputGrad<TGrad>
+    {
+        int inWidth = InputWidth, weights = Weight.Value.Length;
         var padded = Scratch(ref t_padded, DirectConv3x3.PaddedLength(Channels, Height, Width));
-        var sums = Scratch(ref t_sums, weights * DirectConv3x3.Lanes);
+        var sums = Scratch(ref t_sums, (weights + Filters) * DirectConv3x3.Lanes);
         sums.Clear();
         var x = _input!.Data;
         var weightGrad = _weightGrads.AsSpan(chunk * weights, weights);
-        fixed (float* pp = padded, pdy = dy, ps = sums)
+        fixed (float* pp = padded, ps = sums)
         {
             var vectors = (Vector512<float>*)ps;
+            var biasVectors = Bias is null ? null : vectors + weights;
             for (int s = lo; s < hi; s++)
             {
                 DirectConv3x3.Pad(x.AsSpan(s * inWidth, inWidth), Channels, Height, Width, padded);
-                DirectConv3x3.AccumulateWeightGrad(pp, Channels, Height, Width, pdy + (long)s * outWidth, Filters, vectors);
+                DirectConv3x3.AccumulateWeightGrad(pp, Channels, Height, Width, batch.Sample(s), Filters, vectors, biasVectors);
             }
             for (int i = 0; i < weights; i++) weightGrad[i] = Vector512.Sum(vectors[i]);
+            if (Bias is not null)
+            {
+                var biasGrad = _biasGrads.AsSpan(chunk * Filters, Filters);
+                for (int f = 0; f < Filters; f++) biasGrad[f] = Vector512.Sum(biasVectors[f]);
+            }
         }
     }
 

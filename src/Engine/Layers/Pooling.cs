@@ -141,6 +141,9 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
         return (_output, _argmax);
     }
 
+    /// <summary>The argmax of the last forward pass for every row, as <see cref="Conv2d.BackwardParametersPooled"/> reads it.</summary>
+    internal int[] ArgmaxBuffer => _argmax;
+
     /// <summary>Whether a kernel may write this pooling's forward pass the way <see cref="ForwardRows"/> does: 2×2 windows, stride 2, even sides.</summary>
     internal bool IsEvenPairs => Size == 2 && Stride == 2 && Height % 2 == 0 && Width % 2 == 0;
 
