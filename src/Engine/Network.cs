@@ -43,8 +43,9 @@ public sealed class Network
     }
 
     /// <summary>
-    /// For a direct first-layer conv whose swapped ReLU and max pooling follow (index of the conv): the pooling, written
-    /// by the conv itself (<see cref="Conv2d.ForwardPooled"/>) so that its full-size output is never stored and read back.
+    /// For a conv whose swapped ReLU and 2×2 max pooling follow (index of the conv): the pooling, written by the conv itself
+    /// (<see cref="Conv2d.ForwardPooled"/>) so that the conv's full-size output is never stored and read back, and whose
+    /// gradient the conv takes directly.
     /// </summary>
     private readonly MaxPool2d?[] _convPool;
 
@@ -184,11 +185,18 @@ public sealed class Network
             // The pooling of a swapped pair (i), then its ReLU's index (i - 1) is done with.
             if (pairsSwapped && _pooledRelu[i - 1] is { } relu)
             {
-                // A first conv that wrote this pooling takes its gradient as the pooling receives it.
-                if (i - 2 == _firstTrainable && _convPool[i - 2] is { } pool)
+                // A conv that wrote this pooling takes its gradient as the pooling receives it.
+                if (_convPool[i - 2] is { } pool)
                 {
-                    ((Conv2d)_layers[i - 2]).BackwardParametersPooled(relu.Backward(dy), pool);
-                    return;
+                    var conv = (Conv2d)_layers[i - 2];
+                    if (i - 2 == _firstTrainable)
+                    {
+                        conv.BackwardParametersPooled(relu.Backward(dy), pool);
+                        return;
+                    }
+                    dy = conv.BackwardPooled(relu.Backward(dy), pool);
+                    i -= 2;
+                    continue;
                 }
                 dy = _layers[i--].Backward(relu.Backward(dy));
             }

@@ -27,7 +27,7 @@ public sealed class Conv2d : Layer
     /// <summary>Floats of column matrix per chunk: a few samples' worth that stays in a core's 1 MiB L2.</summary>
     internal const int ColumnBudget = 1 << 18;
 
-    [ThreadStatic] private static float[]? t_columns, t_planes, t_transposed, t_padded, t_sums, t_staged;
+    [ThreadStatic] private static float[]? t_columns, t_planes, t_transposed, t_padded, t_sums, t_staged, t_plane;
 
     /// <summary>Replaces <see cref="ColumnBudget"/> for batches run from the calling thread (0: none), so tests see many chunks on small layers.</summary>
     internal static int ForcedColumnBudget { get => t_forcedColumnBudget; set => t_forcedColumnBudget = value; }
@@ -101,11 +101,12 @@ public sealed class Conv2d : Layer
 
     /// <summary>
     /// Whether <see cref="ForwardPooled"/> can stand for this layer's forward pass followed by <paramref name="pool"/>'s: a
-    /// direct 3×3 conv (<see cref="DirectConv3x3"/>) whose output the pooling takes in whole 2×2 windows.
+    /// pooling that takes this layer's output in whole 2×2 windows, written by the direct 3×3 kernel
+    /// (<see cref="DirectConv3x3"/>) or, on the product path, per plane as each chunk's output is spread.
     /// </summary>
     internal bool CanPoolDirectly(MaxPool2d pool) =>
-        Direct && pool.IsEvenPairs && pool.Channels == Filters && pool.Height == OutHeight && pool.Width == OutWidth
-        && DirectConv3x3.PoolFits(OutHeight, OutWidth);
+        pool.IsEvenPairs && pool.Channels == Filters && pool.Height == OutHeight && pool.Width == OutWidth
+        && (Direct ? DirectConv3x3.PoolFits(OutHeight, OutWidth) : pool.PoolsChannels);
 
     /// <summary>
     /// This layer's forward pass and <paramref name="pool"/>'s as one: the convolution's output is never stored, the
@@ -119,6 +120,7 @@ public sealed class Conv2d : Layer
         _input = x;
         _output.Resize(x.Rows, OutputWidth);
         (_pooled, _argmax) = pool.ForwardWrittenBy(_output);
+        _pool = pool;
         try
         {
             _work.Run(ThreadChoice.WorkKind.ConvForward, x.Rows);
@@ -126,15 +128,17 @@ public sealed class Conv2d : Layer
         finally
         {
             _argmax = null;
+            _pool = null;
         }
         var pooled = _pooled;
         _pooled = null;
         return pooled;
     }
 
-    // Set only while ForwardPooled runs (where its chunks write) and while BackwardParametersPooled runs (the argmax).
+    // Set only while ForwardPooled runs (where its chunks write) and while a pooled backward runs (the argmax).
     private Tensor? _pooled;
     private int[]? _argmax;
+    private MaxPool2d? _pool;
 
     public override Tensor Backward(Tensor dy) => Backward(dy, inputGradient: true);
 
@@ -155,20 +159,29 @@ public sealed class Conv2d : Layer
     /// <see cref="BackwardParameters"/> after <see cref="ForwardPooled"/>, from <paramref name="pool"/>'s output gradient: the
     /// full-size gradient the pooling would hand back is rebuilt sixteen values at a time in registers, never stored.
     /// </summary>
-    internal void BackwardParametersPooled(Tensor pooledGrad, MaxPool2d pool)
+    internal void BackwardParametersPooled(Tensor pooledGrad, MaxPool2d pool) => BackwardPooled(pooledGrad, pool, inputGradient: false);
+
+    /// <summary><see cref="Backward(Tensor)"/> after <see cref="ForwardPooled"/>, from <paramref name="pool"/>'s output gradient.</summary>
+    internal Tensor BackwardPooled(Tensor pooledGrad, MaxPool2d pool) => BackwardPooled(pooledGrad, pool, inputGradient: true);
+
+    private Tensor BackwardPooled(Tensor pooledGrad, MaxPool2d pool, bool inputGradient)
     {
         var x = _input ?? throw new InvalidOperationException("Backward called before Forward.");
         if (!CanPoolDirectly(pool) || pooledGrad.Rows != x.Rows || pooledGrad.Cols != pool.OutputWidth)
             throw new ArgumentException($"Conv2d expects a {x.Rows}×{pool.OutputWidth} pooled gradient, got {pooledGrad.Rows}×{pooledGrad.Cols}.", nameof(pooledGrad));
+        if (inputGradient) _inputGrad.Resize(x.Rows, InputWidth);
         _argmax = pool.ArgmaxBuffer;
+        _pool = pool;
         try
         {
-            AddChunkGradients(_work.Run(ThreadChoice.WorkKind.ConvBackward, x.Rows, pooledGrad));
+            AddChunkGradients(_work.Run(inputGradient ? ThreadChoice.WorkKind.ConvBackwardInput : ThreadChoice.WorkKind.ConvBackward, x.Rows, pooledGrad));
         }
         finally
         {
             _argmax = null;
+            _pool = null;
         }
+        return _inputGrad;
     }
 
     /// <summary>Adds the chunks' gradient partials in chunk order, whatever thread ran each chunk.</summary>
@@ -208,6 +221,11 @@ public sealed class Conv2d : Layer
             for (int s = lo; s < hi; s++) Im2Col(x.AsSpan(s * inWidth, inWidth), columns[((s - lo) * p)..], n);
             Multiply(Weight.Value, columns, planes, Filters, n, PatchSize, split);
         }
+        if (_pool is not null)
+        {
+            PoolChunk(lo, hi, planes);
+            return;
+        }
         var y = _output.Data;
         for (int s = lo; s < hi; s++)
             for (int f = 0; f < Filters; f++)
@@ -217,6 +235,29 @@ public sealed class Conv2d : Layer
                 if (Bias is null) src.CopyTo(dst);
                 else TensorPrimitives.Add(src, Bias.Value[f], dst);
             }
+    }
+
+    /// <summary>
+    /// <see cref="ForwardPooled"/> on the product path: each (sample, filter) plane of the chunk's product gets its bias in
+    /// a one-plane scratch and is pooled from there, instead of being spread into the layer's output and read back.
+    /// </summary>
+    private unsafe void PoolChunk(int lo, int hi, Span<float> planes)
+    {
+        int p = OutPlane, n = (hi - lo) * p, pooledWidth = _pooled!.Cols;
+        var plane = Scratch(ref t_plane, p);
+        fixed (float* pp = planes, pl = plane, py = _pooled.Data)
+        fixed (int* pa = _argmax)
+            for (int s = lo; s < hi; s++)
+                for (int f = 0; f < Filters; f++)
+                {
+                    float* src = pp + (long)f * n + (long)(s - lo) * p;
+                    if (Bias is not null)
+                    {
+                        TensorPrimitives.Add(new ReadOnlySpan<float>(src, p), Bias.Value[f], plane);
+                        src = pl;
+                    }
+                    _pool!.ForwardChannel(f, src, py + (long)s * pooledWidth, pa + (long)s * pooledWidth);
+                }
     }
 
     /// <summary>
@@ -265,9 +306,11 @@ public sealed class Conv2d : Layer
         }
         int p = OutPlane, n = (hi - lo) * p, inWidth = InputWidth, outWidth = OutputWidth, k = PatchSize;
         var planes = Scratch(ref t_planes, Filters * n);
-        for (int s = lo; s < hi; s++)
-            for (int f = 0; f < Filters; f++)
-                dy.Slice(s * outWidth + f * p, p).CopyTo(planes.Slice(f * n + (s - lo) * p, p));
+        if (_pool is not null) UnpoolChunk(lo, hi, dy, planes);
+        else
+            for (int s = lo; s < hi; s++)
+                for (int f = 0; f < Filters; f++)
+                    dy.Slice(s * outWidth + f * p, p).CopyTo(planes.Slice(f * n + (s - lo) * p, p));
         if (!Direct) WeightGradProduct(chunk, lo, hi, planes, split);
         if (!inputGradient) return;
         if (_taps is not null && !split && !_work.StoredColumns && FoldedInputGrad(lo, hi, planes)) return;
@@ -281,6 +324,17 @@ public sealed class Conv2d : Layer
             image.Clear();
             Col2Im(columns[((s - lo) * p)..], image, n);
         }
+    }
+
+    /// <summary>The chunk's output gradient gathered into <paramref name="planes"/> (F×n) straight from the pooling's gradient.</summary>
+    private unsafe void UnpoolChunk(int lo, int hi, ReadOnlySpan<float> pooledGrad, Span<float> planes)
+    {
+        int p = OutPlane, n = (hi - lo) * p, pooledWidth = _pool!.OutputWidth;
+        fixed (float* pg = pooledGrad, pp = planes)
+        fixed (int* pa = _argmax)
+            for (int s = lo; s < hi; s++)
+                for (int f = 0; f < Filters; f++)
+                    _pool.BackwardChannel(f, pg + (long)s * pooledWidth, pa + (long)s * pooledWidth, pp + (long)f * n + (long)(s - lo) * p);
     }
 
     /// <summary>

@@ -147,6 +147,26 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     /// <summary>Whether a kernel may write this pooling's forward pass the way <see cref="ForwardRows"/> does: 2×2 windows, stride 2, even sides.</summary>
     internal bool IsEvenPairs => Size == 2 && Stride == 2 && Height % 2 == 0 && Width % 2 == 0;
 
+    /// <summary>Whether <see cref="ForwardChannel"/> and <see cref="BackwardChannel"/> can run: the vectorized 2×2 path with even sides.</summary>
+    internal bool PoolsChannels => Pairs && IsEvenPairs;
+
+    /// <summary>
+    /// Pools channel <paramref name="c"/> of one sample from its plane wherever it is (a conv's scratch,
+    /// <see cref="Conv2d.ForwardPooled"/>) into the sample's outputs and argmax, as <see cref="ForwardRows"/> would.
+    /// </summary>
+    internal unsafe void ForwardChannel(int c, float* plane, float* ySample, int* argmaxSample)
+    {
+        int per = _blocks.Length / Channels;
+        ForwardBlocks(plane - (long)c * Height * Width, ySample, argmaxSample, c * per, (c + 1) * per);
+    }
+
+    /// <summary>Channel <paramref name="c"/>'s input gradient written into <paramref name="plane"/>, as <see cref="BackwardRows"/> would write it.</summary>
+    internal unsafe void BackwardChannel(int c, float* gSample, int* argmaxSample, float* plane)
+    {
+        int per = _blocks.Length / Channels;
+        BackwardBlocks(gSample, argmaxSample, plane - (long)c * Height * Width, c * per, (c + 1) * per);
+    }
+
     private protected override void ForwardRows(int lo, int hi)
     {
         var x = _input!;
@@ -154,9 +174,8 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
         {
             var y = _output.Row(s);
             var argmax = _argmax.AsSpan(s * OutputWidth, OutputWidth);
-            if (!Pairs) ForwardWindows(x.Row(s), y, argmax);
-            else if (_lanes == 8) ForwardPairs8(x.Row(s), y, argmax);
-            else ForwardPairs(x.Row(s), y, argmax);
+            if (Pairs) ForwardPairs(x.Row(s), y, argmax);
+            else ForwardWindows(x.Row(s), y, argmax);
         }
     }
 
@@ -180,59 +199,69 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
                 }
     }
 
-    /// <summary>2×2 windows, stride 2: each output row from two input rows, four outputs at a time.</summary>
+    /// <summary>2×2 windows, stride 2: each output row from two input rows, eight or four outputs at a time.</summary>
     private unsafe void ForwardPairs(ReadOnlySpan<float> row, Span<float> y, Span<int> argmax)
     {
-        var offsets = new WindowOffsets(Width);
         fixed (float* px = row, py = y)
         fixed (int* pa = argmax)
-            for (int b = 0; b < _blocks.Length; b += 2)
-            {
-                int o = _blocks[b], top = _blocks[b + 1];
-                float* r0 = px + top, r1 = r0 + Width;
-                var a0 = Sse.LoadVector128(r0);
-                var a1 = Sse.LoadVector128(r0 + 4);
-                var b0 = Sse.LoadVector128(r1);
-                var b1 = Sse.LoadVector128(r1 + 4);
-                // Window order (0,0), (0,1), (1,0), (1,1): even and odd columns of each row.
-                var best = Sse.Shuffle(a0, a1, 0x88);
-                var code = Vector128<int>.Zero;
-                WindowMax.Take(Sse.Shuffle(a0, a1, 0xDD), offsets.Right, ref best, ref code);
-                WindowMax.Take(Sse.Shuffle(b0, b1, 0x88), offsets.Below, ref best, ref code);
-                WindowMax.Take(Sse.Shuffle(b0, b1, 0xDD), offsets.BelowRight, ref best, ref code);
-                Sse.Store(py + o, best);
-                Sse2.Store(pa + o, Vector128.Create(top) + WindowOffsets.Lanes + code);
-            }
+            ForwardBlocks(px, py, pa, 0, _blocks.Length);
+    }
+
+    /// <summary>Blocks [from, to) of <see cref="_blocks"/> (in entries); <paramref name="px"/> is where the blocks' input indices count from.</summary>
+    private unsafe void ForwardBlocks(float* px, float* py, int* pa, int from, int to)
+    {
+        if (_lanes == 8) ForwardBlocks8(px, py, pa, from, to);
+        else ForwardBlocks4(px, py, pa, from, to);
+    }
+
+    private unsafe void ForwardBlocks4(float* px, float* py, int* pa, int from, int to)
+    {
+        var offsets = new WindowOffsets(Width);
+        for (int b = from; b < to; b += 2)
+        {
+            int o = _blocks[b], top = _blocks[b + 1];
+            float* r0 = px + top, r1 = r0 + Width;
+            var a0 = Sse.LoadVector128(r0);
+            var a1 = Sse.LoadVector128(r0 + 4);
+            var b0 = Sse.LoadVector128(r1);
+            var b1 = Sse.LoadVector128(r1 + 4);
+            // Window order (0,0), (0,1), (1,0), (1,1): even and odd columns of each row.
+            var best = Sse.Shuffle(a0, a1, 0x88);
+            var code = Vector128<int>.Zero;
+            WindowMax.Take(Sse.Shuffle(a0, a1, 0xDD), offsets.Right, ref best, ref code);
+            WindowMax.Take(Sse.Shuffle(b0, b1, 0x88), offsets.Below, ref best, ref code);
+            WindowMax.Take(Sse.Shuffle(b0, b1, 0xDD), offsets.BelowRight, ref best, ref code);
+            Sse.Store(py + o, best);
+            Sse2.Store(pa + o, Vector128.Create(top) + WindowOffsets.Lanes + code);
+        }
     }
 
     /// <summary>
-    /// <see cref="ForwardPairs"/> eight outputs at a time. The in-lane shuffles leave the outputs in the order
+    /// <see cref="ForwardBlocks4"/> eight outputs at a time. The in-lane shuffles leave the outputs in the order
     /// 0 1 4 5 2 3 6 7; each lane is still compared exactly as in the four-wide path, and one permute puts them back.
     /// </summary>
-    private unsafe void ForwardPairs8(ReadOnlySpan<float> row, Span<float> y, Span<int> argmax)
+    private unsafe void ForwardBlocks8(float* px, float* py, int* pa, int from, int to)
     {
         var offsets = new WindowOffsets(Width);
         var right = Vector256.Create(offsets.Right, offsets.Right);
         var below = Vector256.Create(offsets.Below, offsets.Below);
         var belowRight = Vector256.Create(offsets.BelowRight, offsets.BelowRight);
-        fixed (float* px = row, py = y)
-        fixed (int* pa = argmax)
-            for (int b = 0; b < _blocks.Length; b += 2)
-            {
-                int o = _blocks[b], top = _blocks[b + 1];
-                float* r0 = px + top, r1 = r0 + Width;
-                var a0 = Avx.LoadVector256(r0);
-                var a1 = Avx.LoadVector256(r0 + 8);
-                var b0 = Avx.LoadVector256(r1);
-                var b1 = Avx.LoadVector256(r1 + 8);
-                var best = Avx.Shuffle(a0, a1, 0x88);
-                var code = Vector256<int>.Zero;
-                WindowMax.Take(Avx.Shuffle(a0, a1, 0xDD), right, ref best, ref code);
-                WindowMax.Take(Avx.Shuffle(b0, b1, 0x88), below, ref best, ref code);
-                WindowMax.Take(Avx.Shuffle(b0, b1, 0xDD), belowRight, ref best, ref code);
-                Avx.Store(py + o, Avx2.Permute4x64(best.AsDouble(), 0xD8).AsSingle());
-                Avx.Store(pa + o, Vector256.Create(top) + WindowOffsets.Lanes8 + Avx2.Permute4x64(code.AsInt64(), 0xD8).AsInt32());
-            }
+        for (int b = from; b < to; b += 2)
+        {
+            int o = _blocks[b], top = _blocks[b + 1];
+            float* r0 = px + top, r1 = r0 + Width;
+            var a0 = Avx.LoadVector256(r0);
+            var a1 = Avx.LoadVector256(r0 + 8);
+            var b0 = Avx.LoadVector256(r1);
+            var b1 = Avx.LoadVector256(r1 + 8);
+            var best = Avx.Shuffle(a0, a1, 0x88);
+            var code = Vector256<int>.Zero;
+            WindowMax.Take(Avx.Shuffle(a0, a1, 0xDD), right, ref best, ref code);
+            WindowMax.Take(Avx.Shuffle(b0, b1, 0x88), below, ref best, ref code);
+            WindowMax.Take(Avx.Shuffle(b0, b1, 0xDD), belowRight, ref best, ref code);
+            Avx.Store(py + o, Avx2.Permute4x64(best.AsDouble(), 0xD8).AsSingle());
+            Avx.Store(pa + o, Vector256.Create(top) + WindowOffsets.Lanes8 + Avx2.Permute4x64(code.AsInt64(), 0xD8).AsInt32());
+        }
     }
 
     private protected override void BackwardRows(Tensor dy, int lo, int hi)
@@ -245,8 +274,7 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
             var index = _argmax.AsSpan(s * outWidth, outWidth);
             if (Pairs)
             {
-                if (_lanes == 8) BackwardPairs8(g, index, dx);
-                else BackwardPairs(g, index, dx);
+                BackwardPairs(g, index, dx);
                 continue;
             }
             dx.Clear();
@@ -259,56 +287,64 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     {
         // The windows cover every input only when both sizes are even; otherwise the dropped row or column stays zero.
         if (2 * OutWidth != Width || 2 * OutHeight != Height) dx.Clear();
-        var offsets = new WindowOffsets(Width);
         fixed (float* pg = g, px = dx)
         fixed (int* pa = argmax)
-            for (int b = 0; b < _blocks.Length; b += 2)
-            {
-                int o = _blocks[b], top = _blocks[b + 1];
-                var code = Sse2.LoadVector128(pa + o) - (Vector128.Create(top) + WindowOffsets.Lanes);
-                var gv = Sse.LoadVector128(pg + o);
-                var e0 = gv & Vector128.Equals(code, Vector128<int>.Zero).AsSingle();
-                var o0 = gv & Vector128.Equals(code, offsets.Right).AsSingle();
-                var e1 = gv & Vector128.Equals(code, offsets.Below).AsSingle();
-                var o1 = gv & Vector128.Equals(code, offsets.BelowRight).AsSingle();
-                float* r0 = px + top, r1 = r0 + Width;
-                Sse.Store(r0, Sse.UnpackLow(e0, o0));
-                Sse.Store(r0 + 4, Sse.UnpackHigh(e0, o0));
-                Sse.Store(r1, Sse.UnpackLow(e1, o1));
-                Sse.Store(r1 + 4, Sse.UnpackHigh(e1, o1));
-            }
+            BackwardBlocks(pg, pa, px, 0, _blocks.Length);
     }
 
-    /// <summary><see cref="BackwardPairs"/> eight outputs at a time: each row's sixteen inputs from two in-lane interleaves.</summary>
-    private unsafe void BackwardPairs8(ReadOnlySpan<float> g, ReadOnlySpan<int> argmax, Span<float> dx)
+    private unsafe void BackwardBlocks(float* pg, int* pa, float* px, int from, int to)
     {
-        if (2 * OutWidth != Width || 2 * OutHeight != Height) dx.Clear();
+        if (_lanes == 8) BackwardBlocks8(pg, pa, px, from, to);
+        else BackwardBlocks4(pg, pa, px, from, to);
+    }
+
+    private unsafe void BackwardBlocks4(float* pg, int* pa, float* px, int from, int to)
+    {
+        var offsets = new WindowOffsets(Width);
+        for (int b = from; b < to; b += 2)
+        {
+            int o = _blocks[b], top = _blocks[b + 1];
+            var code = Sse2.LoadVector128(pa + o) - (Vector128.Create(top) + WindowOffsets.Lanes);
+            var gv = Sse.LoadVector128(pg + o);
+            var e0 = gv & Vector128.Equals(code, Vector128<int>.Zero).AsSingle();
+            var o0 = gv & Vector128.Equals(code, offsets.Right).AsSingle();
+            var e1 = gv & Vector128.Equals(code, offsets.Below).AsSingle();
+            var o1 = gv & Vector128.Equals(code, offsets.BelowRight).AsSingle();
+            float* r0 = px + top, r1 = r0 + Width;
+            Sse.Store(r0, Sse.UnpackLow(e0, o0));
+            Sse.Store(r0 + 4, Sse.UnpackHigh(e0, o0));
+            Sse.Store(r1, Sse.UnpackLow(e1, o1));
+            Sse.Store(r1 + 4, Sse.UnpackHigh(e1, o1));
+        }
+    }
+
+    /// <summary><see cref="BackwardBlocks4"/> eight outputs at a time: each row's sixteen inputs from two in-lane interleaves.</summary>
+    private unsafe void BackwardBlocks8(float* pg, int* pa, float* px, int from, int to)
+    {
         var offsets = new WindowOffsets(Width);
         var right = Vector256.Create(offsets.Right, offsets.Right);
         var below = Vector256.Create(offsets.Below, offsets.Below);
         var belowRight = Vector256.Create(offsets.BelowRight, offsets.BelowRight);
-        fixed (float* pg = g, px = dx)
-        fixed (int* pa = argmax)
-            for (int b = 0; b < _blocks.Length; b += 2)
-            {
-                int o = _blocks[b], top = _blocks[b + 1];
-                var code = Avx.LoadVector256(pa + o) - (Vector256.Create(top) + WindowOffsets.Lanes8);
-                var gv = Avx.LoadVector256(pg + o);
-                var e0 = gv & Vector256.Equals(code, Vector256<int>.Zero).AsSingle();
-                var o0 = gv & Vector256.Equals(code, right).AsSingle();
-                var e1 = gv & Vector256.Equals(code, below).AsSingle();
-                var o1 = gv & Vector256.Equals(code, belowRight).AsSingle();
-                float* r0 = px + top, r1 = r0 + Width;
-                // Unpacking interleaves within each 128-bit lane: outputs 0 1 | 4 5 and 2 3 | 6 7.
-                var low0 = Avx.UnpackLow(e0, o0);
-                var high0 = Avx.UnpackHigh(e0, o0);
-                var low1 = Avx.UnpackLow(e1, o1);
-                var high1 = Avx.UnpackHigh(e1, o1);
-                Avx.Store(r0, Avx.Permute2x128(low0, high0, 0x20));
-                Avx.Store(r0 + 8, Avx.Permute2x128(low0, high0, 0x31));
-                Avx.Store(r1, Avx.Permute2x128(low1, high1, 0x20));
-                Avx.Store(r1 + 8, Avx.Permute2x128(low1, high1, 0x31));
-            }
+        for (int b = from; b < to; b += 2)
+        {
+            int o = _blocks[b], top = _blocks[b + 1];
+            var code = Avx.LoadVector256(pa + o) - (Vector256.Create(top) + WindowOffsets.Lanes8);
+            var gv = Avx.LoadVector256(pg + o);
+            var e0 = gv & Vector256.Equals(code, Vector256<int>.Zero).AsSingle();
+            var o0 = gv & Vector256.Equals(code, right).AsSingle();
+            var e1 = gv & Vector256.Equals(code, below).AsSingle();
+            var o1 = gv & Vector256.Equals(code, belowRight).AsSingle();
+            float* r0 = px + top, r1 = r0 + Width;
+            // Unpacking interleaves within each 128-bit lane: outputs 0 1 | 4 5 and 2 3 | 6 7.
+            var low0 = Avx.UnpackLow(e0, o0);
+            var high0 = Avx.UnpackHigh(e0, o0);
+            var low1 = Avx.UnpackLow(e1, o1);
+            var high1 = Avx.UnpackHigh(e1, o1);
+            Avx.Store(r0, Avx.Permute2x128(low0, high0, 0x20));
+            Avx.Store(r0 + 8, Avx.Permute2x128(low0, high0, 0x31));
+            Avx.Store(r1, Avx.Permute2x128(low1, high1, 0x20));
+            Avx.Store(r1 + 8, Avx.Permute2x128(low1, high1, 0x31));
+        }
     }
 
     /// <summary>

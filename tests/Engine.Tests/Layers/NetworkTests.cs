@@ -318,11 +318,11 @@ public class NetworkTests
         try
         {
             Kernels.Gemm.MaxThreads = threads;
-            var swapped = Network.Create(spec, new Rng(8));
+            var swapped = WithBiases(Network.Create(spec, new Rng(8)));
             float swappedLoss = swapped.ComputeLoss(swapped.Forward(x, training: true), targets);
             swapped.Backward();
 
-            var inOrder = Network.Create(spec, new Rng(8));
+            var inOrder = WithBiases(Network.Create(spec, new Rng(8)));
             var y = x;
             foreach (var layer in inOrder.Layers) y = layer.Forward(y, training: true);
             float inOrderLoss = inOrder.ComputeLoss(y, targets);
@@ -337,5 +337,14 @@ public class NetworkTests
         {
             Kernels.Gemm.MaxThreads = saved;
         }
+    }
+
+    /// <summary>Biases start at zero; a different one per filter shows a bias applied to the wrong plane.</summary>
+    private static Network WithBiases(Network network)
+    {
+        var rng = new Rng(9);
+        foreach (var p in network.Parameters.Where(p => p.Name.EndsWith("bias", StringComparison.Ordinal)))
+            for (int i = 0; i < p.Value.Length; i++) p.Value[i] = rng.NextGaussian();
+        return network;
     }
 }
