@@ -19,7 +19,8 @@ namespace Bench;
 /// `bench cnn [samples=12800] [epochs=1]`: the time is measured on <c>samples</c> and scaled to 60,000.
 /// `bench cnn --breakdown [batch=128] [threads=all] [samples=2560]`: where the epoch goes, layer by layer (<see cref="Breakdown"/>).
 /// `bench cnn --ab [threads=all] [rounds=7]`: the second convolution with its column matrix stored or written into the panels (<see cref="ConvAb"/>).
-/// `bench cnn --relu-ab [threads=all] [rounds=7]`: a training batch with each ReLU before or after its max pooling (<see cref="ReluAb"/>).
+/// `bench cnn --relu-ab [threads=all] [rounds=7]`: a training batch layer by layer in spec order, or through Network, where each ReLU
+/// runs after its max pooling and a conv writes the pooling after it (<see cref="ReluAb"/>).
 /// </summary>
 internal static class CnnBench
 {
@@ -177,7 +178,7 @@ internal static class CnnBench
             }
         Console.WriteLine($"reference cnn forward+backward, batch {Batch}, {threads} thread(s), best of {rounds} rounds of {batches} batches; " +
                           $"CPU {CpuInfo.Model()}, load average {CpuInfo.LoadAverage()}");
-        Console.WriteLine($"  spec order {best[0] * 1000 / batches,7:F2} ms/batch   ReLU after pooling {best[1] * 1000 / batches,7:F2} ms/batch   B/A {best[1] / best[0]:F3}");
+        Console.WriteLine($"  spec order {best[0] * 1000 / batches,7:F2} ms/batch   Network (ReLU after pooling, pooling written by its conv) {best[1] * 1000 / batches,7:F2} ms/batch   B/A {best[1] / best[0]:F3}");
     }
 
     /// <summary>Forward FLOPs, plus twice them for the backward pass (dW and dX) except dX of the first trainable layer.</summary>
