@@ -234,12 +234,11 @@ internal static unsafe class DirectConv3x3
                 }
             }
         for (; f < filters; f++)
-        {
             for (int c = 0; c < channels; c++)
                 for (int i = 0, t = 0; i < 3; i++)
                     for (int j = 0; j < 3; j++, t++)
                     {
-                        Vector512<float> a = default;
+                        Vector512<float> a = default, z = default;
                         for (int oh = 0; oh < height; oh++)
                             for (int ow = 0; ow < width; ow += Lanes)
                             {
@@ -247,23 +246,12 @@ internal static unsafe class DirectConv3x3
                                 if (last) ow = tail;
                                 var d0 = dy.Row(f, oh, ow);
                                 if (last && repeated != Lanes) d0 &= fresh;
+                                z += d0;
                                 a = Vector512.FusedMultiplyAdd(d0, Vector512.Load(padded + c * pp + (oh + i) * pw + ow + j), a);
                             }
                         sums[f * taps + c * Taps + t] += a;
+                        if (c == 0 && t == 0 && biasSums != null) biasSums[f] += z;
                     }
-            if (biasSums == null) continue;
-            Vector512<float> z = default;
-            for (int oh = 0; oh < height; oh++)
-                for (int ow = 0; ow < width; ow += Lanes)
-                {
-                    bool last = ow > tail;
-                    if (last) ow = tail;
-                    var d0 = dy.Row(f, oh, ow);
-                    if (last && repeated != Lanes) d0 &= fresh;
-                    z += d0;
-                }
-            biasSums[f] += z;
-        }
     }
 }
 
