@@ -62,99 +62,65 @@ internal sealed class WriteGenerationInterceptor(WriteGeneration writes)
     private static bool IsWrite(DbCommand command) =>
         !command.CommandText.AsSpan().TrimStart().StartsWith("SELECT", StringComparison.OrdinalIgnoreCase);
 
-    private void Starting(DbCommand command)
+    private T Starting<T>(DbCommand command, T result)
     {
         if (IsWrite(command)) writes.Begin(command.Connection);
-    }
-
-    public InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
-    {
-        Starting(command);
         return result;
     }
 
-    public ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
-        InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
-    {
-        Starting(command);
-        return ValueTask.FromResult(result);
-    }
-
-    private void Executed(DbCommand command)
+    // An autocommit statement is over once it has run; one inside a transaction, when the transaction ends.
+    private int Executed(DbCommand command, int result)
     {
         if (command.Transaction is null) writes.End(command.Connection);
-    }
-
-    public int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
-    {
-        Executed(command);
         return result;
     }
 
-    public ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result,
-        CancellationToken cancellationToken = default)
+    private Task Ended(DbConnection? connection)
     {
-        Executed(command);
-        return ValueTask.FromResult(result);
-    }
-
-    public void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) => writes.End(ConnectionOf(eventData));
-
-    public Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
-    {
-        writes.End(ConnectionOf(eventData));
-        return Task.CompletedTask;
-    }
-
-    public void TransactionRolledBack(DbTransaction transaction, TransactionEndEventData eventData) => writes.End(ConnectionOf(eventData));
-
-    public Task TransactionRolledBackAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
-    {
-        writes.End(ConnectionOf(eventData));
+        writes.End(connection);
         return Task.CompletedTask;
     }
 
     private static DbConnection? ConnectionOf(TransactionEndEventData eventData) => eventData.Context?.Database.GetDbConnection();
 
-    public InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
-    {
-        Starting(command);
-        return result;
-    }
+    public InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result) =>
+        Starting(command, result);
+
+    public ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
+        InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default) => new(Starting(command, result));
+
+    public InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result) =>
+        Starting(command, result);
 
     public ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData,
-        InterceptionResult<int> result, CancellationToken cancellationToken = default)
-    {
-        Starting(command);
-        return ValueTask.FromResult(result);
-    }
+        InterceptionResult<int> result, CancellationToken cancellationToken = default) => new(Starting(command, result));
 
-    public InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
-    {
-        Starting(command);
-        return result;
-    }
+    public InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result) =>
+        Starting(command, result);
 
     public ValueTask<InterceptionResult<object>> ScalarExecutingAsync(DbCommand command, CommandEventData eventData,
-        InterceptionResult<object> result, CancellationToken cancellationToken = default)
-    {
-        Starting(command);
-        return ValueTask.FromResult(result);
-    }
+        InterceptionResult<object> result, CancellationToken cancellationToken = default) => new(Starting(command, result));
 
-    public void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData) => writes.End(connection);
+    public int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result) => Executed(command, result);
 
-    public Task ConnectionClosedAsync(DbConnection connection, ConnectionEndEventData eventData)
-    {
-        writes.End(connection);
-        return Task.CompletedTask;
-    }
+    public ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result,
+        CancellationToken cancellationToken = default) => new(Executed(command, result));
 
-    public void ConnectionDisposed(DbConnection connection, ConnectionEndEventData eventData) => writes.End(connection);
+    public void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) => Ended(ConnectionOf(eventData));
 
-    public Task ConnectionDisposedAsync(DbConnection connection, ConnectionEndEventData eventData)
-    {
-        writes.End(connection);
-        return Task.CompletedTask;
-    }
+    public Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData,
+        CancellationToken cancellationToken = default) => Ended(ConnectionOf(eventData));
+
+    public void TransactionRolledBack(DbTransaction transaction, TransactionEndEventData eventData) => Ended(ConnectionOf(eventData));
+
+    public Task TransactionRolledBackAsync(DbTransaction transaction, TransactionEndEventData eventData,
+        CancellationToken cancellationToken = default) => Ended(ConnectionOf(eventData));
+
+    public void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData) => Ended(connection);
+
+    public Task ConnectionClosedAsync(DbConnection connection, ConnectionEndEventData eventData) => Ended(connection);
+
+    public void ConnectionDisposed(DbConnection connection, ConnectionEndEventData eventData) => Ended(connection);
+
+    public Task ConnectionDisposedAsync(DbConnection connection, ConnectionEndEventData eventData) => Ended(connection);
 }

@@ -77,13 +77,11 @@ internal static unsafe class DirectConv3x3
             }
     }
 
-    /// <summary>Whether <see cref="ForwardPooled"/> can take a plane of this size: even sides, so every 2×2 window is whole.</summary>
-    public static bool PoolFits(int height, int width) => Fits(width) && height % 2 == 0 && width % 2 == 0;
-
     /// <summary>
     /// <see cref="Forward"/> followed by a 2×2, stride 2 max pooling, without storing the convolution: two output rows at
     /// a time, each window's maximum (first on ties, first NaN; <see cref="WindowMax"/>) and its index in the unpooled
-    /// sample, as the pooling layer writes them. The values are <see cref="Forward"/>'s to the bit, bias included.
+    /// sample, as the pooling layer writes them. The values are <see cref="Forward"/>'s to the bit, bias included. Both
+    /// sides must be even, so every window is whole and the 16-wide blocks stay aligned on them.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardPooled(float* padded, int channels, int height, int width, float* weight, float* bias, int filters,
@@ -147,24 +145,22 @@ internal static unsafe class DirectConv3x3
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pool(Vector512<float> upper, Vector512<float> lower, float* bias, int f, int width, int top, float* pooled, int* argmax)
     {
-        if (bias != null)
-        {
-            var b = Vector512.Create(bias[f]);
-            upper += b;
-            lower += b;
-        }
+        upper = Biased(upper, bias, f);
+        lower = Biased(lower, bias, f);
         var best = Vector512.Shuffle(upper, EvenLanes).GetLower();
         var code = Vector256<int>.Zero;
         WindowMax.Take(Vector512.Shuffle(upper, OddLanes).GetLower(), Vector256.Create(1), ref best, ref code);
         WindowMax.Take(Vector512.Shuffle(lower, EvenLanes).GetLower(), Vector256.Create(width), ref best, ref code);
         WindowMax.Take(Vector512.Shuffle(lower, OddLanes).GetLower(), Vector256.Create(width + 1), ref best, ref code);
         best.Store(pooled);
-        (Vector256.Create(top) + Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + code).Store(argmax);
+        (Vector256.Create(top) + WindowMax.Tops8 + code).Store(argmax);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(Vector512<float> sum, float* bias, int f, float* y) =>
-        (bias == null ? sum : sum + Vector512.Create(bias[f])).Store(y);
+    private static void Put(Vector512<float> sum, float* bias, int f, float* y) => Biased(sum, bias, f).Store(y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Biased(Vector512<float> sum, float* bias, int f) => bias == null ? sum : sum + Vector512.Create(bias[f]);
 
     /// <summary>
     /// Adds one sample's weight-gradient terms dy[f, q]·x[c, q + tap] into <paramref name="sums"/>, one 16-lane vector per
@@ -316,7 +312,6 @@ internal readonly unsafe struct PooledGrad : IOutputGrad<PooledGrad>
         return new(_sampleLength, _grad + offset, _argmax + offset, _height, _width);
     }
 
-    private static Vector256<int> WindowTops => Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
     private static Vector512<int> Interleave => Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -324,7 +319,7 @@ internal readonly unsafe struct PooledGrad : IOutputGrad<PooledGrad>
     {
         int top = (f * _height + (oh & ~1)) * _width + ow;
         int o = (f * (_height / 2) + (oh >> 1)) * (_width / 2) + (ow >> 1);
-        var code = Vector256.Load(_argmax + o) - (Vector256.Create(top) + WindowTops);
+        var code = Vector256.Load(_argmax + o) - (Vector256.Create(top) + WindowMax.Tops8);
         var g = Vector256.Load(_grad + o);
         int left = (oh & 1) * _width;
         var even = g & Vector256.Equals(code, Vector256.Create(left)).AsSingle();

@@ -9,6 +9,9 @@ namespace Engine.Kernels;
 /// </summary>
 internal static class WindowMax
 {
+    /// <summary>Where each of eight adjacent 2×2 windows starts, relative to the first: two inputs apart.</summary>
+    public static Vector256<int> Tops8 => Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Take(Vector128<float> v, Vector128<int> offset, ref Vector128<float> best, ref Vector128<int> code)
     {

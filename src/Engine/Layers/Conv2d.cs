@@ -106,7 +106,7 @@ public sealed class Conv2d : Layer
     /// </summary>
     internal bool CanPoolDirectly(MaxPool2d pool) =>
         pool.IsEvenPairs && pool.Channels == Filters && pool.Height == OutHeight && pool.Width == OutWidth
-        && (Direct ? DirectConv3x3.PoolFits(OutHeight, OutWidth) : pool.PoolsChannels);
+        && (Direct || pool.PoolsChannels);
 
     /// <summary>
     /// This layer's forward pass and <paramref name="pool"/>'s as one: the convolution's output is never stored, the
@@ -119,7 +119,7 @@ public sealed class Conv2d : Layer
         if (!CanPoolDirectly(pool)) throw new InvalidOperationException("This pooling cannot be written by the convolution.");
         _input = x;
         _output.Resize(x.Rows, OutputWidth);
-        (_pooled, _argmax) = pool.ForwardWrittenBy(_output);
+        var pooled = pool.ForwardWrittenBy(_output);
         _pool = pool;
         try
         {
@@ -127,17 +127,12 @@ public sealed class Conv2d : Layer
         }
         finally
         {
-            _argmax = null;
             _pool = null;
         }
-        var pooled = _pooled;
-        _pooled = null;
         return pooled;
     }
 
-    // Set only while ForwardPooled runs (where its chunks write) and while a pooled backward runs (the argmax).
-    private Tensor? _pooled;
-    private int[]? _argmax;
+    // Set only while ForwardPooled or a pooled backward runs: the pooling whose output, argmax and gradient the chunks use.
     private MaxPool2d? _pool;
 
     public override Tensor Backward(Tensor dy) => Backward(dy, inputGradient: true);
@@ -170,7 +165,6 @@ public sealed class Conv2d : Layer
         if (!CanPoolDirectly(pool) || pooledGrad.Rows != x.Rows || pooledGrad.Cols != pool.OutputWidth)
             throw new ArgumentException($"Conv2d expects a {x.Rows}×{pool.OutputWidth} pooled gradient, got {pooledGrad.Rows}×{pooledGrad.Cols}.", nameof(pooledGrad));
         if (inputGradient) _inputGrad.Resize(x.Rows, InputWidth);
-        _argmax = pool.ArgmaxBuffer;
         _pool = pool;
         try
         {
@@ -178,7 +172,6 @@ public sealed class Conv2d : Layer
         }
         finally
         {
-            _argmax = null;
             _pool = null;
         }
         return _inputGrad;
@@ -208,7 +201,7 @@ public sealed class Conv2d : Layer
     {
         if (Direct)
         {
-            if (_argmax is not null) ForwardDirectPooled(lo, hi);
+            if (_pool is not null) ForwardDirectPooled(lo, hi);
             else ForwardDirect(lo, hi);
             return;
         }
@@ -243,10 +236,11 @@ public sealed class Conv2d : Layer
     /// </summary>
     private unsafe void PoolChunk(int lo, int hi, Span<float> planes)
     {
-        int p = OutPlane, n = (hi - lo) * p, pooledWidth = _pooled!.Cols;
+        var pooled = _pool!.Output;
+        int p = OutPlane, n = (hi - lo) * p, pooledWidth = pooled.Cols;
         var plane = Scratch(ref t_plane, p);
-        fixed (float* pp = planes, pl = plane, py = _pooled.Data)
-        fixed (int* pa = _argmax)
+        fixed (float* pp = planes, pl = plane, py = pooled.Data)
+        fixed (int* pa = _pool.ArgmaxBuffer)
             for (int s = lo; s < hi; s++)
                 for (int f = 0; f < Filters; f++)
                 {
@@ -256,7 +250,7 @@ public sealed class Conv2d : Layer
                         TensorPrimitives.Add(new ReadOnlySpan<float>(src, p), Bias.Value[f], plane);
                         src = pl;
                     }
-                    _pool!.ForwardChannel(f, src, py + (long)s * pooledWidth, pa + (long)s * pooledWidth);
+                    _pool.ForwardChannel(f, src, py + (long)s * pooledWidth, pa + (long)s * pooledWidth);
                 }
     }
 
@@ -300,7 +294,7 @@ public sealed class Conv2d : Layer
     {
         if (Direct)
         {
-            if (_argmax is not null) WeightGradDirectPooled(chunk, lo, hi, dy);
+            if (_pool is not null) WeightGradDirectPooled(chunk, lo, hi, dy);
             else WeightGradDirect(chunk, lo, hi, dy);
             if (!inputGradient) return;
         }
@@ -331,7 +325,7 @@ public sealed class Conv2d : Layer
     {
         int p = OutPlane, n = (hi - lo) * p, pooledWidth = _pool!.OutputWidth;
         fixed (float* pg = pooledGrad, pp = planes)
-        fixed (int* pa = _argmax)
+        fixed (int* pa = _pool.ArgmaxBuffer)
             for (int s = lo; s < hi; s++)
                 for (int f = 0; f < Filters; f++)
                     _pool.BackwardChannel(f, pg + (long)s * pooledWidth, pa + (long)s * pooledWidth, pp + (long)f * n + (long)(s - lo) * p);
@@ -404,11 +398,12 @@ public sealed class Conv2d : Layer
 
     private unsafe void ForwardDirectPooled(int lo, int hi)
     {
-        int inWidth = InputWidth, pooledWidth = _pooled!.Cols;
+        var pooled = _pool!.Output;
+        int inWidth = InputWidth, pooledWidth = pooled.Cols;
         var padded = Scratch(ref t_padded, DirectConv3x3.PaddedLength(Channels, Height, Width));
         var x = _input!.Data;
-        fixed (float* pp = padded, pw = Weight.Value, pb = Bias?.Value, py = _pooled.Data)
-        fixed (int* pa = _argmax)
+        fixed (float* pp = padded, pw = Weight.Value, pb = Bias?.Value, py = pooled.Data)
+        fixed (int* pa = _pool.ArgmaxBuffer)
             for (int s = lo; s < hi; s++)
             {
                 DirectConv3x3.Pad(x.AsSpan(s * inWidth, inWidth), Channels, Height, Width, padded);
@@ -425,7 +420,7 @@ public sealed class Conv2d : Layer
     private unsafe void WeightGradDirectPooled(int chunk, int lo, int hi, ReadOnlySpan<float> pooledGrad)
     {
         fixed (float* pg = pooledGrad)
-        fixed (int* pa = _argmax)
+        fixed (int* pa = _pool!.ArgmaxBuffer)
             WeightGradDirect(chunk, lo, hi, new PooledGrad(pg, pa, Filters, OutHeight, OutWidth));
     }
 

@@ -114,9 +114,11 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     : Pool2d(channels, height, width, size, stride)
 {
     private int[] _argmax = [];
-    // Eight outputs a block where a row has that many and AVX2 is there, else four (SSE).
-    private readonly int _lanes = width / 2 >= 8 && Avx2.IsSupported ? 8 : 4;
-    private readonly int[] _blocks = size == 2 && stride == 2 ? PairBlocks(channels, height, width, width / 2 >= 8 && Avx2.IsSupported ? 8 : 4) : [];
+    private readonly int _lanes = LanesFor(width);
+    private readonly int[] _blocks = size == 2 && stride == 2 ? PairBlocks(channels, height, width, LanesFor(width)) : [];
+
+    /// <summary>Outputs a 2×2 block takes: eight where a row has that many and AVX2 is there, else four (SSE).</summary>
+    private static int LanesFor(int width) => width / 2 >= 8 && Avx2.IsSupported ? 8 : 4;
 
     /// <summary>For each output of the last forward pass, the index of its maximum within its sample's input row.</summary>
     public ReadOnlySpan<int> Argmax => _argmax.AsSpan(0, (_input?.Rows ?? 0) * OutputWidth);
@@ -132,16 +134,19 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     /// Readies a forward pass whose outputs and argmax another kernel writes (<see cref="Conv2d.ForwardPooled"/>);
     /// <paramref name="input"/> stands for the unpooled batch, of which backward needs only the number of rows.
     /// </summary>
-    internal (Tensor Output, int[] Argmax) ForwardWrittenBy(Tensor input)
+    internal Tensor ForwardWrittenBy(Tensor input)
     {
         if (input.Cols != InputWidth) throw new ArgumentException($"MaxPool2d expects {InputWidth} input columns, got {input.Cols}.", nameof(input));
         _input = input;
         _output.Resize(input.Rows, OutputWidth);
         PrepareForward(input.Rows);
-        return (_output, _argmax);
+        return _output;
     }
 
-    /// <summary>The argmax of the last forward pass for every row, as <see cref="Conv2d.BackwardParametersPooled"/> reads it.</summary>
+    /// <summary>The outputs of the last forward pass, where <see cref="Conv2d.ForwardPooled"/> writes them.</summary>
+    internal Tensor Output => _output;
+
+    /// <summary>The argmax of the last forward pass for every row, as <see cref="Conv2d.ForwardPooled"/> writes it and its backward reads it.</summary>
     internal int[] ArgmaxBuffer => _argmax;
 
     /// <summary>Whether a kernel may write this pooling's forward pass the way <see cref="ForwardRows"/> does: 2×2 windows, stride 2, even sides.</summary>
@@ -260,7 +265,7 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
             WindowMax.Take(Avx.Shuffle(b0, b1, 0x88), below, ref best, ref code);
             WindowMax.Take(Avx.Shuffle(b0, b1, 0xDD), belowRight, ref best, ref code);
             Avx.Store(py + o, Avx2.Permute4x64(best.AsDouble(), 0xD8).AsSingle());
-            Avx.Store(pa + o, Vector256.Create(top) + WindowOffsets.Lanes8 + Avx2.Permute4x64(code.AsInt64(), 0xD8).AsInt32());
+            Avx.Store(pa + o, Vector256.Create(top) + WindowMax.Tops8 + Avx2.Permute4x64(code.AsInt64(), 0xD8).AsInt32());
         }
     }
 
@@ -328,7 +333,7 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
         for (int b = from; b < to; b += 2)
         {
             int o = _blocks[b], top = _blocks[b + 1];
-            var code = Avx.LoadVector256(pa + o) - (Vector256.Create(top) + WindowOffsets.Lanes8);
+            var code = Avx.LoadVector256(pa + o) - (Vector256.Create(top) + WindowMax.Tops8);
             var gv = Avx.LoadVector256(pg + o);
             var e0 = gv & Vector256.Equals(code, Vector256<int>.Zero).AsSingle();
             var o0 = gv & Vector256.Equals(code, right).AsSingle();
@@ -371,7 +376,6 @@ public sealed class MaxPool2d(int channels, int height, int width, int size, int
     private readonly struct WindowOffsets(int width)
     {
         public static Vector128<int> Lanes => Vector128.Create(0, 2, 4, 6);
-        public static Vector256<int> Lanes8 => Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
         public Vector128<int> Right { get; } = Vector128.Create(1);
         public Vector128<int> Below { get; } = Vector128.Create(width);
         public Vector128<int> BelowRight { get; } = Vector128.Create(width + 1);
